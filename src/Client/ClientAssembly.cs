@@ -1,0 +1,4 @@
+namespace Pulsarish.Client;
+
+/// <summary>Marker for the client assembly.</summary>
+public static class ClientAssembly { }
