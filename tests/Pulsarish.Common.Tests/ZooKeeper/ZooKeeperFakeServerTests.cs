@@ -7,11 +7,12 @@ namespace Pulsarish.Common.Tests.ZooKeeper;
 
 /// <summary>
 /// The client against a scripted fake server: every reply that violates the protocol ends the connection and
-/// fails the waiting operation promptly, without hanging and without allocating what a hostile length asks for.
+/// fails the waiting operation promptly, without hanging and without allocating what a hostile length asks for;
+/// server-reported expiry, the disconnected-wait bound and the pipelining bound.
 /// </summary>
 [TestFixture]
 [CancelAfter(30_000)]
-public sealed class ZooKeeperMalformedReplyTests
+public sealed class ZooKeeperFakeServerTests
 {
     private const int MaxPacketBytes = 1024 * 1024;
     private static readonly TimeSpan Prompt = TimeSpan.FromSeconds(5);
@@ -169,6 +170,62 @@ public sealed class ZooKeeperMalformedReplyTests
         Assert.ThrowsAsync<ConnectionLossException>(() => client.GetDataAsync("/x").WaitAsync(Prompt));
         Assert.That(sw.Elapsed, Is.GreaterThanOrEqualTo(TimeSpan.FromMilliseconds(650)).And.LessThan(Prompt));
         Assert.That(client.State, Is.EqualTo(ZooKeeperState.Disconnected), "still trying: the session may be alive");
+    }
+
+    [Test]
+    public async Task WriterStopsAtTheInFlightBoundUntilRepliesArrive()
+    {
+        var received = new List<int>();
+        var release = new SemaphoreSlim(0);
+        await using var server = new FakeZooKeeperServer(async (conn, index, ct) =>
+        {
+            await conn.HandshakeAsync(10_000, 0x99, ct);
+            var reading = Task.Run(async () =>
+            {
+                while (true)
+                {
+                    var (xid, _) = await conn.ReadRequestAsync(ct);
+                    lock (received) received.Add(xid);
+                }
+            }, ct);
+            var answered = 0;
+            while (true)
+            {
+                await release.WaitAsync(ct);
+                int xid;
+                while (true)
+                {
+                    lock (received)
+                        if (received.Count > answered) break;
+                    await Task.Delay(5, ct);
+                }
+                lock (received) xid = received[answered];
+                answered++;
+                await conn.WriteAsync(FakeConnection.Reply(xid, answered, 0, GetDataBody()), ct);
+            }
+        });
+        await using var client = await ZooKeeperClient.ConnectAsync(new ZooKeeperClientOptions
+        {
+            ConnectString = server.ConnectString,
+            MaxInFlightRequests = 3,
+            ConnectTimeout = TimeSpan.FromSeconds(1),
+        }, new ProgressLogger("zk"));
+        var ops = Enumerable.Range(0, 6).Select(i => client.GetDataAsync("/n" + i)).ToList();
+        await Task.Delay(300);
+        lock (received) Assert.That(received, Has.Count.EqualTo(3), "only MaxInFlightRequests may be written");
+        release.Release();
+        await ops[0].WaitAsync(Prompt);
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < Prompt)
+        {
+            lock (received)
+                if (received.Count == 4) break;
+            await Task.Delay(10);
+        }
+        lock (received) Assert.That(received, Has.Count.EqualTo(4), "one reply frees one slot");
+        release.Release(5);
+        await Task.WhenAll(ops).WaitAsync(Prompt);
+        lock (received) Assert.That(received, Is.Ordered.Ascending);
     }
 
     private static byte[] BigEndian(int value)
