@@ -63,7 +63,10 @@ public sealed class ZooKeeperClient : IAsyncDisposable
         _eventSlots = new SemaphoreSlim(options.MaxQueuedEvents, options.MaxQueuedEvents);
     }
 
-    /// <summary>Raised on every state change, on the dispatch loop.</summary>
+    /// <summary>
+    /// Raised on every state change, on the dispatch loop. The first <see cref="ZooKeeperState.Connected"/> may be
+    /// dispatched before or after <see cref="ConnectAsync"/> returns.
+    /// </summary>
     public event Action<ZooKeeperState>? StateChanged;
 
     /// <summary>Raised for every fired watch, in server order, on the dispatch loop.</summary>
@@ -104,7 +107,7 @@ public sealed class ZooKeeperClient : IAsyncDisposable
         options.Validate();
         var client = new ZooKeeperClient(options, logger ?? NullLogger.Instance);
         client._dispatchLoop = Task.Run(client.DispatchLoopAsync);
-        client._sessionLoop = Task.Run(client.SessionLoopAsync);
+        client._sessionLoop = Task.Run(client.RunSessionLoopAsync);
         try
         {
             await client._firstConnect.Task.WaitAsync(ct).ConfigureAwait(false);
@@ -326,7 +329,7 @@ public sealed class ZooKeeperClient : IAsyncDisposable
             close.AttachFrame(ref w);
             try
             {
-                await EnqueueAsync(close, CancellationToken.None).WaitAsync(EffectiveConnectTimeout).ConfigureAwait(false);
+                await EnqueueAsync(close, CancellationToken.None).WaitAsync(_options.CloseTimeout).ConfigureAwait(false);
             }
             catch (Exception e)
             {
@@ -515,6 +518,21 @@ public sealed class ZooKeeperClient : IAsyncDisposable
     private Exception DeadClientError() => State == ZooKeeperState.Expired
         ? new SessionExpiredException($"session {SessionId:x} expired")
         : new ConnectionLossException("client closed");
+
+    private async Task RunSessionLoopAsync()
+    {
+        try
+        {
+            await SessionLoopAsync().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // A bug, not a network condition: make the client dead the way callers already handle.
+            _logger.LogCritical(e, "ZooKeeper session loop failed");
+            _firstConnect.TrySetException(new ConnectionLossException("ZooKeeper session loop failed", e));
+            Expire($"session loop failed: {e.Message}");
+        }
+    }
 
     private async Task SessionLoopAsync()
     {
