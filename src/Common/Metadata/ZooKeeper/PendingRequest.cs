@@ -64,8 +64,8 @@ internal abstract class PendingRequest
     }
 
     /// <summary>
-    /// Writer only: claims the request for sending, stamps <paramref name="xid"/> and copies the frame into
-    /// <paramref name="destination"/>. False when the request was already abandoned (cancelled, timed out, failed).
+    /// Writer only: claims the request for sending and stamps <paramref name="xid"/> into its frame. False when the
+    /// request was already abandoned (cancelled, timed out, failed); then it must be skipped.
     /// </summary>
     public bool TryBeginSend(int xid)
     {

@@ -385,8 +385,20 @@ public sealed class ZooKeeperClient : IAsyncDisposable
     internal async ValueTask EnqueueWatchEventAsync(WatchedEvent e, CancellationToken ct)
     {
         // The bound on undelivered events: back-pressure on the reader once handlers are this far behind.
-        if (!_eventSlots.Wait(0)) await _eventSlots.WaitAsync(ct).ConfigureAwait(false);
-        if (!_events.Writer.TryWrite(DispatchItem.ForWatch(e))) _eventSlots.Release();
+        if (!_eventSlots.Wait(0))
+        {
+            try
+            {
+                await _eventSlots.WaitAsync(ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // The connection is going away, but the server already consumed this watch: deliver it anyway.
+                _events.Writer.TryWrite(DispatchItem.ForWatch(e, holdsSlot: false));
+                throw;
+            }
+        }
+        if (!_events.Writer.TryWrite(DispatchItem.ForWatch(e, holdsSlot: true))) _eventSlots.Release();
     }
 
     private TimeSpan EffectiveConnectTimeout => _options.ConnectTimeout ?? _options.SessionTimeout / _servers.Length;
@@ -726,7 +738,7 @@ public sealed class ZooKeeperClient : IAsyncDisposable
                 }
                 finally
                 {
-                    _eventSlots.Release();
+                    if (item.HoldsSlot) _eventSlots.Release();
                 }
             }
             else
@@ -743,9 +755,10 @@ public sealed class ZooKeeperClient : IAsyncDisposable
         }
     }
 
-    private readonly record struct DispatchItem(bool IsWatch, WatchedEvent Event, ZooKeeperState State)
+    /// <summary>A watch event or a state change, in the order the dispatch loop raises them.</summary>
+    private readonly record struct DispatchItem(bool IsWatch, WatchedEvent Event, ZooKeeperState State, bool HoldsSlot)
     {
-        public static DispatchItem ForWatch(WatchedEvent e) => new(true, e, default);
-        public static DispatchItem ForState(ZooKeeperState s) => new(false, default, s);
+        public static DispatchItem ForWatch(WatchedEvent e, bool holdsSlot) => new(true, e, default, holdsSlot);
+        public static DispatchItem ForState(ZooKeeperState s) => new(false, default, s, false);
     }
 }
