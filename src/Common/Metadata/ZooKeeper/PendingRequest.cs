@@ -4,9 +4,6 @@ using Pulsarish.Common.Errors;
 
 namespace Pulsarish.Common.Metadata.ZooKeeper;
 
-/// <summary>Which one-shot watch a read asks the server to set (ZKWatchManager registration rules).</summary>
-internal enum WatchKind { None, Data, Exists, Child }
-
 /// <summary>
 /// One request from submission to reply. Life cycle: Queued (in the client's outgoing channel) → Sent (written,
 /// waiting in the connection's FIFO) → Done. Exactly one party wins each transition, so the encoded frame is
