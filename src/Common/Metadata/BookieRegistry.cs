@@ -166,8 +166,9 @@ public sealed class BookieRegistry : IAsyncDisposable
     }
 
     /// <summary>
-    /// Calls <paramref name="changed"/> when a bookie registers, unregisters or changes its data (seen for bookies
-    /// listed by <see cref="GetAvailableAsync"/> since), and after a reconnect or new session. Dispose to stop.
+    /// Calls <paramref name="changed"/> once the watch is armed, then when a bookie registers or unregisters, when a
+    /// bookie listed by <see cref="GetAvailableAsync"/> (on this store) changes its data, and after a reconnect or
+    /// new session. Calls are serialized and may coalesce changes: list again in the callback. Dispose to stop.
     /// </summary>
     public IDisposable WatchAvailable(Action changed)
     {

@@ -391,11 +391,12 @@ public abstract class MetadataStoreContractTests
         var changes = new ConcurrentQueue<long>();
         using (watcher.Watch(m.LedgerId, changes.Enqueue))
         {
-            await Task.Delay(100); // let the watch arm
+            await WaitUntilAsync(() => changes.Count >= 1, "the call once the watch is armed");
+            int armed = changes.Count;
             m.State = LedgerState.Closed;
             m.LastEntryId = 41;
             await writer.UpdateAsync(m, version, CancellationToken.None);
-            await WaitUntilAsync(() => changes.Count >= 1, "change after update");
+            await WaitUntilAsync(() => changes.Count > armed, "change after update");
             var (read, _) = (await watcher.ReadAsync(m.LedgerId, CancellationToken.None))!.Value;
             Assert.That(read.State, Is.EqualTo(LedgerState.Closed));
             int before = changes.Count;
@@ -441,12 +442,13 @@ public abstract class MetadataStoreContractTests
         var observer = new BookieRegistry(observerSession);
         int calls = 0;
         using var watch = observer.WatchAvailable(() => Interlocked.Increment(ref calls));
-        await Task.Delay(100);
+        await WaitUntilAsync(() => Volatile.Read(ref calls) >= 1, "the call once the watch is armed");
+        int armed = Volatile.Read(ref calls);
         string bookieId = "bookie-" + Guid.NewGuid().ToString("N")[..8];
         var bookieSession = await OpenAsync();
         var registry = new BookieRegistry(bookieSession);
         await registry.RegisterAsync(new BookieServiceInfo { BookieId = bookieId, Address = "127.0.0.1:3182" });
-        await WaitUntilAsync(() => Volatile.Read(ref calls) >= 1, "join reported");
+        await WaitUntilAsync(() => Volatile.Read(ref calls) > armed, "join reported");
         int afterJoin = Volatile.Read(ref calls);
         await bookieSession.DisposeAsync();
         await WaitUntilAsync(() => Volatile.Read(ref calls) > afterJoin, "leave reported");
