@@ -13,8 +13,12 @@ namespace Pulsarish.Common.Metadata;
 /// </summary>
 public sealed class BookieRegistry : IAsyncDisposable
 {
-    /// <summary>Default wait for a previous incarnation's registration to expire (BookKeeper's zkTimeout, 10 s).</summary>
-    public static readonly TimeSpan DefaultStaleRegistrationTimeout = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// Default wait for a previous incarnation's registration to vanish: twice the default session timeout
+    /// (<see cref="MetadataStoreFactory.DefaultSessionTimeout"/>), so a bookie restarted right after a crash outlives its
+    /// old session (BookKeeper waits its zkTimeout likewise).
+    /// </summary>
+    public static readonly TimeSpan DefaultStaleRegistrationTimeout = 2 * MetadataStoreFactory.DefaultSessionTimeout;
 
     private static readonly TimeSpan StaleRegistrationPollInterval = TimeSpan.FromMilliseconds(200);
 

@@ -77,7 +77,7 @@ public sealed class ZooKeeperMetadataStoreContractTests : MetadataStoreContractT
     public async Task FactoryOpensAZooKeeperUrlWithChroot()
     {
         string chroot = "/factory-" + Guid.NewGuid().ToString("N")[..8];
-        await using var store = await MetadataStoreFactory.CreateAsync($"zk:{_server!.ConnectString}{chroot}");
+        await using var store = await MetadataStoreFactory.CreateAsync($"zk://{_server!.ConnectString}{chroot}");
         await store.PutAsync("/inside", new byte[] { 7 }, null);
         var plain = await OpenAsync(); // chrooted at /pulsarish-contract: cannot see the factory's chroot
         Assert.That(await plain.ExistsAsync("/inside"), Is.False);
