@@ -268,6 +268,41 @@ public abstract class MetadataStoreContractTests
     }
 
     [Test]
+    public async Task NotificationsArriveInCommitOrder()
+    {
+        var store = await OpenAsync();
+        var writer = await OpenAsync();
+        using var events = new MetadataEventRecorder(store);
+        var paths = Enumerable.Range(0, 20).Select(i => P($"/order/k{i:D2}")).ToArray();
+        foreach (string path in paths) await writer.PutAsync(path, Bytes("v0"), null);
+        foreach (string path in paths) await store.GetAsync(path);
+        var order = paths.OrderBy(_ => Guid.NewGuid()).ToArray();
+        foreach (string path in order) await writer.PutAsync(path, Bytes("v1"), null);
+        await events.WaitForAsync(NotificationType.Modified, order[^1]);
+        var seen = events.Notifications.Where(n => n.Type == NotificationType.Modified).Select(n => n.Path).ToArray();
+        Assert.That(seen, Is.EqualTo(order));
+    }
+
+    [Test]
+    public async Task ListenerMayCallTheStoreFromItsCallback()
+    {
+        var store = await OpenAsync();
+        var writer = await OpenAsync();
+        await writer.PutAsync(P("/re"), Bytes("v0"), null);
+        var readInCallback = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var registration = store.RegisterListener(n =>
+        {
+            if (n.Path != P("/re")) return;
+            // Blocking on the store inside a callback only works when callbacks run outside the store's lock.
+            var current = store.GetAsync(P("/re")).GetAwaiter().GetResult();
+            readInCallback.TrySetResult(Text(current));
+        });
+        await store.GetAsync(P("/re"));
+        await writer.PutAsync(P("/re"), Bytes("v1"), null);
+        Assert.That(await readInCallback.Task.WaitAsync(MetadataEventRecorder.DefaultTimeout), Is.EqualTo("v1"));
+    }
+
+    [Test]
     public async Task EphemeralVanishesWhenItsSessionClosesAndAnotherSessionSeesIt()
     {
         var owner = await OpenAsync();
