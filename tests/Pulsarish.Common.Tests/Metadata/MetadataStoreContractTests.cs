@@ -125,6 +125,19 @@ public abstract class MetadataStoreContractTests
     }
 
     [Test]
+    public async Task ConcurrentWritersCreateSharedMissingParentsWithoutErrors()
+    {
+        var sessions = new List<IMetadataStore>();
+        for (int i = 0; i < 4; i++) sessions.Add(await OpenAsync());
+        var writes = sessions.SelectMany((store, i) => Enumerable.Range(0, 5).Select(k =>
+            k % 2 == 0
+                ? (Task)store.PutAsync(P($"/shared/deep/parent/s{i}-k{k}"), Bytes("x"), null)
+                : store.CreateAsync(P($"/shared/deep/parent/s{i}-k{k}"), Bytes("x"), CreateOptions.None)));
+        await Task.WhenAll(writes);
+        Assert.That(await sessions[0].GetChildrenAsync(P("/shared/deep/parent")), Has.Count.EqualTo(20));
+    }
+
+    [Test]
     public async Task CreateOfAnExistingPathThrowsNodeExists()
     {
         var store = await OpenAsync();

@@ -74,6 +74,24 @@ public sealed class ZooKeeperMetadataStoreContractTests : MetadataStoreContractT
     }
 
     [Test]
+    public async Task WatchesSetBeforeAShortPartitionStillFire()
+    {
+        var store = await OpenAsync();
+        var writer = await OpenAsync();
+        using var events = new MetadataEventRecorder(store);
+        string path = Root + "/watched";
+        await writer.PutAsync(path, new byte[] { 0 }, null);
+        await store.GetAsync(path);
+        var proxy = _proxies[store];
+        proxy.Partition();
+        await events.WaitForSessionEventAsync(SessionEvent.ConnectionLost);
+        await writer.PutAsync(path, new byte[] { 1 }, null); // changed while the watcher is cut off
+        proxy.Heal();
+        await events.WaitForSessionEventAsync(SessionEvent.Reconnected);
+        await events.WaitForAsync(NotificationType.Modified, path);
+    }
+
+    [Test]
     public async Task FactoryOpensAZooKeeperUrlWithChroot()
     {
         string chroot = "/factory-" + Guid.NewGuid().ToString("N")[..8];
