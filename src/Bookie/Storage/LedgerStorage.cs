@@ -37,7 +37,10 @@ public sealed class LedgerStorage : ILedgerStorage
     private JournalPosition _lastCheckpoint;
     private int _flushPending;
     private int _disposed;
+    private int _activeReads;
+    private bool _closed;
     private long _entryLogReads;
+    private long _writeCacheFullWaits;
 
     /// <summary>Opens (or creates) the storage under the configured directories and replays the journal.</summary>
     public LedgerStorage(StorageOptions options, ILogger<LedgerStorage>? logger = null)
@@ -89,6 +92,9 @@ public sealed class LedgerStorage : ILedgerStorage
     /// <summary>Reads served from entry log files since start.</summary>
     public long EntryLogReads => Interlocked.Read(ref _entryLogReads);
 
+    /// <summary>Adds that had to wait because the write cache was full (back-pressure) since start.</summary>
+    public long WriteCacheFullWaits => Interlocked.Read(ref _writeCacheFullWaits);
+
     /// <summary>The journal, for its counters.</summary>
     public Journal Journal => _journal;
 
@@ -128,6 +134,7 @@ public sealed class LedgerStorage : ILedgerStorage
         // Into the write cache before the journal: that ordering makes the swap-time journal position a valid checkpoint.
         while (!_writeCache.TryAdd(ledgerId, entryId, entry.Span, out Task spaceAvailable))
         {
+            Interlocked.Increment(ref _writeCacheFullWaits);
             RequestFlush();
             await spaceAvailable.WaitAsync(ct).ConfigureAwait(false);
         }
@@ -161,16 +168,25 @@ public sealed class LedgerStorage : ILedgerStorage
     public ValueTask<byte[]> ReadEntryAsync(long ledgerId, long entryId, CancellationToken ct = default)
     {
         ValidateIds(ledgerId, entryId);
-        ThrowIfDisposed();
-        if (!_ledgers.TryGetValue(ledgerId, out LedgerState? state) || state.Deleted)
+        // Counted so that disposal waits for reads in flight before it closes the index and the files.
+        Interlocked.Increment(ref _activeReads);
+        try
         {
-            throw new NoSuchLedgerException(ledgerId);
+            ThrowIfDisposed();
+            if (!_ledgers.TryGetValue(ledgerId, out LedgerState? state) || state.Deleted)
+            {
+                throw new NoSuchLedgerException(ledgerId);
+            }
+            if (_writeCache.TryGet(ledgerId, entryId, out byte[]? data) || _readCache.TryGet(ledgerId, entryId, out data))
+            {
+                return ValueTask.FromResult(data!);
+            }
+            return ValueTask.FromResult(ReadFromEntryLog(ledgerId, entryId));
         }
-        if (_writeCache.TryGet(ledgerId, entryId, out byte[]? data) || _readCache.TryGet(ledgerId, entryId, out data))
+        finally
         {
-            return ValueTask.FromResult(data!);
+            Interlocked.Decrement(ref _activeReads);
         }
-        return ValueTask.FromResult(ReadFromEntryLog(ledgerId, entryId));
     }
 
     /// <inheritdoc />
@@ -249,6 +265,7 @@ public sealed class LedgerStorage : ILedgerStorage
         await _maintenance.WaitAsync(CancellationToken.None).ConfigureAwait(false);
         try
         {
+            ThrowIfClosed();
             DeleteFromIndex(ledgerId);
         }
         finally
@@ -276,6 +293,7 @@ public sealed class LedgerStorage : ILedgerStorage
         await _maintenance.WaitAsync(ct).ConfigureAwait(false);
         try
         {
+            ThrowIfClosed();
             (int compacted, int deleted, long reclaimed) = CompactEntryLogs(ct);
             _logger.LogInformation(
                 "Garbage collection: {LedgersDeleted} ledgers deleted, {Compacted} entry logs compacted, {Deleted} deleted, {BytesReclaimed} bytes reclaimed",
@@ -295,6 +313,7 @@ public sealed class LedgerStorage : ILedgerStorage
         await _maintenance.WaitAsync(ct).ConfigureAwait(false);
         try
         {
+            ThrowIfClosed();
             FlushCore(checkpoint: true);
         }
         finally
@@ -337,16 +356,36 @@ public sealed class LedgerStorage : ILedgerStorage
         await _maintenance.WaitAsync().ConfigureAwait(false);
         try
         {
-            FlushCore(checkpoint: true);
+            try
+            {
+                FlushCore(checkpoint: true);
+            }
+            catch (Exception e)
+            {
+                _logger.LogError(e, "Final flush failed; the journal will be replayed on the next start");
+            }
+            await _journal.DisposeAsync().ConfigureAwait(false);
+            WaitForReadsToDrain();
+            _closed = true;
+            _entryLogger.Dispose();
+            _index.Dispose();
         }
-        catch (Exception e)
+        finally
         {
-            _logger.LogError(e, "Final flush failed; the journal will be replayed on the next start");
+            _maintenance.Release();
         }
-        await _journal.DisposeAsync().ConfigureAwait(false);
-        _entryLogger.Dispose();
-        _index.Dispose();
     }
+
+    private void WaitForReadsToDrain()
+    {
+        var spin = new SpinWait();
+        while (Volatile.Read(ref _activeReads) != 0)
+        {
+            spin.SpinOnce();
+        }
+    }
+
+    private void ThrowIfClosed() => ObjectDisposedException.ThrowIf(_closed, this);
 
     /// <summary>
     /// Test hook that simulates a crash: stops without flushing the write cache or moving the checkpoint, drops
@@ -360,9 +399,18 @@ public sealed class LedgerStorage : ILedgerStorage
         }
         StopFlusherAsync().AsTask().GetAwaiter().GetResult();
         _maintenance.Wait();
-        _journal.Abandon();
-        _entryLogger.Abandon();
-        _index.Dispose();
+        try
+        {
+            _journal.Abandon();
+            WaitForReadsToDrain();
+            _closed = true;
+            _entryLogger.Abandon();
+            _index.Dispose();
+        }
+        finally
+        {
+            _maintenance.Release();
+        }
     }
 
     private async ValueTask StopFlusherAsync()
@@ -389,6 +437,7 @@ public sealed class LedgerStorage : ILedgerStorage
                 await _maintenance.WaitAsync(stop).ConfigureAwait(false);
                 try
                 {
+                    ThrowIfClosed();
                     FlushCore(checkpoint: true);
                 }
                 finally

@@ -23,12 +23,14 @@ public class CompactionTests : StorageTestBase
         // Interleave the ledgers so that every entry log holds entries of many of them.
         for (long entry = 0; entry < 20; entry++)
         {
+            var adds = new Task[ledgers];
             for (long ledger = 1; ledger <= ledgers; ledger++)
             {
                 int size = random.Next(500, 3000);
                 sizes[(ledger, entry)] = size;
-                await storage.AddEntryAsync(ledger, entry, Key, entry - 1, Payload(ledger, entry, size), recovery: false);
+                adds[ledger - 1] = storage.AddEntryAsync(ledger, entry, Key, entry - 1, Payload(ledger, entry, size), recovery: false).AsTask();
             }
+            await Task.WhenAll(adds);
             if (entry % 5 == 4)
             {
                 await storage.FlushAsync();
