@@ -8,39 +8,52 @@ public class JournalReplayTests : StorageTestBase
 {
     private const int EntrySize = 1000;
 
-    [Test]
-    public async Task JournalReplayIgnoresTruncatedTail()
+    private const int LastRecordBytes = Journal.HeaderBytes + 8 + EntrySize;
+
+    /// <summary>End of the data: the master key record plus ten entry records (the file may be preallocated beyond).</summary>
+    private static readonly long DataEnd = Journal.HeaderBytes + Key.Length + 10L * LastRecordBytes;
+
+    [TestCase(false, TestName = "JournalReplayIgnoresTruncatedTail")]
+    [TestCase(true, TestName = "JournalReplayIgnoresTornTailInPreallocatedFile")]
+    public async Task JournalReplayIgnoresTruncatedTail(bool preallocate)
     {
-        StorageOptions options = Options();
+        StorageOptions options = Options(o => o.JournalPreallocateBytes = preallocate ? 1024 * 1024 : 0);
         string journal = await WriteTenEntriesThenCrash(options);
-        long length = new FileInfo(journal).Length;
-        int lastRecordBytes = Journal.HeaderBytes + 8 + EntrySize;
+        Assert.That(new FileInfo(journal).Length, preallocate ? Is.EqualTo(1024 * 1024) : Is.EqualTo(DataEnd));
         using (var stream = new FileStream(journal, FileMode.Open, FileAccess.Write))
         {
-            stream.SetLength(length - lastRecordBytes / 2);
+            if (preallocate)
+            {
+                // A torn write: the second half of the last record never reached the disk.
+                stream.Position = DataEnd - LastRecordBytes / 2;
+                stream.Write(new byte[LastRecordBytes / 2]);
+            }
+            else
+            {
+                stream.SetLength(DataEnd - LastRecordBytes / 2);
+            }
         }
         Assert.That(ReplayEntryRecords(options), Is.EqualTo(9));
-        Assert.That(new FileInfo(journal).Length, Is.EqualTo(length - lastRecordBytes), "the torn record is truncated away");
+        Assert.That(new FileInfo(journal).Length, Is.EqualTo(DataEnd - LastRecordBytes), "the torn record is truncated away");
 
         await AssertFirstNineSurviveAndStoreAcceptsWrites(options);
     }
 
-    [Test]
-    public async Task JournalReplayIgnoresCorruptedTail()
+    [TestCase(false, TestName = "JournalReplayIgnoresCorruptedTail")]
+    [TestCase(true, TestName = "JournalReplayIgnoresCorruptedTailInPreallocatedFile")]
+    public async Task JournalReplayIgnoresCorruptedTail(bool preallocate)
     {
-        StorageOptions options = Options();
+        StorageOptions options = Options(o => o.JournalPreallocateBytes = preallocate ? 1024 * 1024 : 0);
         string journal = await WriteTenEntriesThenCrash(options);
-        long length = new FileInfo(journal).Length;
         using (var stream = new FileStream(journal, FileMode.Open, FileAccess.ReadWrite))
         {
-            stream.Position = length - 10;
+            stream.Position = DataEnd - 10;
             int b = stream.ReadByte();
-            stream.Position = length - 10;
+            stream.Position = DataEnd - 10;
             stream.WriteByte((byte)(b ^ 0x40));
         }
         Assert.That(ReplayEntryRecords(options), Is.EqualTo(9));
-        Assert.That(new FileInfo(journal).Length, Is.EqualTo(length - (Journal.HeaderBytes + 8 + EntrySize)),
-            "the corrupt record is truncated away");
+        Assert.That(new FileInfo(journal).Length, Is.EqualTo(DataEnd - LastRecordBytes), "the corrupt record is truncated away");
 
         await AssertFirstNineSurviveAndStoreAcceptsWrites(options);
     }
