@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -483,6 +484,7 @@ public sealed class LedgerStorage : ILedgerStorage
         for (int i = 0; i < batch.Count; i++)
         {
             EntryKey key = batch.KeyAt(i);
+            Debug.Assert(i == 0 || batch.KeyAt(i - 1).CompareTo(key) < 0, "flush batch not strictly ordered by (ledgerId, entryId)");
             if (!_ledgers.TryGetValue(key.LedgerId, out LedgerState? state) || state.Deleted)
             {
                 continue;
@@ -557,7 +559,9 @@ public sealed class LedgerStorage : ILedgerStorage
         long reclaimed = 0;
         var liveLedgers = new List<long>();
         var locations = new List<(long EntryId, EntryLocation Location)>();
-        foreach ((long logId, long logBytes) in _entryLogger.SealedLogs())
+        List<(long LogId, long Bytes)> sealedLogs = _entryLogger.SealedLogs();
+        ForgetUsageOfMissingLogs(sealedLogs);
+        foreach ((long logId, long logBytes) in sealedLogs)
         {
             ct.ThrowIfCancellationRequested();
             liveLedgers.Clear();
@@ -596,6 +600,35 @@ public sealed class LedgerStorage : ILedgerStorage
             }
         }
         return (compacted, deleted, reclaimed);
+    }
+
+    /// <summary>Drops usage records of entry logs whose files are gone (a crash between the index update and the delete).</summary>
+    private void ForgetUsageOfMissingLogs(List<(long LogId, long Bytes)> sealedLogs)
+    {
+        var existing = new HashSet<long>(sealedLogs.Count + 1) { _entryLogger.CurrentLogId };
+        foreach ((long logId, _) in sealedLogs)
+        {
+            existing.Add(logId);
+        }
+        var missing = new List<long>();
+        foreach (long logId in _entryLogUsage.Keys)
+        {
+            if (!existing.Contains(logId))
+            {
+                missing.Add(logId);
+            }
+        }
+        if (missing.Count == 0)
+        {
+            return;
+        }
+        using WriteBatch batch = _index.NewBatch();
+        foreach (long logId in missing)
+        {
+            _index.DeleteEntryLogUsage(batch, logId);
+            _entryLogUsage.Remove(logId);
+        }
+        _index.Write(batch);
     }
 
     /// <summary>Copies the live entries of one log forward; returns the bytes copied, or -1 when the log was kept.</summary>

@@ -60,6 +60,41 @@ public class CompactionTests : StorageTestBase
     }
 
     [Test]
+    public async Task EntryLogsOfDeletedLedgersAreReclaimedAfterRestart()
+    {
+        StorageOptions options = Options(o => o.EntryLogMaxFileBytes = 128 * 1024);
+        LedgerStorage storage = Open(options);
+        // Ledger by ledger, so that the first ledgers own whole entry logs.
+        for (long ledger = 1; ledger <= 6; ledger++)
+        {
+            var adds = new Task[50];
+            for (long entry = 0; entry < 50; entry++)
+            {
+                adds[entry] = storage.AddEntryAsync(ledger, entry, Key, entry - 1, Payload(ledger, entry, 4000), recovery: false).AsTask();
+            }
+            await Task.WhenAll(adds);
+            await storage.FlushAsync();
+        }
+        await storage.DisposeAsync();
+        long before = LedgersDirBytes(options);
+
+        // The per-log usage comes back from the index: the new instance knows which logs hold what.
+        LedgerStorage reopened = Open(options);
+        GcResult result = await reopened.CollectGarbageAsync(ledger => ledger == 6);
+        long after = LedgersDirBytes(options);
+        TestContext.Out.WriteLine($"{result}; {before} → {after} bytes");
+
+        Assert.That(result.LedgersDeleted, Is.EqualTo(5));
+        Assert.That(result.EntryLogsDeleted, Is.GreaterThan(0));
+        Assert.That(after, Is.LessThan(before / 3));
+        for (long entry = 0; entry < 50; entry++)
+        {
+            Assert.That(await reopened.ReadEntryAsync(6, entry), Is.EqualTo(Payload(6, entry, 4000)));
+        }
+        Assert.ThrowsAsync<NoSuchLedgerException>(async () => await reopened.ReadEntryAsync(1, 0));
+    }
+
+    [Test]
     public async Task ReadsDuringCompactionNeverFail()
     {
         StorageOptions options = Options(o => o.EntryLogMaxFileBytes = 128 * 1024);
