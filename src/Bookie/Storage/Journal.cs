@@ -439,10 +439,12 @@ public sealed class Journal : IAsyncDisposable
     /// Replays every record from <paramref name="from"/> on, in order. A torn or CRC-failing record ends the replay
     /// of its file, which is truncated there (a warning, never fatal). Returns the number of records replayed.
     /// </summary>
-    internal static long Replay(string dir, JournalPosition from, int maxEntryBytes, ILogger logger, JournalReplayHandler handler)
+    internal static long Replay(string dir, JournalPosition from, ILogger logger, JournalReplayHandler handler)
     {
         long records = 0;
-        int maxBodyBytes = 8 + 8 + 1 + 8 + Math.Max(maxEntryBytes, 64 * 1024);
+        // Bounded by the largest entry any configuration allows, not the current one: lowering MaxEntryBytes must
+        // not turn records written before into "corrupt" ones.
+        const int maxBodyBytes = 8 + 8 + 1 + 8 + StorageOptions.MaxEntryBytesLimit;
         byte[] body = ArrayPool<byte>.Shared.Rent(64 * 1024);
         Span<byte> header = stackalloc byte[8];
         try

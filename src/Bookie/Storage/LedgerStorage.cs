@@ -69,7 +69,7 @@ public sealed class LedgerStorage : ILedgerStorage
             _writeCache = new WriteCache(options.WriteCacheMaxBytes);
             _readCache = new ReadCache(options.ReadCacheMaxBytes);
             JournalPosition checkpoint = _index.LoadCheckpoint() ?? default;
-            long replayed = Journal.Replay(options.JournalDir, checkpoint, options.MaxEntryBytes, _logger, ReplayRecord);
+            long replayed = Journal.Replay(options.JournalDir, checkpoint, _logger, ReplayRecord);
             _journal = new Journal(options, _logger);
             // Everything replayed goes to entry logs now, so the checkpoint moves to the start of the new journal file.
             FlushCore(checkpoint: true);
@@ -775,7 +775,14 @@ public sealed class LedgerStorage : ILedgerStorage
                     state.LastEntryId = Math.Max(state.LastEntryId, entryId);
                 }
                 _dirtyLedgers.TryAdd(ledgerId, 0);
-                while (!_writeCache.TryAdd(ledgerId, entryId, payload[8..], out _))
+                ReadOnlySpan<byte> data = payload[8..];
+                if (data.Length > _options.WriteCacheMaxBytes / 2)
+                {
+                    // Written under a larger MaxEntryBytes than today's: too big for the cache, so straight to disk.
+                    StoreDirectly(ledgerId, entryId, data);
+                    break;
+                }
+                while (!_writeCache.TryAdd(ledgerId, entryId, data, out _))
                 {
                     FlushCore(checkpoint: false);
                 }
@@ -815,6 +822,19 @@ public sealed class LedgerStorage : ILedgerStorage
                 _logger.LogWarning("Skipping journal record of unknown kind {Kind} for ledger {LedgerId}", kind, ledgerId);
                 break;
         }
+    }
+
+    /// <summary>Stores one entry in the entry log and index, bypassing the write cache (replay of oversize entries).</summary>
+    private void StoreDirectly(long ledgerId, long entryId, ReadOnlySpan<byte> data)
+    {
+        EntryLocation location = _entryLogger.Append(ledgerId, entryId, data);
+        _entryLogger.Sync();
+        AddUsage(location.LogId, ledgerId, location.RecordBytes);
+        using WriteBatch batch = _index.NewBatch();
+        _index.PutLocation(batch, ledgerId, entryId, location);
+        _index.PutEntryLogUsage(batch, location.LogId, _entryLogUsage[location.LogId]);
+        _index.Write(batch);
+        _readCache.Invalidate(ledgerId, entryId);
     }
 
     private LedgerState GetOrCreate(long ledgerId)
