@@ -291,20 +291,51 @@ public sealed class LedgerStorage : ILedgerStorage
                 ledgersDeleted++;
             }
         }
+        List<(long LogId, long Bytes)> sealedLogs;
         await _maintenance.WaitAsync(ct).ConfigureAwait(false);
         try
         {
             ThrowIfClosed();
-            (int compacted, int deleted, long reclaimed) = CompactEntryLogs(ct);
-            _logger.LogInformation(
-                "Garbage collection: {LedgersDeleted} ledgers deleted, {Compacted} entry logs compacted, {Deleted} deleted, {BytesReclaimed} bytes reclaimed",
-                ledgersDeleted, compacted, deleted, reclaimed);
-            return new GcResult(ledgersDeleted, compacted, deleted, reclaimed);
+            sealedLogs = _entryLogger.SealedLogs();
+            ForgetUsageOfMissingLogs(sealedLogs);
         }
         finally
         {
             _maintenance.Release();
         }
+        // One entry log per turn of the maintenance lock, so write-cache flushes (and thus adds) never wait for a
+        // whole compaction pass.
+        int compacted = 0;
+        int deleted = 0;
+        long reclaimed = 0;
+        var scratch = new CompactionScratch();
+        foreach ((long logId, long logBytes) in sealedLogs)
+        {
+            await _maintenance.WaitAsync(ct).ConfigureAwait(false);
+            try
+            {
+                ThrowIfClosed();
+                switch (CollectEntryLog(logId, logBytes, scratch))
+                {
+                    case EntryLogOutcome.Deleted:
+                        deleted++;
+                        reclaimed += logBytes;
+                        break;
+                    case EntryLogOutcome.Compacted:
+                        compacted++;
+                        reclaimed += logBytes - scratch.CopiedBytes;
+                        break;
+                }
+            }
+            finally
+            {
+                _maintenance.Release();
+            }
+        }
+        _logger.LogInformation(
+            "Garbage collection: {LedgersDeleted} ledgers deleted, {Compacted} entry logs compacted, {Deleted} deleted, {BytesReclaimed} bytes reclaimed",
+            ledgersDeleted, compacted, deleted, reclaimed);
+        return new GcResult(ledgersDeleted, compacted, deleted, reclaimed);
     }
 
     /// <inheritdoc />
@@ -547,59 +578,62 @@ public sealed class LedgerStorage : ILedgerStorage
         _index.Write(batch);
     }
 
+    private enum EntryLogOutcome
+    {
+        Kept,
+        Deleted,
+        Compacted,
+    }
+
+    /// <summary>Lists reused across the entry logs of one garbage-collection pass.</summary>
+    private sealed class CompactionScratch
+    {
+        public readonly List<long> LiveLedgers = new();
+        public readonly List<(long EntryId, EntryLocation Location)> Locations = new();
+        public long CopiedBytes;
+    }
+
     /// <summary>
-    /// Deletes entry logs without live data and compacts those whose live fraction is below the threshold: live
+    /// Deletes an entry log without live data, or compacts it when its live fraction is below the threshold: live
     /// entries (those the index still points at) are copied to the current log, which is fdatasync'd, the index is
     /// updated in one batch, and only then is the old file deleted. Caller holds the maintenance lock.
     /// </summary>
-    private (int Compacted, int Deleted, long Reclaimed) CompactEntryLogs(CancellationToken ct)
+    private EntryLogOutcome CollectEntryLog(long logId, long logBytes, CompactionScratch scratch)
     {
-        int compacted = 0;
-        int deleted = 0;
-        long reclaimed = 0;
-        var liveLedgers = new List<long>();
-        var locations = new List<(long EntryId, EntryLocation Location)>();
-        List<(long LogId, long Bytes)> sealedLogs = _entryLogger.SealedLogs();
-        ForgetUsageOfMissingLogs(sealedLogs);
-        foreach ((long logId, long logBytes) in sealedLogs)
+        scratch.LiveLedgers.Clear();
+        scratch.CopiedBytes = 0;
+        long liveBytes = 0;
+        if (_entryLogUsage.TryGetValue(logId, out Dictionary<long, long>? perLedger))
         {
-            ct.ThrowIfCancellationRequested();
-            liveLedgers.Clear();
-            long liveBytes = 0;
-            if (_entryLogUsage.TryGetValue(logId, out Dictionary<long, long>? perLedger))
+            foreach (KeyValuePair<long, long> pair in perLedger)
             {
-                foreach (KeyValuePair<long, long> pair in perLedger)
+                if (_ledgers.TryGetValue(pair.Key, out LedgerState? state) && !state.Deleted)
                 {
-                    if (_ledgers.TryGetValue(pair.Key, out LedgerState? state) && !state.Deleted)
-                    {
-                        liveBytes += pair.Value;
-                        liveLedgers.Add(pair.Key);
-                    }
+                    liveBytes += pair.Value;
+                    scratch.LiveLedgers.Add(pair.Key);
                 }
             }
-            if (liveBytes == 0)
-            {
-                using WriteBatch batch = _index.NewBatch();
-                _index.DeleteEntryLogUsage(batch, logId);
-                _index.Write(batch);
-                _entryLogUsage.Remove(logId);
-                _entryLogger.Delete(logId);
-                deleted++;
-                reclaimed += logBytes;
-                continue;
-            }
-            if ((double)liveBytes / Math.Max(1, logBytes) >= _options.CompactionThreshold)
-            {
-                continue;
-            }
-            long copied = CompactEntryLog(logId, liveLedgers, locations);
-            if (copied >= 0)
-            {
-                compacted++;
-                reclaimed += logBytes - copied;
-            }
         }
-        return (compacted, deleted, reclaimed);
+        if (liveBytes == 0)
+        {
+            using WriteBatch batch = _index.NewBatch();
+            _index.DeleteEntryLogUsage(batch, logId);
+            _index.Write(batch);
+            _entryLogUsage.Remove(logId);
+            _entryLogger.Delete(logId);
+            return EntryLogOutcome.Deleted;
+        }
+        if ((double)liveBytes / Math.Max(1, logBytes) >= _options.CompactionThreshold)
+        {
+            return EntryLogOutcome.Kept;
+        }
+        long copied = CompactEntryLog(logId, scratch.LiveLedgers, scratch.Locations);
+        if (copied < 0)
+        {
+            return EntryLogOutcome.Kept;
+        }
+        scratch.CopiedBytes = copied;
+        return EntryLogOutcome.Compacted;
     }
 
     /// <summary>Drops usage records of entry logs whose files are gone (a crash between the index update and the delete).</summary>
