@@ -170,6 +170,10 @@ public sealed class Journal : IAsyncDisposable
         {
             _queue.Writer.TryComplete();
             _writer.Join();
+            if (_failure is null)
+            {
+                RandomAccess.SetLength(_file, _fileOffset);
+            }
             _file.Dispose();
             _abandoned = true;
         }
@@ -369,6 +373,8 @@ public sealed class Journal : IAsyncDisposable
         long nextId = _fileId + 1;
         SafeFileHandle next = CreateFile(nextId);
         SafeFileHandle previous = _file;
+        // Give back the preallocated zeros past the data (replay would stop at them anyway).
+        RandomAccess.SetLength(previous, _fileOffset);
         lock (_positionLock)
         {
             _file = next;
