@@ -21,6 +21,9 @@ public sealed class LedgerStorage : ILedgerStorage
     /// <summary>Longest master key accepted (BookKeeper's are 20-byte SHA-1 digests).</summary>
     public const int MaxMasterKeyBytes = 1024;
 
+    /// <summary>Ledgers deleted per journal group and index batch during garbage collection.</summary>
+    private const int GcDeleteBatch = 1000;
+
     private readonly StorageOptions _options;
     private readonly ILogger _logger;
     private readonly LedgerIndex _index;
@@ -251,29 +254,57 @@ public sealed class LedgerStorage : ILedgerStorage
     {
         ValidateIds(ledgerId, 0);
         ThrowIfDisposed();
-        if (!_ledgers.TryRemove(ledgerId, out LedgerState? state))
-        {
-            return;
-        }
-        lock (state)
-        {
-            state.Deleted = true;
-        }
-        _dirtyLedgers.TryRemove(ledgerId, out _);
-        // Journaled so that replaying older records after a crash cannot resurrect the ledger.
-        await _journal.AppendAsync(JournalRecordKind.Delete, ledgerId, -1, -1, ReadOnlyMemory<byte>.Empty, CancellationToken.None)
-            .ConfigureAwait(false);
-        await _maintenance.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        await DeleteLedgersAsync([ledgerId], ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Deletes ledgers: journals a delete record for each (one group commit for all), then removes their index
+    /// records in one batch. Held under the maintenance lock from the journal records to the index deletion, so no
+    /// checkpoint can pass a delete record while the ledger is still in the index (a crash there would resurrect it).
+    /// Returns how many of them existed.
+    /// </summary>
+    private async ValueTask<int> DeleteLedgersAsync(IReadOnlyList<long> ledgerIds, CancellationToken ct)
+    {
+        var deleted = new List<long>(ledgerIds.Count);
+        var journalWrites = new List<ValueTask>(ledgerIds.Count);
+        await _maintenance.WaitAsync(ct).ConfigureAwait(false);
         try
         {
             ThrowIfClosed();
-            DeleteFromIndex(ledgerId);
+            foreach (long ledgerId in ledgerIds)
+            {
+                if (!_ledgers.TryRemove(ledgerId, out LedgerState? state))
+                {
+                    continue;
+                }
+                lock (state)
+                {
+                    state.Deleted = true;
+                }
+                _dirtyLedgers.TryRemove(ledgerId, out _);
+                deleted.Add(ledgerId);
+                // Journaled so that replaying older records after a crash cannot resurrect the ledger.
+                journalWrites.Add(_journal.AppendAsync(JournalRecordKind.Delete, ledgerId, -1, -1, ReadOnlyMemory<byte>.Empty,
+                    CancellationToken.None));
+            }
+            foreach (ValueTask write in journalWrites)
+            {
+                await write.ConfigureAwait(false);
+            }
+            if (deleted.Count > 0)
+            {
+                DeleteFromIndex(deleted);
+            }
         }
         finally
         {
             _maintenance.Release();
         }
-        _logger.LogInformation("Ledger {LedgerId} deleted", ledgerId);
+        foreach (long ledgerId in deleted)
+        {
+            _logger.LogInformation("Ledger {LedgerId} deleted", ledgerId);
+        }
+        return deleted.Count;
     }
 
     /// <inheritdoc />
@@ -281,15 +312,20 @@ public sealed class LedgerStorage : ILedgerStorage
     {
         ArgumentNullException.ThrowIfNull(isLive);
         ThrowIfDisposed();
-        int ledgersDeleted = 0;
+        var dead = new List<long>();
         foreach (long ledgerId in ListLedgers())
         {
-            ct.ThrowIfCancellationRequested();
             if (!isLive(ledgerId))
             {
-                await DeleteLedgerAsync(ledgerId, ct).ConfigureAwait(false);
-                ledgersDeleted++;
+                dead.Add(ledgerId);
             }
+        }
+        int ledgersDeleted = 0;
+        for (int start = 0; start < dead.Count; start += GcDeleteBatch)
+        {
+            ct.ThrowIfCancellationRequested();
+            ledgersDeleted += await DeleteLedgersAsync(dead.GetRange(start, Math.Min(GcDeleteBatch, dead.Count - start)), ct)
+                .ConfigureAwait(false);
         }
         List<(long LogId, long Bytes)> sealedLogs;
         await _maintenance.WaitAsync(ct).ConfigureAwait(false);
@@ -563,14 +599,22 @@ public sealed class LedgerStorage : ILedgerStorage
         perLedger[ledgerId] = perLedger.GetValueOrDefault(ledgerId) + bytes;
     }
 
-    /// <summary>Removes a ledger's index records and its share of every entry log. Caller holds the maintenance lock.</summary>
-    private void DeleteFromIndex(long ledgerId)
+    /// <summary>Removes the ledgers' index records and their share of every entry log. Caller holds the maintenance lock.</summary>
+    private void DeleteFromIndex(IReadOnlyList<long> ledgerIds)
     {
         using WriteBatch batch = _index.NewBatch();
-        _index.DeleteLedger(batch, ledgerId);
+        foreach (long ledgerId in ledgerIds)
+        {
+            _index.DeleteLedger(batch, ledgerId);
+        }
         foreach (KeyValuePair<long, Dictionary<long, long>> log in _entryLogUsage)
         {
-            if (log.Value.Remove(ledgerId))
+            bool touched = false;
+            foreach (long ledgerId in ledgerIds)
+            {
+                touched |= log.Value.Remove(ledgerId);
+            }
+            if (touched)
             {
                 _index.PutEntryLogUsage(batch, log.Key, log.Value);
             }
@@ -849,7 +893,7 @@ public sealed class LedgerStorage : ILedgerStorage
                 {
                     deleted.Deleted = true;
                     _dirtyLedgers.TryRemove(ledgerId, out _);
-                    DeleteFromIndex(ledgerId);
+                    DeleteFromIndex([ledgerId]);
                 }
                 break;
             default:
