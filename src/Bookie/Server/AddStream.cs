@@ -56,17 +56,26 @@ internal sealed class AddStream
         });
     }
 
-    /// <summary>Reads requests until the client completes the stream or the call ends, then drains.</summary>
+    /// <summary>
+    /// Reads requests until the client completes the stream, the call ends, or the bookie stops (then the call ends
+    /// with UNAVAILABLE once every add read so far is answered).
+    /// </summary>
     public async Task RunAsync(IAsyncStreamReader<AddRequest> requests, CancellationToken ct)
     {
         var writing = WriteResponsesAsync();
+        using var call = CancellationTokenSource.CreateLinkedTokenSource(ct, _state.Stopping);
+        bool stopped = false;
         try
         {
-            while (await requests.MoveNext(ct).ConfigureAwait(false))
+            while (await requests.MoveNext(call.Token).ConfigureAwait(false))
             {
-                await _window.WaitAsync(ct).ConfigureAwait(false);
+                await _window.WaitAsync(call.Token).ConfigureAwait(false);
                 Dispatch(requests.Current);
             }
+        }
+        catch (OperationCanceledException) when (_state.Stopping.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            stopped = true;
         }
         finally
         {
@@ -79,6 +88,12 @@ internal sealed class AddStream
             await _drained.Task.ConfigureAwait(false);
             _responses.Writer.TryComplete();
             await writing.ConfigureAwait(false);
+        }
+
+        if (stopped)
+        {
+            // Every add read so far has been answered; the writer reconnects to another bookie or after restart.
+            throw new RpcException(new Status(Grpc.Core.StatusCode.Unavailable, "bookie is shutting down"));
         }
     }
 
