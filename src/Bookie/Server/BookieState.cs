@@ -1,0 +1,101 @@
+using Microsoft.Extensions.Logging;
+
+namespace Pulsarish.Bookie.Server;
+
+/// <summary>
+/// Mutable runtime state of a bookie shared by its gRPC service: identity, read-only and shutting-down flags,
+/// disk usage, and the number of adds awaiting journal durability. Thread-safe (volatile fields and Interlocked
+/// counters).
+/// </summary>
+public sealed class BookieState
+{
+    private readonly BookieOptions _options;
+    private readonly ILogger _logger;
+    private long _addsInFlight;
+    private long _freeDiskBytes;
+    private long _totalDiskBytes;
+    private volatile bool _readOnly;
+    private volatile bool _shuttingDown;
+
+    public BookieState(string bookieId, BookieOptions options, ILogger logger)
+    {
+        BookieId = bookieId;
+        _options = options;
+        _logger = logger;
+    }
+
+    /// <summary>The bookie's identity in metadata.</summary>
+    public string BookieId { get; }
+
+    /// <summary>True when disks are beyond <see cref="BookieOptions.DiskUsageThreshold"/>: normal adds are refused.</summary>
+    public bool ReadOnly => _readOnly;
+
+    /// <summary>True once a graceful stop began: new adds are refused with SHUTTING_DOWN.</summary>
+    public bool ShuttingDown => _shuttingDown;
+
+    /// <summary>Adds handed to storage whose durability has not been reported yet.</summary>
+    public long AddsInFlight => Interlocked.Read(ref _addsInFlight);
+
+    /// <summary>Free bytes on the fullest of the bookie's disks at the last check.</summary>
+    public long FreeDiskBytes => Interlocked.Read(ref _freeDiskBytes);
+
+    /// <summary>Total bytes of that disk at the last check.</summary>
+    public long TotalDiskBytes => Interlocked.Read(ref _totalDiskBytes);
+
+    internal void AddStarted() => Interlocked.Increment(ref _addsInFlight);
+
+    internal void AddFinished() => Interlocked.Decrement(ref _addsInFlight);
+
+    internal void BeginShutdown() => _shuttingDown = true;
+
+    /// <summary>
+    /// Re-reads disk usage of the journal, ledgers and index directories and updates the read-only flag from the
+    /// most used one (BookKeeper's LedgerDirsMonitor turns the bookie read-only when every ledger dir is full).
+    /// </summary>
+    public void RefreshDiskUsage()
+    {
+        long free = long.MaxValue;
+        long total = 0;
+        double worstUsage = 0;
+        foreach (var dir in new[] { _options.JournalDir, _options.LedgersDir, _options.IndexDir })
+        {
+            try
+            {
+                var drive = new DriveInfo(Path.GetFullPath(dir));
+                long driveTotal = drive.TotalSize;
+                long driveFree = drive.AvailableFreeSpace;
+                if (driveTotal <= 0)
+                {
+                    continue;
+                }
+
+                double usage = 1.0 - (double)driveFree / driveTotal;
+                if (usage >= worstUsage)
+                {
+                    worstUsage = usage;
+                    free = driveFree;
+                    total = driveTotal;
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+            {
+                _logger.LogWarning(ex, "Cannot read disk usage of {Directory}", dir);
+            }
+        }
+
+        if (total == 0)
+        {
+            return;
+        }
+
+        Interlocked.Exchange(ref _freeDiskBytes, free);
+        Interlocked.Exchange(ref _totalDiskBytes, total);
+        bool readOnly = worstUsage > _options.DiskUsageThreshold;
+        if (readOnly != _readOnly)
+        {
+            _readOnly = readOnly;
+            _logger.LogWarning("Bookie {BookieId} read-only={ReadOnly}: disk usage {Usage:P1}, threshold {Threshold:P1}",
+                BookieId, readOnly, worstUsage, _options.DiskUsageThreshold);
+        }
+    }
+}
