@@ -40,14 +40,14 @@ public sealed class BookieOptionsValidator : IValidateOptions<BookieOptions>
             failures.Add($"MaxEntryBytes must be in 1..268435456, was {options.MaxEntryBytes}");
         }
 
-        if (options.GroupWaitMicros < 0)
+        if (options.GroupWaitMicros is < 0 or > 1_000_000)
         {
-            failures.Add($"GroupWaitMicros must be >= 0, was {options.GroupWaitMicros}");
+            failures.Add($"GroupWaitMicros must be in 0..1000000, was {options.GroupWaitMicros}");
         }
 
-        if (options.MaxGroupBytes < 1)
+        if (options.MaxGroupBytes < 4096)
         {
-            failures.Add($"MaxGroupBytes must be >= 1, was {options.MaxGroupBytes}");
+            failures.Add($"MaxGroupBytes must be >= 4096, was {options.MaxGroupBytes}");
         }
 
         if (options.MaxInFlightAddsPerStream < 1)

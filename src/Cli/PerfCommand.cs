@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Pulsarish.Bookie;
+using Pulsarish.Bookie.Storage;
 
 namespace Pulsarish.Cli;
 
@@ -91,7 +92,7 @@ public static class PerfCommand
                 var report = await new BookiePerf(settings).RunAsync(ct);
                 int groupBytes = (int)Math.Min(new BookieOptions().MaxGroupBytes,
                     (long)writerCount * depth * (bytes + JournalOverheadBytes));
-                var ceiling = DiskCeiling.Measure(ceilingPath ?? Path.GetTempPath(), groupBytes, ceilingTime);
+                var ceiling = MeasureCeiling(ceilingPath ?? Path.GetTempPath(), groupBytes, ceilingTime);
                 Print(settings, report, ceiling, parse.GetValue(json), server is not null);
                 return report.Errors == 0 ? 0 : 1;
             }
@@ -111,9 +112,11 @@ public static class PerfCommand
         return command;
     }
 
-    private static void Print(BookiePerf.Settings s, BookiePerf.Report r, DiskCeiling.Result c, bool json, bool inProcess)
+    private static void Print(BookiePerf.Settings s, BookiePerf.Report r, DiskCeilingResult c, bool json, bool inProcess)
     {
         double ratio = r.BytesPerSecond / c.BytesPerSecond;
+        double medianSyncMicros = c.MedianSyncLatency.TotalMicroseconds;
+        int groupBytes = (int)Math.Round(c.BytesPerSecond / c.SyncsPerSecond);
         double allocatedPerAdd = r.Adds == 0 ? 0 : (double)r.ServerAllocatedBytes / r.Adds;
         if (json)
         {
@@ -123,10 +126,9 @@ public static class PerfCommand
                 r.AddsPerSecond, mbPerSecond = r.BytesPerSecond / 1e6, p50Micros = r.P50Micros, p99Micros = r.P99Micros,
                 p999Micros = r.P999Micros, maxMicros = r.MaxMicros, allocatedBytesPerAdd = allocatedPerAdd,
                 allocationsInclude = inProcess ? "client+server" : "server",
-                ceilingMbPerSecond = c.BytesPerSecond / 1e6, ceilingGroupBytes = c.GroupBytes,
-                ceilingSyncsPerSecond = c.SyncsPerSecond, medianFdatasyncMicros = c.MedianSyncMicros,
-                p99FdatasyncMicros = c.P99SyncMicros, bytesRatioToCeiling = ratio,
-                p99OverMedianFdatasync = (double)r.P99Micros / c.MedianSyncMicros,
+                ceilingMbPerSecond = c.BytesPerSecond / 1e6, ceilingGroupBytes = groupBytes,
+                ceilingSyncsPerSecond = c.SyncsPerSecond, medianFdatasyncMicros = medianSyncMicros,
+                bytesRatioToCeiling = ratio, p99OverMedianFdatasync = r.P99Micros / medianSyncMicros,
             }));
             return;
         }
@@ -141,11 +143,22 @@ public static class PerfCommand
         Console.Out.WriteLine(string.Format(inv, "  allocated per add {0:F0} B ({1})", allocatedPerAdd,
             inProcess ? "client+server, in-process" : "bookie process"));
         Console.Out.WriteLine(string.Format(inv,
-            "disk ceiling: {0:F2} MB/s ({1:F0} fdatasync/s of {2} B groups), fdatasync µs p50 {3} p99 {4}",
-            c.BytesPerSecond / 1e6, c.SyncsPerSecond, c.GroupBytes, c.MedianSyncMicros, c.P99SyncMicros));
+            "disk ceiling: {0:F2} MB/s ({1:F0} write+fdatasync/s of {2} B groups), median write+fdatasync {3:F0} µs",
+            c.BytesPerSecond / 1e6, c.SyncsPerSecond, groupBytes, medianSyncMicros));
         Console.Out.WriteLine(string.Format(inv,
             "ratio: adds bytes/s = {0:P1} of ceiling (target >= 50%); p99 = {1:F2}x median fdatasync (target <= 3x)",
-            ratio, (double)r.P99Micros / c.MedianSyncMicros));
+            ratio, r.P99Micros / medianSyncMicros));
+    }
+
+    /// <summary>
+    /// Runs the storage engine's <see cref="DiskCeiling"/> for about <paramref name="duration"/>: a short probe sizes the
+    /// number of groups.
+    /// </summary>
+    private static DiskCeilingResult MeasureCeiling(string dir, int groupBytes, TimeSpan duration)
+    {
+        var probe = DiskCeiling.Measure(dir, groupBytes, 20);
+        int groups = (int)Math.Clamp(probe.SyncsPerSecond * duration.TotalSeconds, 20, 1_000_000);
+        return DiskCeiling.Measure(dir, groupBytes, groups);
     }
 
     /// <summary>Parses "20s", "500ms", "2m" or a plain number of seconds.</summary>

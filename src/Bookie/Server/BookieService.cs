@@ -174,15 +174,26 @@ public sealed class BookieService : Protocol.Bookie.Bookie.BookieBase
 
     /// <inheritdoc />
     public override Task<BookieInfoResponse> GetInfo(BookieInfoRequest request, ServerCallContext context)
-        => Task.FromResult(new BookieInfoResponse
+    {
+        var response = new BookieInfoResponse
         {
             BookieId = _state.BookieId,
             FreeDiskBytes = _state.FreeDiskBytes,
             TotalDiskBytes = _state.TotalDiskBytes,
             ReadOnly = _state.ReadOnly,
+            // Without engine counters: adds handed to storage and not yet durable.
             JournalQueueLength = _state.AddsInFlight,
             AllocatedBytes = GC.GetTotalAllocatedBytes(),
-        });
+        };
+        if (_storage is LedgerStorage engine)
+        {
+            var stats = engine.GetStats();
+            response.JournalQueueLength = stats.JournalQueueLength;
+            response.WriteCacheBytes = stats.WriteCacheBytes;
+        }
+
+        return Task.FromResult(response);
+    }
 
     private ReadEntryResponse FillEntry(ReadEntryResponse response, byte[] stored)
     {

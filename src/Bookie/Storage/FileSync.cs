@@ -1,0 +1,99 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace Pulsarish.Bookie.Storage;
+
+/// <summary>
+/// Durability primitives: fdatasync of a file and fsync of a directory (so a newly created or renamed file's name
+/// survives power loss). On Linux these call libc directly; elsewhere they fall back to the portable flush.
+/// </summary>
+internal static partial class FileSync
+{
+    /// <summary>Forces the file's data (and the metadata needed to read it back) to stable storage.</summary>
+    public static void DataSync(SafeFileHandle handle)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            bool added = false;
+            handle.DangerousAddRef(ref added);
+            try
+            {
+                int fd = (int)handle.DangerousGetHandle();
+                while (fdatasync(fd) != 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno != EINTR)
+                    {
+                        throw new IOException($"fdatasync failed: errno {errno}");
+                    }
+                }
+            }
+            finally
+            {
+                if (added)
+                {
+                    handle.DangerousRelease();
+                }
+            }
+            return;
+        }
+        RandomAccess.FlushToDisk(handle);
+    }
+
+    /// <summary>Makes the directory's entries (file creations, renames, deletions) durable.</summary>
+    public static void SyncDirectory(string directory)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+        int fd = open(directory, O_RDONLY);
+        if (fd < 0)
+        {
+            throw new IOException($"open({directory}) failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+        try
+        {
+            while (fsync(fd) != 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno != EINTR)
+                {
+                    throw new IOException($"fsync({directory}) failed: errno {errno}");
+                }
+            }
+        }
+        finally
+        {
+            close(fd);
+        }
+    }
+
+    /// <summary>Writes <paramref name="data"/> to <paramref name="path"/> atomically: temp file, fsync, rename, fsync directory.</summary>
+    public static void WriteAtomically(string path, ReadOnlySpan<byte> data)
+    {
+        string temp = path + ".tmp";
+        using (var handle = File.OpenHandle(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            RandomAccess.Write(handle, data, 0);
+            DataSync(handle);
+        }
+        File.Move(temp, path, overwrite: true);
+        SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+    }
+
+    private const int EINTR = 4;
+    private const int O_RDONLY = 0;
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fdatasync(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fsync(int fd);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int open(string path, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int close(int fd);
+}

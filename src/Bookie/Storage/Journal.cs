@@ -1,0 +1,481 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Win32.SafeHandles;
+using Pulsarish.Common.Checksums;
+
+namespace Pulsarish.Bookie.Storage;
+
+/// <summary>Receives one journal record during replay; <paramref name="payload"/> is only valid during the call.</summary>
+internal delegate void JournalReplayHandler(JournalRecordKind kind, long ledgerId, long entryId, ReadOnlySpan<byte> payload);
+
+/// <summary>
+/// The write-ahead journal (DESIGN.md §5): append-only files <c>&lt;hex id&gt;.journal</c> of records
+/// <c>[length u32][crc32c u32][ledgerId i64][entryId i64][flags u8][payload]</c>, all integers big-endian,
+/// <c>length</c> = bytes after the crc field, the crc covering exactly those bytes.
+/// One writer thread drains a bounded queue, writes a group into one pooled buffer, fdatasyncs, and only then
+/// completes every waiter of the group (group commit). Thread-safe.
+/// </summary>
+public sealed class Journal : IAsyncDisposable
+{
+    /// <summary>Bytes of a record before its payload.</summary>
+    public const int HeaderBytes = 4 + 4 + 8 + 8 + 1;
+
+    private const string Extension = ".journal";
+
+    private readonly StorageOptions _options;
+    private readonly ILogger _logger;
+    private readonly Channel<JournalRequest> _queue;
+    private readonly ConcurrentQueue<JournalRequest> _pool = new();
+    private readonly Thread _writer;
+    private readonly object _positionLock = new();
+    private readonly int _maxRecordBytes;
+    private int _pooled;
+    private int _queued;
+    private long _fsyncCount;
+    private long _recordsWritten;
+    private long _bytesWritten;
+    private volatile Exception? _failure;
+    private volatile bool _abandoned;
+    private SafeFileHandle _file;
+    private long _fileId;
+    private long _fileOffset;
+
+    /// <summary>Opens the journal for writing, starting a fresh file after every existing one.</summary>
+    public Journal(StorageOptions options, ILogger logger)
+    {
+        _options = options;
+        _logger = logger;
+        Directory.CreateDirectory(options.JournalDir);
+        _maxRecordBytes = HeaderBytes + 8 + Math.Max(options.MaxEntryBytes, 64 * 1024);
+        long[] existing = ListFileIds(options.JournalDir);
+        _fileId = existing.Length == 0 ? 1 : existing[^1] + 1;
+        _file = CreateFile(_fileId);
+        _queue = Channel.CreateBounded<JournalRequest>(new BoundedChannelOptions(options.JournalQueueCapacity)
+        {
+            SingleReader = true,
+            SingleWriter = false,
+            FullMode = BoundedChannelFullMode.Wait,
+            AllowSynchronousContinuations = false,
+        });
+        _writer = new Thread(WriterLoop) { IsBackground = true, Name = "journal-writer" };
+        _writer.Start();
+    }
+
+    /// <summary>End of the last record written (not necessarily fsync'd yet).</summary>
+    public JournalPosition WrittenPosition
+    {
+        get
+        {
+            lock (_positionLock)
+            {
+                return new JournalPosition(_fileId, _fileOffset);
+            }
+        }
+    }
+
+    /// <summary>Records waiting in the queue.</summary>
+    public int QueueLength => Volatile.Read(ref _queued);
+
+    /// <summary>fdatasync calls so far (one per group).</summary>
+    public long FsyncCount => Interlocked.Read(ref _fsyncCount);
+
+    /// <summary>Records written so far.</summary>
+    public long RecordsWritten => Interlocked.Read(ref _recordsWritten);
+
+    /// <summary>Bytes written so far.</summary>
+    public long BytesWritten => Interlocked.Read(ref _bytesWritten);
+
+    /// <summary>
+    /// Appends a record; the task completes once it is durable. <paramref name="payload"/> is borrowed until then,
+    /// so the caller must not reuse it before the task completes. <paramref name="ct"/> only cancels the wait for
+    /// queue space: once queued, a record is written.
+    /// </summary>
+    public ValueTask AppendAsync(JournalRecordKind kind, long ledgerId, long entryId, long lac,
+        ReadOnlyMemory<byte> payload, CancellationToken ct = default)
+    {
+        if (_failure is { } failure)
+        {
+            return ValueTask.FromException(new IOException("the journal has failed", failure));
+        }
+        if (ct.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(ct);
+        }
+        JournalRequest request = RentRequest();
+        request.Kind = kind;
+        request.LedgerId = ledgerId;
+        request.EntryId = entryId;
+        request.Lac = lac;
+        request.Payload = payload;
+        Debug.Assert(request.RecordBytes <= _maxRecordBytes, "record larger than the configured maximum");
+        ValueTask completion = request.AsValueTask();
+        Interlocked.Increment(ref _queued);
+        if (_queue.Writer.TryWrite(request))
+        {
+            return completion;
+        }
+        return EnqueueSlowAsync(request, completion, ct);
+    }
+
+    private async ValueTask EnqueueSlowAsync(JournalRequest request, ValueTask completion, CancellationToken ct)
+    {
+        try
+        {
+            await _queue.Writer.WriteAsync(request, ct).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            Interlocked.Decrement(ref _queued);
+            request.Fail(e is ChannelClosedException ? new ObjectDisposedException(nameof(Journal)) : e);
+        }
+        await completion.ConfigureAwait(false);
+    }
+
+    /// <summary>Deletes every journal file whose id is below <paramref name="fileId"/> (they precede the checkpoint).</summary>
+    public int DeleteFilesBefore(long fileId)
+    {
+        int deleted = 0;
+        foreach (long id in ListFileIds(_options.JournalDir))
+        {
+            if (id >= fileId || id >= Volatile.Read(ref _fileId))
+            {
+                break;
+            }
+            File.Delete(PathOf(_options.JournalDir, id));
+            deleted++;
+            _logger.LogDebug("Deleted journal file {JournalFileId:x} before checkpoint", id);
+        }
+        return deleted;
+    }
+
+    /// <summary>Test hook for crash simulation: stops writing and closes the file without completing anything queued.</summary>
+    internal void Abandon()
+    {
+        _abandoned = true;
+        _queue.Writer.TryComplete();
+        _writer.Join();
+        _file.Dispose();
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        if (!_abandoned)
+        {
+            _queue.Writer.TryComplete();
+            _writer.Join();
+            _file.Dispose();
+            _abandoned = true;
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    internal void ReturnRequest(JournalRequest request)
+    {
+        if (Interlocked.Increment(ref _pooled) <= _options.JournalQueueCapacity)
+        {
+            _pool.Enqueue(request);
+        }
+        else
+        {
+            Interlocked.Decrement(ref _pooled);
+        }
+    }
+
+    private JournalRequest RentRequest()
+    {
+        if (_pool.TryDequeue(out JournalRequest? request))
+        {
+            Interlocked.Decrement(ref _pooled);
+            return request;
+        }
+        return new JournalRequest(this);
+    }
+
+    private void WriterLoop()
+    {
+        var group = new List<JournalRequest>(1024);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(_options.MaxGroupBytes + _maxRecordBytes);
+        long maxGroupWaitTicks = (long)(_options.MaxGroupWait.TotalSeconds * Stopwatch.Frequency);
+        ChannelReader<JournalRequest> reader = _queue.Reader;
+        try
+        {
+            while (true)
+            {
+                if (!reader.TryRead(out JournalRequest? first))
+                {
+                    if (!WaitForRecords(reader, Timeout.InfiniteTimeSpan))
+                    {
+                        break;
+                    }
+                    continue;
+                }
+                if (_abandoned)
+                {
+                    group.Add(first);
+                    Interlocked.Decrement(ref _queued);
+                    break;
+                }
+                long groupStart = Stopwatch.GetTimestamp();
+                int length = Encode(first, buffer, 0);
+                group.Add(first);
+                while (length < _options.MaxGroupBytes)
+                {
+                    if (reader.TryRead(out JournalRequest? next))
+                    {
+                        if (length + next.RecordBytes > buffer.Length)
+                        {
+                            buffer = Grow(buffer, length, length + next.RecordBytes);
+                        }
+                        length += Encode(next, buffer, length);
+                        group.Add(next);
+                        continue;
+                    }
+                    // BK journalMaxGroupWaitMSec: keep gathering until the oldest record of the group waited this long.
+                    long waitedTicks = Stopwatch.GetTimestamp() - groupStart;
+                    if (waitedTicks >= maxGroupWaitTicks
+                        || !WaitForRecords(reader, TimeSpan.FromSeconds((double)(maxGroupWaitTicks - waitedTicks) / Stopwatch.Frequency)))
+                    {
+                        break;
+                    }
+                }
+                WriteGroup(group, buffer, length);
+                group.Clear();
+                if (buffer.Length > 4 * (_options.MaxGroupBytes + _maxRecordBytes))
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = ArrayPool<byte>.Shared.Rent(_options.MaxGroupBytes + _maxRecordBytes);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            var closed = new ObjectDisposedException(nameof(Journal));
+            foreach (JournalRequest request in group)
+            {
+                request.Fail(closed);
+            }
+            while (reader.TryRead(out JournalRequest? left))
+            {
+                Interlocked.Decrement(ref _queued);
+                left.Fail(closed);
+            }
+        }
+    }
+
+    private static bool WaitForRecords(ChannelReader<JournalRequest> reader, TimeSpan timeout)
+    {
+        ValueTask<bool> wait = reader.WaitToReadAsync();
+        if (wait.IsCompleted)
+        {
+            return wait.Result;
+        }
+        Task<bool> task = wait.AsTask();
+        if (timeout == Timeout.InfiniteTimeSpan)
+        {
+            return task.GetAwaiter().GetResult();
+        }
+        return task.Wait(timeout) && task.Result;
+    }
+
+    private static byte[] Grow(byte[] buffer, int used, int needed)
+    {
+        byte[] bigger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, buffer.Length * 2));
+        buffer.AsSpan(0, used).CopyTo(bigger);
+        ArrayPool<byte>.Shared.Return(buffer);
+        return bigger;
+    }
+
+    private int Encode(JournalRequest request, byte[] buffer, int offset)
+    {
+        Interlocked.Decrement(ref _queued);
+        int recordBytes = request.RecordBytes;
+        Span<byte> record = buffer.AsSpan(offset, recordBytes);
+        BinaryPrimitives.WriteUInt32BigEndian(record, (uint)(recordBytes - 8));
+        BinaryPrimitives.WriteInt64BigEndian(record[8..], request.LedgerId);
+        BinaryPrimitives.WriteInt64BigEndian(record[16..], request.EntryId);
+        record[24] = (byte)request.Kind;
+        Span<byte> payload = record[HeaderBytes..];
+        if (request.Kind == JournalRecordKind.Entry)
+        {
+            BinaryPrimitives.WriteInt64BigEndian(payload, request.Lac);
+            payload = payload[8..];
+        }
+        request.Payload.Span.CopyTo(payload);
+        BinaryPrimitives.WriteUInt32BigEndian(record[4..], Crc32C.Compute(record[8..]));
+        return recordBytes;
+    }
+
+    private void WriteGroup(List<JournalRequest> group, byte[] buffer, int length)
+    {
+        try
+        {
+            if (_failure is { } failure)
+            {
+                throw new IOException("the journal has failed", failure);
+            }
+            if (_fileOffset > 0 && _fileOffset + length > _options.JournalMaxFileBytes)
+            {
+                Roll();
+            }
+            RandomAccess.Write(_file, buffer.AsSpan(0, length), _fileOffset);
+            FileSync.DataSync(_file);
+            Interlocked.Increment(ref _fsyncCount);
+            Interlocked.Add(ref _recordsWritten, group.Count);
+            Interlocked.Add(ref _bytesWritten, length);
+            lock (_positionLock)
+            {
+                _fileOffset += length;
+            }
+        }
+        catch (Exception e)
+        {
+            if (_failure is null)
+            {
+                _logger.LogError(e, "Journal write failed at {JournalPosition}; the journal refuses further appends", WrittenPosition);
+                _failure = e;
+            }
+            foreach (JournalRequest request in group)
+            {
+                request.Fail(e);
+            }
+            return;
+        }
+        foreach (JournalRequest request in group)
+        {
+            request.Complete();
+        }
+    }
+
+    private void Roll()
+    {
+        long nextId = _fileId + 1;
+        SafeFileHandle next = CreateFile(nextId);
+        SafeFileHandle previous = _file;
+        lock (_positionLock)
+        {
+            _file = next;
+            _fileId = nextId;
+            _fileOffset = 0;
+        }
+        previous.Dispose();
+        _logger.LogDebug("Rolled journal to file {JournalFileId:x}", nextId);
+    }
+
+    private SafeFileHandle CreateFile(long id)
+    {
+        SafeFileHandle handle = File.OpenHandle(PathOf(_options.JournalDir, id), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read);
+        FileSync.SyncDirectory(_options.JournalDir);
+        return handle;
+    }
+
+    internal static string PathOf(string dir, long id) => Path.Combine(dir, id.ToString("x", CultureInfo.InvariantCulture) + Extension);
+
+    internal static long[] ListFileIds(string dir)
+    {
+        if (!Directory.Exists(dir))
+        {
+            return [];
+        }
+        var ids = new List<long>();
+        foreach (string path in Directory.EnumerateFiles(dir, "*" + Extension))
+        {
+            if (long.TryParse(Path.GetFileNameWithoutExtension(path), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out long id))
+            {
+                ids.Add(id);
+            }
+        }
+        ids.Sort();
+        return ids.ToArray();
+    }
+
+    /// <summary>
+    /// Replays every record from <paramref name="from"/> on, in order. A torn or CRC-failing record ends the replay
+    /// of its file, which is truncated there (a warning, never fatal). Returns the number of records replayed.
+    /// </summary>
+    internal static long Replay(string dir, JournalPosition from, int maxEntryBytes, ILogger logger, JournalReplayHandler handler)
+    {
+        long records = 0;
+        int maxBodyBytes = 8 + 8 + 1 + 8 + Math.Max(maxEntryBytes, 64 * 1024);
+        byte[] body = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        Span<byte> header = stackalloc byte[8];
+        try
+        {
+            foreach (long id in ListFileIds(dir))
+            {
+                if (id < from.FileId)
+                {
+                    continue;
+                }
+                string path = PathOf(dir, id);
+                using var stream = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read, 1 << 20);
+                long position = id == from.FileId ? Math.Min(from.Offset, stream.Length) : 0;
+                stream.Position = position;
+                long fileLength = stream.Length;
+                while (position < fileLength)
+                {
+                    string? problem = null;
+                    if (fileLength - position < HeaderBytes)
+                    {
+                        problem = "torn record header";
+                    }
+                    else
+                    {
+                        stream.ReadExactly(header);
+                        uint bodyBytes = BinaryPrimitives.ReadUInt32BigEndian(header);
+                        uint crc = BinaryPrimitives.ReadUInt32BigEndian(header[4..]);
+                        if (bodyBytes < 17 || bodyBytes > maxBodyBytes)
+                        {
+                            problem = $"bad record length {bodyBytes}";
+                        }
+                        else if (fileLength - position - 8 < bodyBytes)
+                        {
+                            problem = "torn record";
+                        }
+                        else
+                        {
+                            if (body.Length < bodyBytes)
+                            {
+                                ArrayPool<byte>.Shared.Return(body);
+                                body = ArrayPool<byte>.Shared.Rent((int)bodyBytes);
+                            }
+                            Span<byte> span = body.AsSpan(0, (int)bodyBytes);
+                            stream.ReadExactly(span);
+                            if (Crc32C.Compute(span) != crc)
+                            {
+                                problem = "checksum mismatch";
+                            }
+                            else
+                            {
+                                long ledgerId = BinaryPrimitives.ReadInt64BigEndian(span);
+                                long entryId = BinaryPrimitives.ReadInt64BigEndian(span[8..]);
+                                var kind = (JournalRecordKind)span[16];
+                                handler(kind, ledgerId, entryId, span[17..]);
+                                records++;
+                                position += 8 + bodyBytes;
+                            }
+                        }
+                    }
+                    if (problem is not null)
+                    {
+                        logger.LogWarning("Journal file {JournalFileId:x}: {Problem} at offset {Offset}; truncating the tail of {TailBytes} bytes",
+                            id, problem, position, fileLength - position);
+                        stream.SetLength(position);
+                        stream.Flush(flushToDisk: true);
+                        break;
+                    }
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(body);
+        }
+        return records;
+    }
+}

@@ -1,0 +1,795 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Pulsarish.Common.Errors;
+using RocksDbSharp;
+
+namespace Pulsarish.Bookie.Storage;
+
+/// <summary>
+/// The bookie storage engine (DESIGN.md §5), DbLedgerStorage-like: <see cref="Journal"/> for durability,
+/// <see cref="WriteCache"/> flushed into <see cref="EntryLog"/> files indexed by the RocksDB <see cref="LedgerIndex"/>,
+/// <see cref="ReadCache"/> with read-ahead. Read path: write cache → read cache → index → entry log.
+/// Restart replays the journal from the last checkpoint. Thread-safe; flushes, deletes and compaction are
+/// serialized by one maintenance lock, while adds and reads run concurrently with them.
+/// </summary>
+public sealed class LedgerStorage : ILedgerStorage
+{
+    /// <summary>Longest master key accepted (BookKeeper's are 20-byte SHA-1 digests).</summary>
+    public const int MaxMasterKeyBytes = 1024;
+
+    private readonly StorageOptions _options;
+    private readonly ILogger _logger;
+    private readonly LedgerIndex _index;
+    private readonly EntryLogger _entryLogger;
+    private readonly WriteCache _writeCache;
+    private readonly ReadCache _readCache;
+    private readonly Journal _journal = null!;
+    private readonly ConcurrentDictionary<long, LedgerState> _ledgers = new();
+    private readonly ConcurrentDictionary<long, byte> _dirtyLedgers = new();
+    private readonly Dictionary<long, Dictionary<long, long>> _entryLogUsage;
+    private readonly SemaphoreSlim _maintenance = new(1, 1);
+    private readonly SemaphoreSlim _flushSignal = new(0, int.MaxValue);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _flusher;
+    private JournalPosition _lastCheckpoint;
+    private int _flushPending;
+    private int _disposed;
+    private long _entryLogReads;
+
+    /// <summary>Opens (or creates) the storage under the configured directories and replays the journal.</summary>
+    public LedgerStorage(StorageOptions options, ILogger<LedgerStorage>? logger = null)
+    {
+        options.Validate();
+        _options = options;
+        _logger = logger ?? NullLogger<LedgerStorage>.Instance;
+        _index = new LedgerIndex(options.IndexDir);
+        try
+        {
+            foreach (KeyValuePair<long, LedgerRecord> pair in _index.LoadLedgers())
+            {
+                _ledgers[pair.Key] = new LedgerState(pair.Key)
+                {
+                    Fenced = pair.Value.Fenced,
+                    FenceDurable = pair.Value.Fenced,
+                    MasterKey = pair.Value.MasterKey,
+                    MasterKeyDurable = pair.Value.MasterKey is not null,
+                    Lac = pair.Value.Lac,
+                    LastEntryId = pair.Value.LastEntryId,
+                };
+            }
+            _entryLogUsage = _index.LoadEntryLogUsage();
+            _entryLogger = new EntryLogger(options, _logger);
+            _writeCache = new WriteCache(options.WriteCacheMaxBytes);
+            _readCache = new ReadCache(options.ReadCacheMaxBytes);
+            JournalPosition checkpoint = _index.LoadCheckpoint() ?? default;
+            long replayed = Journal.Replay(options.JournalDir, checkpoint, options.MaxEntryBytes, _logger, ReplayRecord);
+            _journal = new Journal(options, _logger);
+            // Everything replayed goes to entry logs now, so the checkpoint moves to the start of the new journal file.
+            FlushCore(checkpoint: true);
+            _logger.LogInformation(
+                "Storage opened: {LedgerCount} ledgers, {EntryLogCount} entry logs, {Replayed} journal records replayed from {Checkpoint}",
+                _ledgers.Count, _entryLogger.Count, replayed, checkpoint);
+        }
+        catch
+        {
+            _journal?.Abandon();
+            _entryLogger?.Dispose();
+            _index.Dispose();
+            throw;
+        }
+        _flusher = Task.Run(FlushLoopAsync);
+    }
+
+    /// <summary>Read cache hits since start.</summary>
+    public long ReadCacheHits => _readCache.Hits;
+
+    /// <summary>Reads served from entry log files since start.</summary>
+    public long EntryLogReads => Interlocked.Read(ref _entryLogReads);
+
+    /// <summary>The journal, for its counters.</summary>
+    public Journal Journal => _journal;
+
+    /// <inheritdoc />
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask AddEntryAsync(long ledgerId, long entryId, ReadOnlyMemory<byte> masterKey, long lac,
+        ReadOnlyMemory<byte> entry, bool recovery, CancellationToken ct = default)
+    {
+        ValidateIds(ledgerId, entryId);
+        if (entry.IsEmpty)
+        {
+            throw new BadRequestException($"entry {ledgerId}:{entryId} is empty");
+        }
+        if (entry.Length > _options.MaxEntryBytes)
+        {
+            throw new TooLargeException($"entry {ledgerId}:{entryId} has {entry.Length} bytes, the maximum is {_options.MaxEntryBytes}");
+        }
+        ValidateMasterKey(masterKey);
+        ThrowIfDisposed();
+        LedgerState state = GetOrCreateAuthorized(ledgerId, masterKey, out bool journalKey);
+        lock (state)
+        {
+            if (!recovery && state.Fenced)
+            {
+                throw new LedgerFencedException(ledgerId);
+            }
+            if (lac > state.Lac)
+            {
+                state.Lac = lac;
+            }
+            if (entryId > state.LastEntryId)
+            {
+                state.LastEntryId = entryId;
+            }
+        }
+        _dirtyLedgers.TryAdd(ledgerId, 0);
+        // Into the write cache before the journal: that ordering makes the swap-time journal position a valid checkpoint.
+        while (!_writeCache.TryAdd(ledgerId, entryId, entry.Span, out Task spaceAvailable))
+        {
+            RequestFlush();
+            await spaceAvailable.WaitAsync(ct).ConfigureAwait(false);
+        }
+        ValueTask keyWrite = journalKey
+            ? _journal.AppendAsync(JournalRecordKind.MasterKey, ledgerId, -1, -1, state.MasterKey, ct)
+            : default;
+        ValueTask entryWrite = _journal.AppendAsync(JournalRecordKind.Entry, ledgerId, entryId, lac, entry, ct);
+        try
+        {
+            await keyWrite.ConfigureAwait(false);
+        }
+        finally
+        {
+            await entryWrite.ConfigureAwait(false);
+        }
+        lock (state)
+        {
+            if (journalKey)
+            {
+                state.MasterKeyDurable = true;
+            }
+            // Never acknowledge a normal add once the fence began: the fence answer must cover every acked entry (DESIGN §4).
+            if (!recovery && state.Fenced)
+            {
+                throw new LedgerFencedException(ledgerId);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<byte[]> ReadEntryAsync(long ledgerId, long entryId, CancellationToken ct = default)
+    {
+        ValidateIds(ledgerId, entryId);
+        ThrowIfDisposed();
+        if (!_ledgers.TryGetValue(ledgerId, out LedgerState? state) || state.Deleted)
+        {
+            throw new NoSuchLedgerException(ledgerId);
+        }
+        if (_writeCache.TryGet(ledgerId, entryId, out byte[]? data) || _readCache.TryGet(ledgerId, entryId, out data))
+        {
+            return ValueTask.FromResult(data!);
+        }
+        return ValueTask.FromResult(ReadFromEntryLog(ledgerId, entryId));
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<LedgerInfo> FenceAsync(long ledgerId, ReadOnlyMemory<byte> masterKey, CancellationToken ct = default)
+    {
+        ValidateIds(ledgerId, 0);
+        ValidateMasterKey(masterKey);
+        ThrowIfDisposed();
+        LedgerState state = GetOrCreateAuthorized(ledgerId, masterKey, out bool journalKey);
+        bool journalFence;
+        lock (state)
+        {
+            state.Fenced = true;
+            journalFence = !state.FenceDurable;
+        }
+        _dirtyLedgers.TryAdd(ledgerId, 0);
+        ValueTask keyWrite = journalKey
+            ? _journal.AppendAsync(JournalRecordKind.MasterKey, ledgerId, -1, -1, state.MasterKey, ct)
+            : default;
+        ValueTask fenceWrite = journalFence
+            ? _journal.AppendAsync(JournalRecordKind.Fence, ledgerId, -1, -1, ReadOnlyMemory<byte>.Empty, ct)
+            : default;
+        try
+        {
+            await keyWrite.ConfigureAwait(false);
+        }
+        finally
+        {
+            await fenceWrite.ConfigureAwait(false);
+        }
+        lock (state)
+        {
+            state.MasterKeyDurable |= journalKey;
+            state.FenceDurable = true;
+        }
+        _logger.LogInformation("Ledger {LedgerId} fenced", ledgerId);
+        return state.ToInfo();
+    }
+
+    /// <inheritdoc />
+    public LedgerInfo? GetLedgerInfo(long ledgerId)
+        => _ledgers.TryGetValue(ledgerId, out LedgerState? state) && !state.Deleted ? state.ToInfo() : null;
+
+    /// <inheritdoc />
+    public IReadOnlyCollection<long> ListLedgers()
+    {
+        var ids = new List<long>(_ledgers.Count);
+        foreach (KeyValuePair<long, LedgerState> pair in _ledgers)
+        {
+            if (!pair.Value.Deleted)
+            {
+                ids.Add(pair.Key);
+            }
+        }
+        ids.Sort();
+        return ids;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DeleteLedgerAsync(long ledgerId, CancellationToken ct = default)
+    {
+        ValidateIds(ledgerId, 0);
+        ThrowIfDisposed();
+        if (!_ledgers.TryRemove(ledgerId, out LedgerState? state))
+        {
+            return;
+        }
+        lock (state)
+        {
+            state.Deleted = true;
+        }
+        _dirtyLedgers.TryRemove(ledgerId, out _);
+        // Journaled so that replaying older records after a crash cannot resurrect the ledger.
+        await _journal.AppendAsync(JournalRecordKind.Delete, ledgerId, -1, -1, ReadOnlyMemory<byte>.Empty, CancellationToken.None)
+            .ConfigureAwait(false);
+        await _maintenance.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            DeleteFromIndex(ledgerId);
+        }
+        finally
+        {
+            _maintenance.Release();
+        }
+        _logger.LogInformation("Ledger {LedgerId} deleted", ledgerId);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<GcResult> CollectGarbageAsync(Func<long, bool> isLive, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(isLive);
+        ThrowIfDisposed();
+        int ledgersDeleted = 0;
+        foreach (long ledgerId in ListLedgers())
+        {
+            ct.ThrowIfCancellationRequested();
+            if (!isLive(ledgerId))
+            {
+                await DeleteLedgerAsync(ledgerId, ct).ConfigureAwait(false);
+                ledgersDeleted++;
+            }
+        }
+        await _maintenance.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            (int compacted, int deleted, long reclaimed) = CompactEntryLogs(ct);
+            _logger.LogInformation(
+                "Garbage collection: {LedgersDeleted} ledgers deleted, {Compacted} entry logs compacted, {Deleted} deleted, {BytesReclaimed} bytes reclaimed",
+                ledgersDeleted, compacted, deleted, reclaimed);
+            return new GcResult(ledgersDeleted, compacted, deleted, reclaimed);
+        }
+        finally
+        {
+            _maintenance.Release();
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask FlushAsync(CancellationToken ct = default)
+    {
+        ThrowIfDisposed();
+        await _maintenance.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            FlushCore(checkpoint: true);
+        }
+        finally
+        {
+            _maintenance.Release();
+        }
+    }
+
+    /// <summary>A snapshot of the storage counters (journal queue, caches, disk).</summary>
+    public StorageStats GetStats()
+    {
+        long ledgersDirBytes = 0;
+        foreach (string file in Directory.EnumerateFiles(_options.LedgersDir))
+        {
+            ledgersDirBytes += new FileInfo(file).Length;
+        }
+        long free = 0;
+        long total = 0;
+        try
+        {
+            var drive = new DriveInfo(Path.GetFullPath(_options.LedgersDir));
+            free = drive.AvailableFreeSpace;
+            total = drive.TotalSize;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            _logger.LogDebug(e, "Could not read disk space of {LedgersDir}", _options.LedgersDir);
+        }
+        return new StorageStats(_journal.QueueLength, _journal.FsyncCount, _journal.RecordsWritten, _writeCache.Bytes,
+            _readCache.Hits, _readCache.Misses, _entryLogger.Count, _ledgers.Count, ledgersDirBytes, free, total);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        await StopFlusherAsync().ConfigureAwait(false);
+        await _maintenance.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            FlushCore(checkpoint: true);
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "Final flush failed; the journal will be replayed on the next start");
+        }
+        await _journal.DisposeAsync().ConfigureAwait(false);
+        _entryLogger.Dispose();
+        _index.Dispose();
+    }
+
+    /// <summary>
+    /// Test hook that simulates a crash: stops without flushing the write cache or moving the checkpoint, drops
+    /// queued journal records and buffered entry log bytes, and closes every file.
+    /// </summary>
+    internal void SimulateCrash()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        StopFlusherAsync().AsTask().GetAwaiter().GetResult();
+        _maintenance.Wait();
+        _journal.Abandon();
+        _entryLogger.Abandon();
+        _index.Dispose();
+    }
+
+    private async ValueTask StopFlusherAsync()
+    {
+        _stop.Cancel();
+        try
+        {
+            await _flusher.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task FlushLoopAsync()
+    {
+        CancellationToken stop = _stop.Token;
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                await _flushSignal.WaitAsync(_options.FlushInterval, stop).ConfigureAwait(false);
+                Volatile.Write(ref _flushPending, 0);
+                await _maintenance.WaitAsync(stop).ConfigureAwait(false);
+                try
+                {
+                    FlushCore(checkpoint: true);
+                }
+                finally
+                {
+                    _maintenance.Release();
+                }
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                _logger.LogError(e, "Background flush failed; retrying in {FlushInterval}", _options.FlushInterval);
+            }
+        }
+    }
+
+    private void RequestFlush()
+    {
+        if (Interlocked.Exchange(ref _flushPending, 1) == 0)
+        {
+            _flushSignal.Release();
+        }
+    }
+
+    /// <summary>
+    /// Flushes the write cache: sorted entries appended to the entry log, the log fdatasync'd, locations + ledger
+    /// records + entry log usage + checkpoint written in ONE synchronous index batch, then journal files before the
+    /// checkpoint deleted. Caller holds the maintenance lock (or is the constructor).
+    /// </summary>
+    private void FlushCore(bool checkpoint)
+    {
+        using WriteCache.FlushBatch batch = _writeCache.TrySwap(_journal);
+        bool withCheckpoint = checkpoint && _journal is not null;
+        if (batch.Count == 0 && _dirtyLedgers.IsEmpty && (!withCheckpoint || batch.Mark == _lastCheckpoint))
+        {
+            _writeCache.CompleteFlush();
+            return;
+        }
+        using WriteBatch indexBatch = _index.NewBatch();
+        var touchedLogs = new HashSet<long>();
+        for (int i = 0; i < batch.Count; i++)
+        {
+            EntryKey key = batch.KeyAt(i);
+            if (!_ledgers.TryGetValue(key.LedgerId, out LedgerState? state) || state.Deleted)
+            {
+                continue;
+            }
+            EntryLocation location = _entryLogger.Append(key.LedgerId, key.EntryId, batch.DataAt(i));
+            _index.PutLocation(indexBatch, key.LedgerId, key.EntryId, location);
+            AddUsage(location.LogId, key.LedgerId, location.RecordBytes);
+            touchedLogs.Add(location.LogId);
+        }
+        _entryLogger.Sync();
+        foreach (KeyValuePair<long, byte> dirty in _dirtyLedgers)
+        {
+            _dirtyLedgers.TryRemove(dirty.Key, out _);
+            if (_ledgers.TryGetValue(dirty.Key, out LedgerState? state) && !state.Deleted)
+            {
+                _index.PutLedger(indexBatch, dirty.Key, state.ToRecord());
+            }
+        }
+        foreach (long logId in touchedLogs)
+        {
+            _index.PutEntryLogUsage(indexBatch, logId, _entryLogUsage[logId]);
+        }
+        if (withCheckpoint)
+        {
+            _index.PutCheckpoint(indexBatch, batch.Mark);
+        }
+        _index.Write(indexBatch);
+        _readCache.Invalidate(batch);
+        _writeCache.CompleteFlush();
+        if (withCheckpoint)
+        {
+            _lastCheckpoint = batch.Mark;
+            _journal!.DeleteFilesBefore(batch.Mark.FileId);
+        }
+        _logger.LogDebug("Flushed {EntryCount} entries; checkpoint {Checkpoint}", batch.Count, batch.Mark);
+    }
+
+    private void AddUsage(long logId, long ledgerId, long bytes)
+    {
+        if (!_entryLogUsage.TryGetValue(logId, out Dictionary<long, long>? perLedger))
+        {
+            perLedger = new Dictionary<long, long>();
+            _entryLogUsage[logId] = perLedger;
+        }
+        perLedger[ledgerId] = perLedger.GetValueOrDefault(ledgerId) + bytes;
+    }
+
+    /// <summary>Removes a ledger's index records and its share of every entry log. Caller holds the maintenance lock.</summary>
+    private void DeleteFromIndex(long ledgerId)
+    {
+        using WriteBatch batch = _index.NewBatch();
+        _index.DeleteLedger(batch, ledgerId);
+        foreach (KeyValuePair<long, Dictionary<long, long>> log in _entryLogUsage)
+        {
+            if (log.Value.Remove(ledgerId))
+            {
+                _index.PutEntryLogUsage(batch, log.Key, log.Value);
+            }
+        }
+        _index.Write(batch);
+    }
+
+    /// <summary>
+    /// Deletes entry logs without live data and compacts those whose live fraction is below the threshold: live
+    /// entries (those the index still points at) are copied to the current log, which is fdatasync'd, the index is
+    /// updated in one batch, and only then is the old file deleted. Caller holds the maintenance lock.
+    /// </summary>
+    private (int Compacted, int Deleted, long Reclaimed) CompactEntryLogs(CancellationToken ct)
+    {
+        int compacted = 0;
+        int deleted = 0;
+        long reclaimed = 0;
+        var liveLedgers = new List<long>();
+        var locations = new List<(long EntryId, EntryLocation Location)>();
+        foreach ((long logId, long logBytes) in _entryLogger.SealedLogs())
+        {
+            ct.ThrowIfCancellationRequested();
+            liveLedgers.Clear();
+            long liveBytes = 0;
+            if (_entryLogUsage.TryGetValue(logId, out Dictionary<long, long>? perLedger))
+            {
+                foreach (KeyValuePair<long, long> pair in perLedger)
+                {
+                    if (_ledgers.TryGetValue(pair.Key, out LedgerState? state) && !state.Deleted)
+                    {
+                        liveBytes += pair.Value;
+                        liveLedgers.Add(pair.Key);
+                    }
+                }
+            }
+            if (liveBytes == 0)
+            {
+                using WriteBatch batch = _index.NewBatch();
+                _index.DeleteEntryLogUsage(batch, logId);
+                _index.Write(batch);
+                _entryLogUsage.Remove(logId);
+                _entryLogger.Delete(logId);
+                deleted++;
+                reclaimed += logBytes;
+                continue;
+            }
+            if ((double)liveBytes / Math.Max(1, logBytes) >= _options.CompactionThreshold)
+            {
+                continue;
+            }
+            long copied = CompactEntryLog(logId, liveLedgers, locations);
+            if (copied >= 0)
+            {
+                compacted++;
+                reclaimed += logBytes - copied;
+            }
+        }
+        return (compacted, deleted, reclaimed);
+    }
+
+    /// <summary>Copies the live entries of one log forward; returns the bytes copied, or -1 when the log was kept.</summary>
+    private long CompactEntryLog(long logId, List<long> liveLedgers, List<(long EntryId, EntryLocation Location)> locations)
+    {
+        EntryLog? log = _entryLogger.TryAcquire(logId);
+        if (log is null)
+        {
+            return -1;
+        }
+        long copied = 0;
+        var touchedLogs = new HashSet<long>();
+        try
+        {
+            using WriteBatch batch = _index.NewBatch();
+            foreach (long ledgerId in liveLedgers)
+            {
+                locations.Clear();
+                _index.CollectLocationsInLog(ledgerId, logId, locations);
+                locations.Sort(static (a, b) => a.Location.Offset.CompareTo(b.Location.Offset));
+                foreach ((long entryId, EntryLocation old) in locations)
+                {
+                    byte[] data = log.ReadEntry(old, ledgerId, entryId);
+                    EntryLocation moved = _entryLogger.Append(ledgerId, entryId, data);
+                    _index.PutLocation(batch, ledgerId, entryId, moved);
+                    AddUsage(moved.LogId, ledgerId, moved.RecordBytes);
+                    touchedLogs.Add(moved.LogId);
+                    copied += moved.RecordBytes;
+                }
+            }
+            _entryLogger.Sync();
+            foreach (long touched in touchedLogs)
+            {
+                _index.PutEntryLogUsage(batch, touched, _entryLogUsage[touched]);
+            }
+            _index.DeleteEntryLogUsage(batch, logId);
+            _index.Write(batch);
+        }
+        catch (CorruptDataException e)
+        {
+            _logger.LogError(e, "Entry log {EntryLogId:x} has a corrupt live entry; it is kept and not compacted", logId);
+            return -1;
+        }
+        finally
+        {
+            log.Release();
+        }
+        _entryLogUsage.Remove(logId);
+        _entryLogger.Delete(logId);
+        return copied;
+    }
+
+    private byte[] ReadFromEntryLog(long ledgerId, long entryId)
+    {
+        // A compaction may move the entry between the index lookup and the file read: look up again then.
+        for (int attempt = 0; attempt < 3; attempt++)
+        {
+            if (!_index.TryGetLocation(ledgerId, entryId, out EntryLocation location))
+            {
+                throw new NoSuchEntryException(ledgerId, entryId);
+            }
+            EntryLog? log = _entryLogger.TryAcquire(location.LogId);
+            if (log is null)
+            {
+                continue;
+            }
+            try
+            {
+                byte[] data = log.ReadEntry(location, ledgerId, entryId);
+                Interlocked.Increment(ref _entryLogReads);
+                _readCache.Put(ledgerId, entryId, data);
+                ReadAhead(log, ledgerId, entryId, location);
+                return data;
+            }
+            finally
+            {
+                log.Release();
+            }
+        }
+        throw new NoSuchEntryException(ledgerId, entryId);
+    }
+
+    /// <summary>Reads the following entries of the same ledger that sit right after this one in the same log, in one read.</summary>
+    private void ReadAhead(EntryLog log, long ledgerId, long entryId, EntryLocation location)
+    {
+        if (_options.ReadAheadEntries == 0 || _options.ReadCacheMaxBytes == 0 || _options.ReadAheadBytes == 0)
+        {
+            return;
+        }
+        var next = ArrayPool<(long EntryId, EntryLocation Location)>.Shared.Rent(_options.ReadAheadEntries);
+        byte[]? buffer = null;
+        try
+        {
+            int found = _index.NextLocations(ledgerId, entryId, next.AsSpan(0, _options.ReadAheadEntries));
+            long start = location.Offset + location.RecordBytes;
+            long end = start;
+            int count = 0;
+            while (count < found && next[count].Location.LogId == log.Id && next[count].Location.Offset == end
+                   && end + next[count].Location.RecordBytes - start <= _options.ReadAheadBytes)
+            {
+                end += next[count].Location.RecordBytes;
+                count++;
+            }
+            if (count == 0)
+            {
+                return;
+            }
+            buffer = ArrayPool<byte>.Shared.Rent((int)(end - start));
+            log.ReadExactly(start, buffer.AsSpan(0, (int)(end - start)));
+            int offset = 0;
+            for (int i = 0; i < count; i++)
+            {
+                EntryLocation ahead = next[i].Location;
+                ReadOnlySpan<byte> data = log.Verify(buffer.AsSpan(offset, ahead.RecordBytes), ahead.Offset, ledgerId, next[i].EntryId);
+                _readCache.Put(ledgerId, next[i].EntryId, data);
+                offset += ahead.RecordBytes;
+            }
+        }
+        catch (CorruptDataException e)
+        {
+            _logger.LogDebug(e, "Read-ahead stopped at a corrupt entry of ledger {LedgerId}", ledgerId);
+        }
+        finally
+        {
+            ArrayPool<(long, EntryLocation)>.Shared.Return(next);
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    private void ReplayRecord(JournalRecordKind kind, long ledgerId, long entryId, ReadOnlySpan<byte> payload)
+    {
+        switch (kind)
+        {
+            case JournalRecordKind.Entry when payload.Length > 8:
+            {
+                long lac = System.Buffers.Binary.BinaryPrimitives.ReadInt64BigEndian(payload);
+                LedgerState state = GetOrCreate(ledgerId);
+                lock (state)
+                {
+                    state.Lac = Math.Max(state.Lac, lac);
+                    state.LastEntryId = Math.Max(state.LastEntryId, entryId);
+                }
+                _dirtyLedgers.TryAdd(ledgerId, 0);
+                while (!_writeCache.TryAdd(ledgerId, entryId, payload[8..], out _))
+                {
+                    FlushCore(checkpoint: false);
+                }
+                break;
+            }
+            case JournalRecordKind.Fence:
+            {
+                LedgerState state = GetOrCreate(ledgerId);
+                lock (state)
+                {
+                    state.Fenced = true;
+                    state.FenceDurable = true;
+                }
+                _dirtyLedgers.TryAdd(ledgerId, 0);
+                break;
+            }
+            case JournalRecordKind.MasterKey:
+            {
+                LedgerState state = GetOrCreate(ledgerId);
+                lock (state)
+                {
+                    state.MasterKey ??= payload.ToArray();
+                    state.MasterKeyDurable = true;
+                }
+                _dirtyLedgers.TryAdd(ledgerId, 0);
+                break;
+            }
+            case JournalRecordKind.Delete:
+                if (_ledgers.TryRemove(ledgerId, out LedgerState? deleted))
+                {
+                    deleted.Deleted = true;
+                    _dirtyLedgers.TryRemove(ledgerId, out _);
+                    DeleteFromIndex(ledgerId);
+                }
+                break;
+            default:
+                _logger.LogWarning("Skipping journal record of unknown kind {Kind} for ledger {LedgerId}", kind, ledgerId);
+                break;
+        }
+    }
+
+    private LedgerState GetOrCreate(long ledgerId)
+    {
+        while (true)
+        {
+            if (_ledgers.TryGetValue(ledgerId, out LedgerState? state))
+            {
+                if (!state.Deleted)
+                {
+                    return state;
+                }
+                _ledgers.TryRemove(new KeyValuePair<long, LedgerState>(ledgerId, state));
+                continue;
+            }
+            var created = new LedgerState(ledgerId);
+            if (_ledgers.TryAdd(ledgerId, created))
+            {
+                return created;
+            }
+        }
+    }
+
+    private LedgerState GetOrCreateAuthorized(long ledgerId, ReadOnlyMemory<byte> masterKey, out bool journalKey)
+    {
+        LedgerState state = GetOrCreate(ledgerId);
+        lock (state)
+        {
+            if (state.MasterKey is null)
+            {
+                state.MasterKey = masterKey.ToArray();
+                _dirtyLedgers.TryAdd(ledgerId, 0);
+            }
+            else if (!masterKey.Span.SequenceEqual(state.MasterKey))
+            {
+                throw new UnauthorizedException($"wrong master key for ledger {ledgerId}");
+            }
+            journalKey = !state.MasterKeyDurable;
+        }
+        return state;
+    }
+
+    private static void ValidateIds(long ledgerId, long entryId)
+    {
+        if (ledgerId < 0 || entryId < 0)
+        {
+            throw new BadRequestException($"negative id {ledgerId}:{entryId}");
+        }
+    }
+
+    private static void ValidateMasterKey(ReadOnlyMemory<byte> masterKey)
+    {
+        if (masterKey.Length > MaxMasterKeyBytes)
+        {
+            throw new BadRequestException($"master key of {masterKey.Length} bytes, the maximum is {MaxMasterKeyBytes}");
+        }
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+}

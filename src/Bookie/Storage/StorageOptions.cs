@@ -1,0 +1,85 @@
+namespace Pulsarish.Bookie.Storage;
+
+/// <summary>
+/// Settings of the bookie storage engine (DESIGN.md §5). Defaults follow BookKeeper's DbLedgerStorage where it has
+/// an equivalent (journalMaxGroupWaitMSec = 2, journalMaxSizeMB, dbStorage_writeCacheMaxSizeMb, …).
+/// Call <see cref="Validate"/> before use; <see cref="LedgerStorage"/> does.
+/// </summary>
+public sealed class StorageOptions
+{
+    /// <summary>Directory of the journal files (<c>&lt;hex id&gt;.journal</c>); ideally its own disk.</summary>
+    public string JournalDir { get; set; } = "data/bookie/journal";
+
+    /// <summary>Directory of the entry log files (<c>&lt;hex id&gt;.log</c>).</summary>
+    public string LedgersDir { get; set; } = "data/bookie/ledgers";
+
+    /// <summary>Directory of the RocksDB index.</summary>
+    public string IndexDir { get; set; } = "data/bookie/index";
+
+    /// <summary>Longest time the journal waits to gather a group before it writes and fsyncs (BK journalMaxGroupWaitMSec = 2).</summary>
+    public TimeSpan MaxGroupWait { get; set; } = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>A group is written and fsync'd as soon as it holds this many bytes (BK journalBufferedWritesThreshold = 512 KiB).</summary>
+    public int MaxGroupBytes { get; set; } = 512 * 1024;
+
+    /// <summary>A journal file is rolled once it reaches this size (BK journalMaxSizeMB = 2048; smaller here to bound replay).</summary>
+    public long JournalMaxFileBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>Bound of the journal queue in records; adders wait when it is full (BK journalQueueSize = 10000).</summary>
+    public int JournalQueueCapacity { get; set; } = 10_000;
+
+    /// <summary>Total bytes of the write cache, split into two halves (active and flushing) (BK dbStorage_writeCacheMaxSizeMb).</summary>
+    public long WriteCacheMaxBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>Period of the background write-cache flush (BK flushInterval = 1 s for DbLedgerStorage).</summary>
+    public TimeSpan FlushInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>An entry log is rolled once it reaches this size (BK logSizeLimit = 1 GiB; smaller keeps compaction cheap).</summary>
+    public long EntryLogMaxFileBytes { get; set; } = 128L * 1024 * 1024;
+
+    /// <summary>Bytes of the read cache (BK dbStorage_readAheadCacheMaxSizeMb).</summary>
+    public long ReadCacheMaxBytes { get; set; } = 32L * 1024 * 1024;
+
+    /// <summary>Entries of the same ledger read ahead into the read cache on a miss (BK dbStorage_readAheadCacheBatchSize = 100).</summary>
+    public int ReadAheadEntries { get; set; } = 100;
+
+    /// <summary>Upper bound of bytes read ahead on one miss.</summary>
+    public int ReadAheadBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Largest accepted entry (BK nettyMaxFrameSizeBytes = 5 MiB); larger adds throw TooLargeException.</summary>
+    public int MaxEntryBytes { get; set; } = 5 * 1024 * 1024;
+
+    /// <summary>Entry logs whose live fraction is below this are compacted (BK majorCompactionThreshold = 0.5).</summary>
+    public double CompactionThreshold { get; set; } = 0.5;
+
+    /// <summary>Throws <see cref="ArgumentException"/> when a setting makes no sense.</summary>
+    public void Validate()
+    {
+        Require(!string.IsNullOrWhiteSpace(JournalDir), nameof(JournalDir), "must be set");
+        Require(!string.IsNullOrWhiteSpace(LedgersDir), nameof(LedgersDir), "must be set");
+        Require(!string.IsNullOrWhiteSpace(IndexDir), nameof(IndexDir), "must be set");
+        Require(MaxGroupWait >= TimeSpan.Zero && MaxGroupWait <= TimeSpan.FromSeconds(1), nameof(MaxGroupWait), "must be within 0..1 s");
+        Require(MaxGroupBytes >= 4096, nameof(MaxGroupBytes), "must be at least 4 KiB");
+        Require(MaxEntryBytes >= 1, nameof(MaxEntryBytes), "must be positive");
+        Require(MaxEntryBytes <= 256 * 1024 * 1024, nameof(MaxEntryBytes), "must be at most 256 MiB");
+        Require(JournalMaxFileBytes >= 64 * 1024, nameof(JournalMaxFileBytes), "must be at least 64 KiB");
+        Require(JournalQueueCapacity >= 1, nameof(JournalQueueCapacity), "must be positive");
+        Require(WriteCacheMaxBytes / 2 >= MaxEntryBytes + EntryLog.HeaderBytes, nameof(WriteCacheMaxBytes),
+            "each half must hold at least one maximum-size entry");
+        Require(WriteCacheMaxBytes / 2 <= int.MaxValue, nameof(WriteCacheMaxBytes), "each half must be below 2 GiB");
+        Require(FlushInterval > TimeSpan.Zero, nameof(FlushInterval), "must be positive");
+        Require(EntryLogMaxFileBytes >= 64 * 1024, nameof(EntryLogMaxFileBytes), "must be at least 64 KiB");
+        Require(ReadCacheMaxBytes >= 0, nameof(ReadCacheMaxBytes), "must not be negative");
+        Require(ReadAheadEntries >= 0, nameof(ReadAheadEntries), "must not be negative");
+        Require(ReadAheadBytes >= 0, nameof(ReadAheadBytes), "must not be negative");
+        Require(CompactionThreshold >= 0 && CompactionThreshold <= 1, nameof(CompactionThreshold), "must be within 0..1");
+    }
+
+    private static void Require(bool ok, string name, string what)
+    {
+        if (!ok)
+        {
+            throw new ArgumentException($"StorageOptions.{name} {what}", name);
+        }
+    }
+}

@@ -1,0 +1,190 @@
+using System.Buffers;
+using System.Diagnostics;
+
+namespace Pulsarish.Bookie.Storage;
+
+/// <summary>
+/// The write cache (DESIGN.md §5): two halves of <see cref="StorageOptions.WriteCacheMaxBytes"/>/2 each, one active
+/// (taking adds) and one flushing. Entries are looked up in both. <see cref="TrySwap"/> turns the active half into
+/// the flushing one; <see cref="CompleteFlush"/> empties it again. When the active half is full and the other is
+/// still flushing, adds fail with a task to await (back-pressure; nothing grows without bound). Thread-safe.
+/// </summary>
+internal sealed class WriteCache
+{
+    private readonly object _lock = new();
+    private readonly int _halfBytes;
+    private Half _active;
+    private Half _flushing;
+    private bool _flushingBusy;
+    private JournalPosition _flushingMark;
+    private TaskCompletionSource _space = NewSpaceSignal();
+
+    public WriteCache(long maxBytes)
+    {
+        _halfBytes = (int)(maxBytes / 2);
+        _active = new Half();
+        _flushing = new Half();
+    }
+
+    /// <summary>Bytes held in both halves.</summary>
+    public long Bytes
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _active.Used + (_flushingBusy ? _flushing.Used : 0);
+            }
+        }
+    }
+
+    /// <summary>Entries in the active half.</summary>
+    public int ActiveCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _active.Index.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Copies the entry into the active half (a later add of the same key wins). Returns false when the active half
+    /// is full; then <paramref name="spaceAvailable"/> completes at the next swap and the caller should ask for a flush.
+    /// </summary>
+    public bool TryAdd(long ledgerId, long entryId, ReadOnlySpan<byte> data, out Task spaceAvailable)
+    {
+        Debug.Assert(data.Length <= _halfBytes, "entry larger than a write cache half");
+        lock (_lock)
+        {
+            if (_active.Used + data.Length > _halfBytes)
+            {
+                spaceAvailable = _space.Task;
+                return false;
+            }
+            _active.Buffer ??= GC.AllocateUninitializedArray<byte>(_halfBytes);
+            data.CopyTo(_active.Buffer.AsSpan(_active.Used));
+            _active.Index[new EntryKey(ledgerId, entryId)] = new Slot(_active.Used, data.Length);
+            _active.Used += data.Length;
+        }
+        spaceAvailable = Task.CompletedTask;
+        return true;
+    }
+
+    /// <summary>A fresh copy of the entry if either half holds it.</summary>
+    public bool TryGet(long ledgerId, long entryId, out byte[]? data)
+    {
+        var key = new EntryKey(ledgerId, entryId);
+        lock (_lock)
+        {
+            if (_active.Index.TryGetValue(key, out Slot slot))
+            {
+                data = _active.Buffer.AsSpan(slot.Offset, slot.Length).ToArray();
+                return true;
+            }
+            if (_flushingBusy && _flushing.Index.TryGetValue(key, out slot))
+            {
+                data = _flushing.Buffer.AsSpan(slot.Offset, slot.Length).ToArray();
+                return true;
+            }
+        }
+        data = null;
+        return false;
+    }
+
+    /// <summary>
+    /// Makes the active half the flushing one and hands out its entries sorted by (ledgerId, entryId), together with
+    /// the journal position read at the swap, under the same lock as adds. Because every entry enters the cache
+    /// before its journal record is written, every record before that mark is in the returned batch (or was flushed
+    /// earlier): the mark is a valid checkpoint once the batch is durable. If the previous flush failed, its batch is
+    /// handed out again. Only one flush may be in progress (the caller serializes).
+    /// </summary>
+    public FlushBatch TrySwap(Journal? journal)
+    {
+        Half flushing;
+        JournalPosition mark;
+        lock (_lock)
+        {
+            if (!_flushingBusy)
+            {
+                _flushingMark = journal?.WrittenPosition ?? default;
+                (_active, _flushing) = (_flushing, _active);
+                _flushingBusy = true;
+                TaskCompletionSource space = _space;
+                _space = NewSpaceSignal();
+                space.TrySetResult();
+            }
+            flushing = _flushing;
+            mark = _flushingMark;
+        }
+        // The flushing half is not mutated until CompleteFlush, so it is sorted outside the lock.
+        return new FlushBatch(flushing, mark);
+    }
+
+    /// <summary>Empties the flushing half after its batch became durable in the entry log and index.</summary>
+    public void CompleteFlush()
+    {
+        lock (_lock)
+        {
+            Debug.Assert(_flushingBusy, "flush completed without a swap");
+            _flushing.Index.Clear();
+            _flushing.Used = 0;
+            _flushingBusy = false;
+        }
+    }
+
+    private static TaskCompletionSource NewSpaceSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    internal readonly struct Slot(int offset, int length)
+    {
+        public readonly int Offset = offset;
+        public readonly int Length = length;
+    }
+
+    internal sealed class Half
+    {
+        public byte[]? Buffer;
+        public int Used;
+        public readonly Dictionary<EntryKey, Slot> Index = new();
+    }
+
+    /// <summary>The sorted content of the flushing half; valid until <see cref="CompleteFlush"/>. Dispose returns the pooled key array.</summary>
+    internal readonly struct FlushBatch : IDisposable
+    {
+        private readonly Half _half;
+        private readonly KeyValuePair<EntryKey, Slot>[] _items;
+
+        public FlushBatch(Half half, JournalPosition mark)
+        {
+            _half = half;
+            Mark = mark;
+            Count = half.Index.Count;
+            _items = ArrayPool<KeyValuePair<EntryKey, Slot>>.Shared.Rent(Math.Max(1, Count));
+            int i = 0;
+            foreach (KeyValuePair<EntryKey, Slot> pair in half.Index)
+            {
+                _items[i++] = pair;
+            }
+            Array.Sort(_items, 0, Count, SlotOrder.Instance);
+        }
+
+        public JournalPosition Mark { get; }
+
+        public int Count { get; }
+
+        public EntryKey KeyAt(int i) => _items[i].Key;
+
+        public ReadOnlySpan<byte> DataAt(int i) => _half.Buffer.AsSpan(_items[i].Value.Offset, _items[i].Value.Length);
+
+        public void Dispose() => ArrayPool<KeyValuePair<EntryKey, Slot>>.Shared.Return(_items, clearArray: false);
+    }
+
+    private sealed class SlotOrder : IComparer<KeyValuePair<EntryKey, Slot>>
+    {
+        public static readonly SlotOrder Instance = new();
+
+        public int Compare(KeyValuePair<EntryKey, Slot> x, KeyValuePair<EntryKey, Slot> y) => x.Key.CompareTo(y.Key);
+    }
+}
