@@ -6,8 +6,14 @@ public sealed class EmbeddedMetadataStoreOptions
     /// <summary>Transactions logged between two snapshots (ZooKeeper's <c>snapCount</c>, default 100000).</summary>
     public int SnapshotCount { get; set; } = 100_000;
 
-    /// <summary>Largest value accepted (ZooKeeper's <c>jute.maxbuffer</c>, default 0xfffff bytes).</summary>
-    public int MaxValueBytes { get; set; } = 0xfffff;
+    /// <summary>
+    /// Default <see cref="MaxValueBytes"/>: ZooKeeper's <c>jute.maxbuffer</c> (0xfffff bytes per request) minus room
+    /// for the path and headers, so both stores accept the same values.
+    /// </summary>
+    public const int DefaultMaxValueBytes = 0xfffff - 16 * 1024;
+
+    /// <summary>Largest value accepted.</summary>
+    public int MaxValueBytes { get; set; } = DefaultMaxValueBytes;
 
     /// <summary>fsync the operation log before a write completes (ZooKeeper's <c>forceSync=yes</c>).</summary>
     public bool ForceSync { get; set; } = true;

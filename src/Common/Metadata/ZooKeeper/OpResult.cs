@@ -3,8 +3,11 @@ namespace Pulsarish.Common.Metadata.ZooKeeper;
 /// <summary>Result of one operation of a multi transaction, in the order of the operations.</summary>
 public abstract record OpResult
 {
-    /// <summary>A created znode: its actual path (with sequential suffix, chroot stripped) and stat.</summary>
-    public sealed record CreateResult(string Path, ZkStat Stat) : OpResult;
+    /// <summary>
+    /// A created znode: its actual path (with sequential suffix, chroot stripped) and its stat when the server
+    /// reports one (ZooKeeper 3.8 answers a create inside a multi with the path only: then null).
+    /// </summary>
+    public sealed record CreateResult(string Path, ZkStat? Stat) : OpResult;
 
     /// <summary>A deleted znode.</summary>
     public sealed record DeleteResult : OpResult;

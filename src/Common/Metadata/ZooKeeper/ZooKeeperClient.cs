@@ -423,7 +423,7 @@ public sealed class ZooKeeperClient : IAsyncDisposable
             switch (type)
             {
                 case OpCode.Create:
-                    results.Add(new OpResult.CreateResult(paths.ToClient(r.ReadNonNullString("created path")), EmptyStat));
+                    results.Add(new OpResult.CreateResult(paths.ToClient(r.ReadNonNullString("created path")), null));
                     break;
                 case OpCode.Create2:
                     results.Add(new OpResult.CreateResult(paths.ToClient(r.ReadNonNullString("created path")), r.ReadStat()));
@@ -461,8 +461,6 @@ public sealed class ZooKeeperClient : IAsyncDisposable
         if (err != 0) throw ZooKeeperErrors.ToException(err, clientPaths.Length > 0 ? clientPaths[0] : "/");
         return results;
     }
-
-    private static readonly ZkStat EmptyStat = new(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
 
     private async Task<T> SubmitAsync<T>(PendingRequest<T> request, CancellationToken ct)
     {

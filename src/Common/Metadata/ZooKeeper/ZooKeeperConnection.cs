@@ -52,10 +52,23 @@ internal sealed class ZooKeeperConnection : IAsyncDisposable
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
         deadline.CancelAfter(timeout);
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        var connection = new ZooKeeperConnection(owner, socket, $"{host}:{port}", maxPacketBytes, logger);
         try
         {
             await socket.ConnectAsync(host, port, deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            socket.Dispose();
+            throw new TimeoutException($"no connection to {host}:{port} within {timeout}");
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+        var connection = new ZooKeeperConnection(owner, socket, $"{host}:{port}", maxPacketBytes, logger);
+        try
+        {
             // ConnectRequest: protocolVersion, lastZxidSeen, timeOut, sessionId, passwd, readOnly.
             var w = new JuteWriter(64);
             w.WriteInt(0);
