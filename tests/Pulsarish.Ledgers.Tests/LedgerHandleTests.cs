@@ -250,6 +250,22 @@ public sealed class LedgerHandleTests
     }
 
     [Test]
+    public async Task AddQuorumTimeoutFailsTheHandle()
+    {
+        await using var env = new FakeLedgerEnvironment(3, new LedgerClientOptions { AddQuorumTimeout = TimeSpan.FromMilliseconds(100) });
+        var handle = await env.Client.CreateLedgerAsync(3, 3, 2);
+        await handle.AddAsync(Payload(0));
+        foreach (var bookie in env.Cluster.Bookies)
+        {
+            bookie.Manual = true;
+        }
+        var pending = handle.AddAsync(Payload(1));
+        Assert.ThrowsAsync<AddQuorumTimeoutException>(() => pending.WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.That(handle.LastAddConfirmed, Is.EqualTo(0));
+        Assert.That(handle.IsWritable, Is.False);
+    }
+
+    [Test]
     public async Task CloseFailsPendingAddsAndRecordsLac()
     {
         await using var env = new FakeLedgerEnvironment(3);

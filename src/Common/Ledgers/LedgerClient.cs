@@ -3,6 +3,7 @@ using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Pulsarish.Common.Errors;
+using Pulsarish.Common.Metadata;
 using Pulsarish.Protocol.Metadata;
 
 namespace Pulsarish.Common.Ledgers;
@@ -34,6 +35,19 @@ public sealed class LedgerClient : IAsyncDisposable
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = _loggerFactory.CreateLogger<LedgerClient>();
         Reader = new LedgerReader(bookies, Options);
+    }
+
+    /// <summary>
+    /// A client on the metadata store's typed stores: ledger metadata in <paramref name="ledgers"/>, bookies (and
+    /// their addresses, from their registrations) in <paramref name="bookieRegistry"/>, bookie traffic over gRPC.
+    /// </summary>
+    public static LedgerClient Create(LedgerMetadataStore ledgers, BookieRegistry bookieRegistry,
+        LedgerClientOptions? options = null, ILoggerFactory? loggerFactory = null)
+    {
+        options ??= new LedgerClientOptions();
+        var directory = new RegistryBookieDirectory(bookieRegistry);
+        return new LedgerClient(new MetadataStoreLedgerManager(ledgers), directory,
+            new GrpcBookieClient(directory, options, loggerFactory), options, loggerFactory, ownsBookieClient: true);
     }
 
     public LedgerClientOptions Options { get; }

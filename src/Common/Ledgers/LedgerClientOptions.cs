@@ -10,6 +10,12 @@ public sealed class LedgerClientOptions
     /// <summary>A bookie that has not answered an add within this time is treated as failed (ensemble change).</summary>
     public TimeSpan AddTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// An add not complete within this time fails the handle with <see cref="AddQuorumTimeoutException"/>
+    /// (BookKeeper's addEntryQuorumTimeoutSec); null disables it, as BookKeeper's default -1.
+    /// </summary>
+    public TimeSpan? AddQuorumTimeout { get; set; }
+
     /// <summary>Deadline of one read, read-LAC or fence request to one bookie.</summary>
     public TimeSpan ReadTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -41,6 +47,7 @@ public sealed class LedgerClientOptions
     public void Validate()
     {
         if (AddTimeout <= TimeSpan.Zero) throw new ArgumentException("AddTimeout must be positive", nameof(AddTimeout));
+        if (AddQuorumTimeout is { } quorumTimeout && quorumTimeout <= TimeSpan.Zero) throw new ArgumentException("AddQuorumTimeout must be positive", nameof(AddQuorumTimeout));
         if (ReadTimeout <= TimeSpan.Zero) throw new ArgumentException("ReadTimeout must be positive", nameof(ReadTimeout));
         if (SpeculativeReadTimeout <= TimeSpan.Zero) throw new ArgumentException("SpeculativeReadTimeout must be positive", nameof(SpeculativeReadTimeout));
         if (MaxPendingAdds < 1) throw new ArgumentException("MaxPendingAdds must be at least 1", nameof(MaxPendingAdds));

@@ -32,6 +32,7 @@ public sealed class LedgerHandle : IAsyncDisposable, IAddCallback
     private readonly int _maxPendingAdds;
     private readonly byte[] _masterKey;
     private readonly long _addTimeoutTicks;
+    private readonly long _addQuorumTimeoutTicks;
     private readonly Timer _timeoutTimer;
 
     private LedgerMetadata _metadata;
@@ -71,6 +72,9 @@ public sealed class LedgerHandle : IAsyncDisposable, IAddCallback
         _ensemble = [.. _metadata.Fragments[^1].Bookies];
         _maxPendingAdds = client.Options.MaxPendingAdds;
         _addTimeoutTicks = (long)(client.Options.AddTimeout.TotalSeconds * Stopwatch.Frequency);
+        _addQuorumTimeoutTicks = client.Options.AddQuorumTimeout is { } quorumTimeout
+            ? (long)(quorumTimeout.TotalSeconds * Stopwatch.Frequency)
+            : long.MaxValue;
         var interval = TimeSpan.FromTicks(Math.Clamp(client.Options.AddTimeout.Ticks / 10,
             TimeSpan.FromMilliseconds(10).Ticks, TimeSpan.FromSeconds(1).Ticks));
         _timeoutTimer = new Timer(static s => ((LedgerHandle)s!).CheckTimeouts(), this, interval, interval);
@@ -312,6 +316,15 @@ public sealed class LedgerHandle : IAsyncDisposable, IAddCallback
                 return;
             }
             long now = Stopwatch.GetTimestamp();
+            if (_pending.Count > 0 && now - _pending.Peek().StartTimestamp > _addQuorumTimeoutTicks)
+            {
+                var head = _pending.Peek();
+                Fail(new AddQuorumTimeoutException(LedgerId, head.EntryId));
+            }
+            else if (_waiting.Count > 0 && now - _waiting.Peek().StartTimestamp > _addQuorumTimeoutTicks)
+            {
+                Fail(new AddQuorumTimeoutException(LedgerId, _waiting.Peek().EntryId));
+            }
             foreach (var op in _pending)
             {
                 ulong answered = op.AckMask | op.FencedMask;
@@ -334,6 +347,7 @@ public sealed class LedgerHandle : IAsyncDisposable, IAddCallback
         {
             _ = Task.Run(ChangeEnsembleAsync);
         }
+        Deliver();
     }
 
     /// <summary>

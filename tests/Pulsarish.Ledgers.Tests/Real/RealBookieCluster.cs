@@ -93,15 +93,18 @@ public sealed class RealBookieCluster : IAsyncDisposable
     /// <summary>A new ledger client (another "broker") with its own gRPC connections.</summary>
     public LedgerClient NewClient(LedgerClientOptions? options = null, Func<IBookieClient, IBookieClient>? wrap = null)
     {
-        options ??= new LedgerClientOptions();
-        var directory = new RegistryBookieDirectory(Registry);
-        IBookieClient bookies = new GrpcBookieClient(directory, options);
-        if (wrap is not null)
+        LedgerClient client;
+        if (wrap is null)
         {
-            bookies = wrap(bookies);
+            client = LedgerClient.Create(MetadataStore, Registry, options);
         }
-        var client = new LedgerClient(new MetadataStoreLedgerManager(MetadataStore), directory, bookies, options,
-            ownsBookieClient: true);
+        else
+        {
+            options ??= new LedgerClientOptions();
+            var directory = new RegistryBookieDirectory(Registry);
+            client = new LedgerClient(new MetadataStoreLedgerManager(MetadataStore), directory,
+                wrap(new GrpcBookieClient(directory, options)), options, ownsBookieClient: true);
+        }
         _clients.Add(client);
         return client;
     }
