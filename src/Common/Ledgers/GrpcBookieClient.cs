@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
@@ -22,6 +23,10 @@ public sealed class GrpcBookieClient : IBookieClient
     private readonly ConcurrentDictionary<string, BookieConnection> _connections = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _addresses = new(StringComparer.Ordinal);
     private volatile bool _disposed;
+    private long _lastDirectoryReadTimestamp;
+
+    /// <summary>Re-resolution after failures reads the directory at most this often.</summary>
+    private static readonly TimeSpan MinDirectoryRereadInterval = TimeSpan.FromSeconds(1);
 
     public GrpcBookieClient(IBookieDirectory directory, LedgerClientOptions? options = null, ILoggerFactory? loggerFactory = null)
     {
@@ -58,7 +63,7 @@ public sealed class GrpcBookieClient : IBookieClient
             }, deadline: Deadline(), cancellationToken: ct).ConfigureAwait(false);
             return new BookieReadResult(response.Status, response.Lac, response.Digest, response.Payload.Memory);
         }
-        catch (Exception ex) when (ex is RpcException or OperationCanceledException or HttpRequestException or InvalidOperationException)
+        catch (Exception ex)
         {
             Connection(bookieId).OnCallFailed(ex);
             return BookieReadResult.Failed(StatusCode.Error);
@@ -74,7 +79,7 @@ public sealed class GrpcBookieClient : IBookieClient
                 deadline: Deadline(), cancellationToken: ct).ConfigureAwait(false);
             return new BookieLacResult(response.Status, response.Lac, response.LastEntryId, response.Fenced);
         }
-        catch (Exception ex) when (ex is RpcException or OperationCanceledException or HttpRequestException or InvalidOperationException)
+        catch (Exception ex)
         {
             Connection(bookieId).OnCallFailed(ex);
             return BookieLacResult.Failed(StatusCode.Error);
@@ -94,7 +99,7 @@ public sealed class GrpcBookieClient : IBookieClient
             }, deadline: Deadline(), cancellationToken: ct).ConfigureAwait(false);
             return new BookieLacResult(response.Status, response.Lac, response.LastEntryId, Fenced: response.Status == StatusCode.Ok);
         }
-        catch (Exception ex) when (ex is RpcException or OperationCanceledException or HttpRequestException or InvalidOperationException)
+        catch (Exception ex)
         {
             Connection(bookieId).OnCallFailed(ex);
             return BookieLacResult.Failed(StatusCode.Error);
@@ -118,10 +123,12 @@ public sealed class GrpcBookieClient : IBookieClient
     /// </summary>
     internal async ValueTask<string?> ResolveAsync(string bookieId, bool refresh, CancellationToken ct)
     {
-        if (!refresh && _addresses.TryGetValue(bookieId, out var cached))
+        bool recentlyRead = Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastDirectoryReadTimestamp)) < MinDirectoryRereadInterval;
+        if ((!refresh || recentlyRead) && _addresses.TryGetValue(bookieId, out var cached))
         {
             return cached;
         }
+        Interlocked.Exchange(ref _lastDirectoryReadTimestamp, Stopwatch.GetTimestamp());
         foreach (var info in await _directory.GetAvailableAsync(ct).ConfigureAwait(false))
         {
             if (!string.IsNullOrEmpty(info.Address))
