@@ -20,6 +20,8 @@ namespace Pulsarish.Bookie;
 /// </summary>
 public sealed class BookieServer : IAsyncDisposable
 {
+    private static readonly TimeSpan AddStreamPollInterval = TimeSpan.FromMilliseconds(20);
+
     private readonly WebApplication _app;
     private readonly BookieState _state;
     private readonly Timer _diskCheck;
@@ -190,6 +192,23 @@ public sealed class BookieServer : IAsyncDisposable
         await _diskCheck.DisposeAsync().ConfigureAwait(false);
         using (var timeout = new CancellationTokenSource(_options.ShutdownTimeout))
         {
+            try
+            {
+                // Add streams end themselves on Stopping once their adds are answered; let their trailers go out
+                // before Kestrel closes the connections.
+                while (_state.OpenAddStreams > 0)
+                {
+                    await Task.Delay(AddStreamPollInterval, timeout.Token).ConfigureAwait(false);
+                }
+
+                await Task.Delay(AddStreamPollInterval, timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                _logger.LogWarning("Bookie {BookieId}: {Streams} add streams still open after {Timeout}", BookieId,
+                    _state.OpenAddStreams, _options.ShutdownTimeout);
+            }
+
             try
             {
                 await _app.StopAsync(timeout.Token).ConfigureAwait(false);

@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Diagnostics;
 using System.Threading.Channels;
 using Grpc.Core;
@@ -28,6 +30,9 @@ internal sealed class AddStream
     private readonly IServerStreamWriter<AddResponse> _writer;
     private readonly Channel<AddResponse> _responses;
     private readonly SemaphoreSlim _window;
+    // Pools bounded by the window: at most MaxInFlightAddsPerStream of each exist per stream.
+    private readonly ConcurrentQueue<AddResponse> _freeResponses = new();
+    private readonly ConcurrentQueue<PendingAdd> _freePending = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     // Adds handed to storage and not completed, plus one held by the reading loop until it ends.
@@ -51,17 +56,26 @@ internal sealed class AddStream
         });
     }
 
-    /// <summary>Reads requests until the client completes the stream or the call ends, then drains.</summary>
+    /// <summary>
+    /// Reads requests until the client completes the stream, the call ends, or the bookie stops (then the call ends
+    /// with UNAVAILABLE once every add read so far is answered).
+    /// </summary>
     public async Task RunAsync(IAsyncStreamReader<AddRequest> requests, CancellationToken ct)
     {
         var writing = WriteResponsesAsync();
+        using var call = CancellationTokenSource.CreateLinkedTokenSource(ct, _state.Stopping);
+        bool stopped = false;
         try
         {
-            while (await requests.MoveNext(ct).ConfigureAwait(false))
+            while (await requests.MoveNext(call.Token).ConfigureAwait(false))
             {
-                await _window.WaitAsync(ct).ConfigureAwait(false);
+                await _window.WaitAsync(call.Token).ConfigureAwait(false);
                 Dispatch(requests.Current);
             }
+        }
+        catch (OperationCanceledException) when (_state.Stopping.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            stopped = true;
         }
         finally
         {
@@ -74,6 +88,12 @@ internal sealed class AddStream
             await _drained.Task.ConfigureAwait(false);
             _responses.Writer.TryComplete();
             await writing.ConfigureAwait(false);
+        }
+
+        if (stopped)
+        {
+            // Every add read so far has been answered; the writer reconnects to another bookie or after restart.
+            throw new RpcException(new Status(Grpc.Core.StatusCode.Unavailable, "bookie is shutting down"));
         }
     }
 
@@ -121,29 +141,11 @@ internal sealed class AddStream
             return;
         }
 
-        if (add.IsCompletedSuccessfully)
-        {
-            Complete(request, buffer, startTimestamp, null);
-        }
-        else
-        {
-            _ = AwaitAddAsync(add, request, buffer, startTimestamp);
-        }
-    }
-
-    private async Task AwaitAddAsync(ValueTask add, AddRequest request, byte[] buffer, long startTimestamp)
-    {
-        Exception? failure = null;
-        try
-        {
-            await add.ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            failure = ex;
-        }
-
-        Complete(request, buffer, startTimestamp, failure);
+        var pending = RentPending();
+        pending.Request = request;
+        pending.Buffer = buffer;
+        pending.StartTimestamp = startTimestamp;
+        pending.Start(add);
     }
 
     private void Complete(AddRequest request, byte[] buffer, long startTimestamp, Exception? failure)
@@ -178,17 +180,16 @@ internal sealed class AddStream
     private void Respond(AddRequest request, StatusCode status, string? message)
     {
         _metrics.CountAdd(status);
-        var response = new AddResponse
+        if (!_freeResponses.TryDequeue(out var response))
         {
-            RequestId = request.RequestId,
-            LedgerId = request.LedgerId,
-            EntryId = request.EntryId,
-            Status = status,
-        };
-        if (message is not null)
-        {
-            response.Message = message;
+            response = new AddResponse();
         }
+
+        response.RequestId = request.RequestId;
+        response.LedgerId = request.LedgerId;
+        response.EntryId = request.EntryId;
+        response.Status = status;
+        response.Message = message ?? "";
 
         // Never blocks: every queued response holds a window slot, and the channel has one place per slot.
         bool queued = _responses.Writer.TryWrite(response);
@@ -218,8 +219,76 @@ internal sealed class AddStream
                     }
                 }
 
+                // Serialized by now: the message object can carry the next response.
+                _freeResponses.Enqueue(response);
                 _window.Release();
             }
+        }
+    }
+
+    private PendingAdd RentPending() => _freePending.TryDequeue(out var pending) ? pending : new PendingAdd(this);
+
+    /// <summary>
+    /// One add awaiting storage, reused across adds: its continuation is a cached delegate, so waiting for the
+    /// journal allocates no state machine per entry.
+    /// </summary>
+    private sealed class PendingAdd
+    {
+        private readonly AddStream _stream;
+        private readonly Action _onCompleted;
+        private ConfiguredValueTaskAwaitable.ConfiguredValueTaskAwaiter _awaiter;
+
+        public PendingAdd(AddStream stream)
+        {
+            _stream = stream;
+            _onCompleted = OnCompleted;
+        }
+
+        public AddRequest Request { get; set; } = null!;
+
+        public byte[] Buffer { get; set; } = null!;
+
+        public long StartTimestamp { get; set; }
+
+        public void Start(ValueTask add)
+        {
+            var awaiter = add.ConfigureAwait(false).GetAwaiter();
+            if (awaiter.IsCompleted)
+            {
+                Finish(awaiter);
+                return;
+            }
+
+            _awaiter = awaiter;
+            awaiter.UnsafeOnCompleted(_onCompleted);
+        }
+
+        private void OnCompleted()
+        {
+            var awaiter = _awaiter;
+            _awaiter = default;
+            Finish(awaiter);
+        }
+
+        private void Finish(ConfiguredValueTaskAwaitable.ConfiguredValueTaskAwaiter awaiter)
+        {
+            Exception? failure = null;
+            try
+            {
+                awaiter.GetResult();
+            }
+            catch (Exception ex)
+            {
+                failure = ex;
+            }
+
+            var request = Request;
+            var buffer = Buffer;
+            long startTimestamp = StartTimestamp;
+            Request = null!;
+            Buffer = null!;
+            _stream._freePending.Enqueue(this);
+            _stream.Complete(request, buffer, startTimestamp, failure);
         }
     }
 }

@@ -32,10 +32,20 @@ public sealed class BookieService : Protocol.Bookie.Bookie.BookieBase
     }
 
     /// <inheritdoc />
-    public override Task Add(IAsyncStreamReader<AddRequest> requestStream, IServerStreamWriter<AddResponse> responseStream,
-        ServerCallContext context)
-        => new AddStream(_storage, _options, _state, _metrics, _logger, responseStream)
-            .RunAsync(requestStream, context.CancellationToken);
+    public override async Task Add(IAsyncStreamReader<AddRequest> requestStream,
+        IServerStreamWriter<AddResponse> responseStream, ServerCallContext context)
+    {
+        _state.AddStreamOpened();
+        try
+        {
+            await new AddStream(_storage, _options, _state, _metrics, _logger, responseStream)
+                .RunAsync(requestStream, context.CancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _state.AddStreamClosed();
+        }
+    }
 
     /// <inheritdoc />
     public override async Task<ReadEntryResponse> ReadEntry(ReadEntryRequest request, ServerCallContext context)

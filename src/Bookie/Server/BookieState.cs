@@ -12,10 +12,12 @@ public sealed class BookieState
     private readonly BookieOptions _options;
     private readonly ILogger _logger;
     private long _addsInFlight;
+    private int _openAddStreams;
     private long _freeDiskBytes;
     private long _totalDiskBytes;
     private volatile bool _readOnly;
     private volatile bool _shuttingDown;
+    private readonly CancellationTokenSource _stopping = new();
 
     public BookieState(string bookieId, BookieOptions options, ILogger logger)
     {
@@ -42,11 +44,25 @@ public sealed class BookieState
     /// <summary>Total bytes of that disk at the last check.</summary>
     public long TotalDiskBytes => Interlocked.Read(ref _totalDiskBytes);
 
+    /// <summary>Add streams currently open.</summary>
+    public int OpenAddStreams => Volatile.Read(ref _openAddStreams);
+
+    internal void AddStreamOpened() => Interlocked.Increment(ref _openAddStreams);
+
+    internal void AddStreamClosed() => Interlocked.Decrement(ref _openAddStreams);
+
     internal void AddStarted() => Interlocked.Increment(ref _addsInFlight);
 
     internal void AddFinished() => Interlocked.Decrement(ref _addsInFlight);
 
-    internal void BeginShutdown() => _shuttingDown = true;
+    /// <summary>Cancelled when a graceful stop begins: long-lived calls (Add streams) end on it.</summary>
+    public CancellationToken Stopping => _stopping.Token;
+
+    internal void BeginShutdown()
+    {
+        _shuttingDown = true;
+        _stopping.Cancel();
+    }
 
     /// <summary>
     /// Re-reads disk usage of the journal, ledgers and index directories and updates the read-only flag from the

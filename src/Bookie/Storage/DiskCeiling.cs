@@ -16,9 +16,11 @@ public static class DiskCeiling
 {
     /// <summary>
     /// Writes <paramref name="groups"/> groups of <paramref name="bytesPerGroup"/> bytes sequentially into a scratch
-    /// file in <paramref name="dir"/>, fdatasyncing after each, then deletes the file.
+    /// file in <paramref name="dir"/>, fdatasyncing after each, then deletes the file. With
+    /// <paramref name="preallocate"/> the file is zero-filled (and synced) first, as the journal does, so that each
+    /// fdatasync needs no size update; without it every write appends.
     /// </summary>
-    public static DiskCeilingResult Measure(string dir, int bytesPerGroup, int groups)
+    public static DiskCeilingResult Measure(string dir, int bytesPerGroup, int groups, bool preallocate = true)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(bytesPerGroup, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(groups, 1);
@@ -30,6 +32,16 @@ public static class DiskCeiling
         try
         {
             using var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
+            if (preallocate)
+            {
+                byte[] zeros = new byte[1 << 20];
+                long total = (long)bytesPerGroup * groups;
+                for (long at = 0; at < total; at += zeros.Length)
+                {
+                    RandomAccess.Write(handle, zeros.AsSpan(0, (int)Math.Min(zeros.Length, total - at)), at);
+                }
+                FileSync.DataSync(handle);
+            }
             long offset = 0;
             long start = Stopwatch.GetTimestamp();
             for (int i = 0; i < groups; i++)

@@ -135,7 +135,7 @@ internal sealed class EntryLog
         BinaryPrimitives.WriteUInt32BigEndian(dest[4..], Crc32C.Compute(dest.Slice(8, 16 + data.Length)));
     }
 
-    /// <summary>Reads <paramref name="length"/> bytes at <paramref name="offset"/> (written-out bytes only).</summary>
+    /// <summary>Fills <paramref name="dest"/> from <paramref name="offset"/> (bytes already written out only).</summary>
     public void ReadExactly(long offset, Span<byte> dest)
     {
         int read = 0;

@@ -26,8 +26,14 @@ internal sealed class EntryLogger : IDisposable
         long lastId = 0;
         foreach (long id in EntryLog.ListFileIds(options.LedgersDir))
         {
-            _logs[id] = EntryLog.OpenForRead(options.LedgersDir, id);
             lastId = id;
+            if (new FileInfo(EntryLog.PathOf(options.LedgersDir, id)).Length == 0)
+            {
+                // The current log of a run that never flushed: nothing to keep.
+                File.Delete(EntryLog.PathOf(options.LedgersDir, id));
+                continue;
+            }
+            _logs[id] = EntryLog.OpenForRead(options.LedgersDir, id);
         }
         _current = EntryLog.Create(options.LedgersDir, lastId + 1);
         _logs[_current.Id] = _current;

@@ -44,6 +44,8 @@ public sealed class Journal : IAsyncDisposable
     private SafeFileHandle _file;
     private long _fileId;
     private long _fileOffset;
+    private long _fileAllocated;
+    private long _syncTicksAverage;
 
     /// <summary>Opens the journal for writing, starting a fresh file after every existing one.</summary>
     public Journal(StorageOptions options, ILogger logger)
@@ -235,10 +237,13 @@ public sealed class Journal : IAsyncDisposable
                         group.Add(next);
                         continue;
                     }
-                    // BK journalMaxGroupWaitMSec: keep gathering until the oldest record of the group waited this long.
-                    long waitedTicks = Stopwatch.GetTimestamp() - groupStart;
-                    if (waitedTicks >= maxGroupWaitTicks
-                        || !WaitForRecords(reader, TimeSpan.FromSeconds((double)(maxGroupWaitTicks - waitedTicks) / Stopwatch.Frequency)))
+                    // BK journalMaxGroupWaitMSec, capped by the recent fsync latency (waiting longer for company than
+                    // a sync takes costs more than it saves). Waits below the timer resolution are not worth a sleep,
+                    // and spinning would steal the core from the adders on small machines.
+                    long waitTicks = Math.Min(maxGroupWaitTicks, _syncTicksAverage);
+                    long remainingTicks = waitTicks - (Stopwatch.GetTimestamp() - groupStart);
+                    if (remainingTicks < Stopwatch.Frequency / 1000
+                        || !WaitForRecords(reader, TimeSpan.FromSeconds((double)remainingTicks / Stopwatch.Frequency)))
                     {
                         break;
                     }
@@ -323,8 +328,15 @@ public sealed class Journal : IAsyncDisposable
             {
                 Roll();
             }
+            if (_fileOffset + length > _fileAllocated)
+            {
+                Preallocate(_fileOffset + length);
+            }
+            long syncStart = Stopwatch.GetTimestamp();
             RandomAccess.Write(_file, buffer.AsSpan(0, length), _fileOffset);
             FileSync.DataSync(_file);
+            long syncTicks = Stopwatch.GetTimestamp() - syncStart;
+            _syncTicksAverage += (syncTicks - _syncTicksAverage) / 8;
             Interlocked.Increment(ref _fsyncCount);
             Interlocked.Add(ref _recordsWritten, group.Count);
             Interlocked.Add(ref _bytesWritten, length);
@@ -363,9 +375,38 @@ public sealed class Journal : IAsyncDisposable
             _fileId = nextId;
             _fileOffset = 0;
         }
+        _fileAllocated = 0;
         previous.Dispose();
         _logger.LogDebug("Rolled journal to file {JournalFileId:x}", nextId);
     }
+
+    /// <summary>
+    /// Zero-fills the file ahead of the writes (BK journalPreAllocSizeMB): fdatasync of an overwrite inside the file
+    /// needs no size update, which on ext4 roughly doubles the syncs per second. Replay stops at the zeros.
+    /// </summary>
+    private void Preallocate(long needed)
+    {
+        long chunk = _options.JournalPreallocateBytes;
+        if (chunk == 0)
+        {
+            return;
+        }
+        long target = _fileAllocated;
+        while (target < needed)
+        {
+            target += chunk;
+        }
+        ReadOnlySpan<byte> zeros = ZeroBlock;
+        for (long at = Math.Max(_fileAllocated, _fileOffset); at < target; at += zeros.Length)
+        {
+            RandomAccess.Write(_file, zeros[..(int)Math.Min(zeros.Length, target - at)], at);
+        }
+        _fileAllocated = target;
+    }
+
+    private static ReadOnlySpan<byte> ZeroBlock => s_zeroBlock;
+
+    private static readonly byte[] s_zeroBlock = new byte[256 * 1024];
 
     private SafeFileHandle CreateFile(long id)
     {
@@ -429,6 +470,12 @@ public sealed class Journal : IAsyncDisposable
                         stream.ReadExactly(header);
                         uint bodyBytes = BinaryPrimitives.ReadUInt32BigEndian(header);
                         uint crc = BinaryPrimitives.ReadUInt32BigEndian(header[4..]);
+                        if (bodyBytes == 0 && crc == 0)
+                        {
+                            // Preallocated zeros: the end of what was written to this file.
+                            stream.SetLength(position);
+                            break;
+                        }
                         if (bodyBytes < 17 || bodyBytes > maxBodyBytes)
                         {
                             problem = $"bad record length {bodyBytes}";

@@ -235,8 +235,13 @@ internal sealed class LedgerIndex : IDisposable
         {
             throw new CorruptDataException($"index location has {value.Length} bytes, expected {LocationBytes}");
         }
-        return new EntryLocation(BinaryPrimitives.ReadInt64BigEndian(value), BinaryPrimitives.ReadInt64BigEndian(value[8..]),
+        var location = new EntryLocation(BinaryPrimitives.ReadInt64BigEndian(value), BinaryPrimitives.ReadInt64BigEndian(value[8..]),
             BinaryPrimitives.ReadInt32BigEndian(value[16..]));
+        if (location.RecordBytes <= EntryLog.HeaderBytes || location.Offset < 0)
+        {
+            throw new CorruptDataException($"index location {location} is impossible");
+        }
+        return location;
     }
 
     private static LedgerRecord DecodeLedger(ReadOnlySpan<byte> value)

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -37,7 +38,10 @@ public sealed class LedgerStorage : ILedgerStorage
     private JournalPosition _lastCheckpoint;
     private int _flushPending;
     private int _disposed;
+    private int _activeReads;
+    private bool _closed;
     private long _entryLogReads;
+    private long _writeCacheFullWaits;
 
     /// <summary>Opens (or creates) the storage under the configured directories and replays the journal.</summary>
     public LedgerStorage(StorageOptions options, ILogger<LedgerStorage>? logger = null)
@@ -89,6 +93,9 @@ public sealed class LedgerStorage : ILedgerStorage
     /// <summary>Reads served from entry log files since start.</summary>
     public long EntryLogReads => Interlocked.Read(ref _entryLogReads);
 
+    /// <summary>Adds that had to wait because the write cache was full (back-pressure) since start.</summary>
+    public long WriteCacheFullWaits => Interlocked.Read(ref _writeCacheFullWaits);
+
     /// <summary>The journal, for its counters.</summary>
     public Journal Journal => _journal;
 
@@ -128,6 +135,7 @@ public sealed class LedgerStorage : ILedgerStorage
         // Into the write cache before the journal: that ordering makes the swap-time journal position a valid checkpoint.
         while (!_writeCache.TryAdd(ledgerId, entryId, entry.Span, out Task spaceAvailable))
         {
+            Interlocked.Increment(ref _writeCacheFullWaits);
             RequestFlush();
             await spaceAvailable.WaitAsync(ct).ConfigureAwait(false);
         }
@@ -161,16 +169,25 @@ public sealed class LedgerStorage : ILedgerStorage
     public ValueTask<byte[]> ReadEntryAsync(long ledgerId, long entryId, CancellationToken ct = default)
     {
         ValidateIds(ledgerId, entryId);
-        ThrowIfDisposed();
-        if (!_ledgers.TryGetValue(ledgerId, out LedgerState? state) || state.Deleted)
+        // Counted so that disposal waits for reads in flight before it closes the index and the files.
+        Interlocked.Increment(ref _activeReads);
+        try
         {
-            throw new NoSuchLedgerException(ledgerId);
+            ThrowIfDisposed();
+            if (!_ledgers.TryGetValue(ledgerId, out LedgerState? state) || state.Deleted)
+            {
+                throw new NoSuchLedgerException(ledgerId);
+            }
+            if (_writeCache.TryGet(ledgerId, entryId, out byte[]? data) || _readCache.TryGet(ledgerId, entryId, out data))
+            {
+                return ValueTask.FromResult(data!);
+            }
+            return ValueTask.FromResult(ReadFromEntryLog(ledgerId, entryId));
         }
-        if (_writeCache.TryGet(ledgerId, entryId, out byte[]? data) || _readCache.TryGet(ledgerId, entryId, out data))
+        finally
         {
-            return ValueTask.FromResult(data!);
+            Interlocked.Decrement(ref _activeReads);
         }
-        return ValueTask.FromResult(ReadFromEntryLog(ledgerId, entryId));
     }
 
     /// <inheritdoc />
@@ -249,6 +266,7 @@ public sealed class LedgerStorage : ILedgerStorage
         await _maintenance.WaitAsync(CancellationToken.None).ConfigureAwait(false);
         try
         {
+            ThrowIfClosed();
             DeleteFromIndex(ledgerId);
         }
         finally
@@ -276,6 +294,7 @@ public sealed class LedgerStorage : ILedgerStorage
         await _maintenance.WaitAsync(ct).ConfigureAwait(false);
         try
         {
+            ThrowIfClosed();
             (int compacted, int deleted, long reclaimed) = CompactEntryLogs(ct);
             _logger.LogInformation(
                 "Garbage collection: {LedgersDeleted} ledgers deleted, {Compacted} entry logs compacted, {Deleted} deleted, {BytesReclaimed} bytes reclaimed",
@@ -295,6 +314,7 @@ public sealed class LedgerStorage : ILedgerStorage
         await _maintenance.WaitAsync(ct).ConfigureAwait(false);
         try
         {
+            ThrowIfClosed();
             FlushCore(checkpoint: true);
         }
         finally
@@ -337,16 +357,36 @@ public sealed class LedgerStorage : ILedgerStorage
         await _maintenance.WaitAsync().ConfigureAwait(false);
         try
         {
-            FlushCore(checkpoint: true);
+            try
+            {
+                FlushCore(checkpoint: true);
+            }
+            catch (Exception e)
+            {
+                _logger.LogError(e, "Final flush failed; the journal will be replayed on the next start");
+            }
+            await _journal.DisposeAsync().ConfigureAwait(false);
+            WaitForReadsToDrain();
+            _closed = true;
+            _entryLogger.Dispose();
+            _index.Dispose();
         }
-        catch (Exception e)
+        finally
         {
-            _logger.LogError(e, "Final flush failed; the journal will be replayed on the next start");
+            _maintenance.Release();
         }
-        await _journal.DisposeAsync().ConfigureAwait(false);
-        _entryLogger.Dispose();
-        _index.Dispose();
     }
+
+    private void WaitForReadsToDrain()
+    {
+        var spin = new SpinWait();
+        while (Volatile.Read(ref _activeReads) != 0)
+        {
+            spin.SpinOnce();
+        }
+    }
+
+    private void ThrowIfClosed() => ObjectDisposedException.ThrowIf(_closed, this);
 
     /// <summary>
     /// Test hook that simulates a crash: stops without flushing the write cache or moving the checkpoint, drops
@@ -360,9 +400,18 @@ public sealed class LedgerStorage : ILedgerStorage
         }
         StopFlusherAsync().AsTask().GetAwaiter().GetResult();
         _maintenance.Wait();
-        _journal.Abandon();
-        _entryLogger.Abandon();
-        _index.Dispose();
+        try
+        {
+            _journal.Abandon();
+            WaitForReadsToDrain();
+            _closed = true;
+            _entryLogger.Abandon();
+            _index.Dispose();
+        }
+        finally
+        {
+            _maintenance.Release();
+        }
     }
 
     private async ValueTask StopFlusherAsync()
@@ -389,6 +438,7 @@ public sealed class LedgerStorage : ILedgerStorage
                 await _maintenance.WaitAsync(stop).ConfigureAwait(false);
                 try
                 {
+                    ThrowIfClosed();
                     FlushCore(checkpoint: true);
                 }
                 finally
@@ -434,6 +484,7 @@ public sealed class LedgerStorage : ILedgerStorage
         for (int i = 0; i < batch.Count; i++)
         {
             EntryKey key = batch.KeyAt(i);
+            Debug.Assert(i == 0 || batch.KeyAt(i - 1).CompareTo(key) < 0, "flush batch not strictly ordered by (ledgerId, entryId)");
             if (!_ledgers.TryGetValue(key.LedgerId, out LedgerState? state) || state.Deleted)
             {
                 continue;
@@ -508,7 +559,9 @@ public sealed class LedgerStorage : ILedgerStorage
         long reclaimed = 0;
         var liveLedgers = new List<long>();
         var locations = new List<(long EntryId, EntryLocation Location)>();
-        foreach ((long logId, long logBytes) in _entryLogger.SealedLogs())
+        List<(long LogId, long Bytes)> sealedLogs = _entryLogger.SealedLogs();
+        ForgetUsageOfMissingLogs(sealedLogs);
+        foreach ((long logId, long logBytes) in sealedLogs)
         {
             ct.ThrowIfCancellationRequested();
             liveLedgers.Clear();
@@ -547,6 +600,35 @@ public sealed class LedgerStorage : ILedgerStorage
             }
         }
         return (compacted, deleted, reclaimed);
+    }
+
+    /// <summary>Drops usage records of entry logs whose files are gone (a crash between the index update and the delete).</summary>
+    private void ForgetUsageOfMissingLogs(List<(long LogId, long Bytes)> sealedLogs)
+    {
+        var existing = new HashSet<long>(sealedLogs.Count + 1) { _entryLogger.CurrentLogId };
+        foreach ((long logId, _) in sealedLogs)
+        {
+            existing.Add(logId);
+        }
+        var missing = new List<long>();
+        foreach (long logId in _entryLogUsage.Keys)
+        {
+            if (!existing.Contains(logId))
+            {
+                missing.Add(logId);
+            }
+        }
+        if (missing.Count == 0)
+        {
+            return;
+        }
+        using WriteBatch batch = _index.NewBatch();
+        foreach (long logId in missing)
+        {
+            _index.DeleteEntryLogUsage(batch, logId);
+            _entryLogUsage.Remove(logId);
+        }
+        _index.Write(batch);
     }
 
     /// <summary>Copies the live entries of one log forward; returns the bytes copied, or -1 when the log was kept.</summary>

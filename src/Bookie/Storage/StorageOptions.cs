@@ -25,6 +25,12 @@ public sealed class StorageOptions
     /// <summary>A journal file is rolled once it reaches this size (BK journalMaxSizeMB = 2048; smaller here to bound replay).</summary>
     public long JournalMaxFileBytes { get; set; } = 64L * 1024 * 1024;
 
+    /// <summary>
+    /// The journal zero-fills its file this far ahead of the writes (BK journalPreAllocSizeMB = 16; smaller here so one
+    /// fill does not stall a group for long on a slow disk). 0 disables preallocation.
+    /// </summary>
+    public long JournalPreallocateBytes { get; set; } = 4L * 1024 * 1024;
+
     /// <summary>Bound of the journal queue in records; adders wait when it is full (BK journalQueueSize = 10000).</summary>
     public int JournalQueueCapacity { get; set; } = 10_000;
 
@@ -63,6 +69,7 @@ public sealed class StorageOptions
         Require(MaxEntryBytes >= 1, nameof(MaxEntryBytes), "must be positive");
         Require(MaxEntryBytes <= 256 * 1024 * 1024, nameof(MaxEntryBytes), "must be at most 256 MiB");
         Require(JournalMaxFileBytes >= 64 * 1024, nameof(JournalMaxFileBytes), "must be at least 64 KiB");
+        Require(JournalPreallocateBytes >= 0, nameof(JournalPreallocateBytes), "must not be negative");
         Require(JournalQueueCapacity >= 1, nameof(JournalQueueCapacity), "must be positive");
         Require(WriteCacheMaxBytes / 2 >= MaxEntryBytes + EntryLog.HeaderBytes, nameof(WriteCacheMaxBytes),
             "each half must hold at least one maximum-size entry");

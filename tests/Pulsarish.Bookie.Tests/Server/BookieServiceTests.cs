@@ -37,6 +37,7 @@ public sealed class BookieServiceTests
             IndexDir = _dir.Sub("index"),
             MaxEntryBytes = MaxEntryBytes,
             MaxInFlightAddsPerStream = 64,
+            MetricsPort = 0,
         };
         _server = await BookieServer.StartAsync(options,
             new BookieServerSetup { StorageFactory = (_, _, _) => ValueTask.FromResult<Bookie.Storage.ILedgerStorage>(_storage) });
@@ -261,6 +262,36 @@ public sealed class BookieServiceTests
 
         Assert.ThrowsAsync<RpcException>(async () =>
             await _client.GetInfoAsync(new BookieInfoRequest(), deadline: DateTime.UtcNow.AddSeconds(5)));
+    }
+
+    [Test]
+    public async Task StopEndsOpenAddStreamsAfterAnsweringWhatTheyRead()
+    {
+        using var call = _client.Add(deadline: DateTime.UtcNow.AddSeconds(30));
+        await call.RequestStream.WriteAsync(BookieRequests.Add(1, 40, 0, [1], Key));
+        Assert.That(await call.ResponseStream.MoveNext(CancellationToken.None), Is.True);
+        Assert.That(call.ResponseStream.Current.Status, Is.EqualTo(StatusCode.Ok));
+
+        // A writer reads responses concurrently, as the ledger client does.
+        var next = call.ResponseStream.MoveNext(CancellationToken.None);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await _server.StopAsync();
+
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(5)), "an idle open stream must not hold the stop");
+        var ended = Assert.ThrowsAsync<RpcException>(async () => await next);
+        Assert.That(ended!.StatusCode, Is.EqualTo(Grpc.Core.StatusCode.Unavailable), ended.Status.ToString());
+    }
+
+    [Test]
+    public async Task MetricsEndpointServesAddLatencyOverHttp1()
+    {
+        await AddAllAsync([BookieRequests.Add(1, 50, 0, [1], Key)]);
+        using var http = new HttpClient();
+
+        string text = await http.GetStringAsync($"http://127.0.0.1:{_server.MetricsPort}/metrics");
+
+        Assert.That(text, Does.Contain("pulsarish_bookie_add_latency_seconds_count 1"));
+        Assert.That(text, Does.Contain("pulsarish_bookie_adds_total{status=\"Ok\"} 1"));
     }
 
     private async Task<List<AddResponse>> AddAllAsync(IReadOnlyList<AddRequest> requests)
