@@ -13,8 +13,12 @@ namespace Pulsarish.Common.Metadata;
 /// </summary>
 public sealed class BookieRegistry : IAsyncDisposable
 {
-    /// <summary>Default wait for a previous incarnation's registration to expire (BookKeeper's zkTimeout, 10 s).</summary>
-    public static readonly TimeSpan DefaultStaleRegistrationTimeout = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// Default wait for a previous incarnation's registration to vanish: twice the default session timeout
+    /// (<see cref="MetadataStoreFactory.DefaultSessionTimeout"/>), so a bookie restarted right after a crash outlives its
+    /// old session (BookKeeper waits its zkTimeout likewise).
+    /// </summary>
+    public static readonly TimeSpan DefaultStaleRegistrationTimeout = 2 * MetadataStoreFactory.DefaultSessionTimeout;
 
     private static readonly TimeSpan StaleRegistrationPollInterval = TimeSpan.FromMilliseconds(200);
 
@@ -166,8 +170,9 @@ public sealed class BookieRegistry : IAsyncDisposable
     }
 
     /// <summary>
-    /// Calls <paramref name="changed"/> when a bookie registers, unregisters or changes its data (seen for bookies
-    /// listed by <see cref="GetAvailableAsync"/> since), and after a reconnect or new session. Dispose to stop.
+    /// Calls <paramref name="changed"/> once the watch is armed, then when a bookie registers or unregisters, when a
+    /// bookie listed by <see cref="GetAvailableAsync"/> (on this store) changes its data, and after a reconnect or
+    /// new session. Calls are serialized and may coalesce changes: list again in the callback. Dispose to stop.
     /// </summary>
     public IDisposable WatchAvailable(Action changed)
     {

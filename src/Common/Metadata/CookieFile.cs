@@ -18,7 +18,7 @@ public static class CookieFile
     public const int LayoutVersion = 1;
 
     /// <summary>The cookie in <paramref name="directory"/>, or null when there is none. Throws <see cref="InvalidCookieException"/> on garbage.</summary>
-    public static Cookie? Read(string directory)
+    public static Cookie? Read(string directory, string bookieId = "unknown")
     {
         string path = Path.Combine(directory, FileName);
         if (!File.Exists(path))
@@ -29,9 +29,9 @@ public static class CookieFile
         {
             return JsonParser.Default.Parse<Cookie>(File.ReadAllText(path, Encoding.UTF8));
         }
-        catch (InvalidProtocolBufferException e)
+        catch (Exception e) when (e is InvalidProtocolBufferException or InvalidJsonException)
         {
-            throw new InvalidCookieException("?", $"unreadable cookie file {path}: {e.Message}");
+            throw new InvalidCookieException(bookieId, $"unreadable cookie file {path}: {e.Message}");
         }
     }
 
@@ -70,7 +70,7 @@ public static class CookieFile
         int present = 0;
         for (int i = 0; i < dirs.Length; i++)
         {
-            found[i] = Read(dirs[i]);
+            found[i] = Read(dirs[i], bookieId);
             present += found[i] is null ? 0 : 1;
         }
         if (present == 0)

@@ -15,6 +15,7 @@ internal sealed class EmbeddedMetadataTree : IAsyncDisposable
 {
     private const string LogFileName = "metadata.log";
     private const string SnapshotFileName = "metadata.snapshot";
+    private const string LockFileName = "LOCK";
 
     private readonly SemaphoreSlim _mutex = new(1, 1);
     private readonly Dictionary<string, MetadataNode> _nodes = new(StringComparer.Ordinal);
@@ -24,6 +25,7 @@ internal sealed class EmbeddedMetadataTree : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly List<(EmbeddedSession Session, Notification Notification)> _pending = new();
     private MetadataOperationLog? _log;
+    private FileStream? _lockFile;
     private long _lastZxid;
     private long _transactionsSinceSnapshot;
     private long _nextSessionId = 1;
@@ -65,6 +67,8 @@ internal sealed class EmbeddedMetadataTree : IAsyncDisposable
     private void Load()
     {
         Debug.Assert(_directory is not null);
+        // One store per data directory: an exclusive lock held while open (a second opener gets an IOException).
+        _lockFile = new FileStream(Path.Combine(_directory, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         string snapshotPath = Path.Combine(_directory, SnapshotFileName);
         File.Delete(snapshotPath + ".tmp");
         if (File.Exists(snapshotPath))
@@ -611,6 +615,8 @@ internal sealed class EmbeddedMetadataTree : IAsyncDisposable
             _sessions.Clear();
             _log?.Dispose();
             _log = null;
+            _lockFile?.Dispose();
+            _lockFile = null;
         }
         finally
         {

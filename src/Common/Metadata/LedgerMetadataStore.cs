@@ -122,8 +122,10 @@ public sealed class LedgerMetadataStore
     }
 
     /// <summary>
-    /// Calls <paramref name="changed"/> with the ledger id whenever the ledger's record is created, modified or deleted
-    /// (and after a reconnect or new session). Read the metadata again in the callback. Dispose to stop.
+    /// Calls <paramref name="changed"/> with the ledger id once the watch is armed (so nothing between the caller's
+    /// own read and the arming is missed), then whenever the ledger's record is created, modified or deleted, and
+    /// after a reconnect or new session. Calls are serialized and may coalesce several changes: read the metadata
+    /// again in the callback. Dispose to stop.
     /// </summary>
     public IDisposable Watch(long ledgerId, Action<long> changed)
     {

@@ -10,7 +10,7 @@ namespace Pulsarish.Common.Metadata;
 /// The embedded store's append-only operation log: records <c>[bodyLength:4][crc32c(body):4][body]</c> (big-endian),
 /// body as <see cref="MetadataTransaction"/>. Each append is fsync'd when <c>forceSync</c> is on. On open, records are
 /// replayed until the first short or CRC-failing record (a torn tail from a crash); the file is truncated there so
-/// later appends never follow garbage. Held exclusively (one process per data directory). Not thread-safe: the
+/// later appends never follow garbage. Not thread-safe: the
 /// store's lock serializes callers.
 /// </summary>
 internal sealed class MetadataOperationLog : IDisposable
@@ -40,7 +40,7 @@ internal sealed class MetadataOperationLog : IDisposable
         string path, long afterZxid, bool forceSync, Action<MetadataTransaction> apply, ILogger logger)
     {
         bool existed = File.Exists(path);
-        var file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None);
+        var file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, 1, FileOptions.None);
         try
         {
             long validLength = Replay(file, afterZxid, apply);

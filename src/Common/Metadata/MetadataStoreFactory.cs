@@ -5,7 +5,7 @@ namespace Pulsarish.Common.Metadata;
 
 /// <summary>
 /// Opens a metadata store from a URL:
-/// <c>zk:127.0.0.1:2181,127.0.0.1:2182/chroot</c> (ZooKeeper ensemble, optional chroot),
+/// <c>zk:127.0.0.1:2181,127.0.0.1:2182/chroot</c> (ZooKeeper ensemble, optional chroot; <c>zk://…</c> too),
 /// <c>embedded:/path/to/dir</c> (durable in-process store, standalone) or <c>memory:</c> (in-memory, unit tests).
 /// </summary>
 public static class MetadataStoreFactory
@@ -25,6 +25,10 @@ public static class MetadataStoreFactory
         if (url.StartsWith(ZooKeeperScheme, StringComparison.OrdinalIgnoreCase))
         {
             string connectString = url[ZooKeeperScheme.Length..];
+            if (connectString.StartsWith("//", StringComparison.Ordinal))
+            {
+                connectString = connectString[2..]; // zk://host:port also accepted
+            }
             var options = new ZooKeeperClientOptions
             {
                 ConnectString = connectString,

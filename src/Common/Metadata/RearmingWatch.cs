@@ -3,9 +3,10 @@ using Microsoft.Extensions.Logging;
 namespace Pulsarish.Common.Metadata;
 
 /// <summary>
-/// A persistent watch built from the store's one-shot watches: on every matching notification (and after a
-/// reconnect or a new session, when changes may have been missed) it re-arms with a read first, then calls
-/// the callback — so no change between two callbacks goes unseen. Callbacks run on the thread pool.
+/// A persistent watch built from the store's one-shot watches. Each round re-arms with a read, then calls the
+/// callback; a round runs once when the watch is first armed (so a change between the caller's own read and the
+/// arming is never missed), on every matching notification, and after a reconnect or a new session. Rounds run
+/// one at a time on the thread pool; triggers arriving during a round are coalesced into one more round.
 /// </summary>
 internal sealed class RearmingWatch : IDisposable
 {
@@ -15,6 +16,8 @@ internal sealed class RearmingWatch : IDisposable
     private readonly Action _changed;
     private readonly ILogger _logger;
     private readonly IDisposable _registration;
+    private int _pending;
+    private int _running;
     private int _disposed;
 
     public RearmingWatch(
@@ -27,14 +30,14 @@ internal sealed class RearmingWatch : IDisposable
         _logger = logger;
         _registration = store.RegisterListener(OnNotification);
         store.SessionEventRaised += OnSessionEvent;
-        _ = ArmAsync();
+        Trigger();
     }
 
     private void OnNotification(Notification n)
     {
         if (_matches(n))
         {
-            _ = RearmAndNotifyAsync();
+            Trigger();
         }
     }
 
@@ -42,33 +45,50 @@ internal sealed class RearmingWatch : IDisposable
     {
         if (e is SessionEvent.Reconnected or SessionEvent.SessionReestablished)
         {
-            _ = RearmAndNotifyAsync();
+            Trigger();
         }
     }
 
-    private async Task RearmAndNotifyAsync()
+    private void Trigger()
     {
-        await ArmAsync().ConfigureAwait(false);
-        if (Volatile.Read(ref _disposed) != 0)
+        Volatile.Write(ref _pending, 1);
+        if (Interlocked.CompareExchange(ref _running, 1, 0) == 0)
         {
-            return;
+            _ = Task.Run(RunRoundsAsync);
         }
-        try
+    }
+
+    private async Task RunRoundsAsync()
+    {
+        while (true)
         {
-            _changed();
-        }
-        catch (Exception e)
-        {
-            _logger.LogWarning(e, "Metadata watch callback failed");
+            while (Interlocked.Exchange(ref _pending, 0) == 1 && Volatile.Read(ref _disposed) == 0)
+            {
+                await ArmAsync().ConfigureAwait(false);
+                if (Volatile.Read(ref _disposed) != 0)
+                {
+                    break;
+                }
+                try
+                {
+                    _changed();
+                }
+                catch (Exception e)
+                {
+                    _logger.LogWarning(e, "Metadata watch callback failed");
+                }
+            }
+            Volatile.Write(ref _running, 0);
+            // A trigger that saw _running == 1 after our last check would otherwise be lost.
+            if (Volatile.Read(ref _pending) == 0 || Interlocked.CompareExchange(ref _running, 1, 0) != 0)
+            {
+                return;
+            }
         }
     }
 
     private async Task ArmAsync()
     {
-        if (Volatile.Read(ref _disposed) != 0)
-        {
-            return;
-        }
         try
         {
             await _arm(_store).ConfigureAwait(false);

@@ -125,6 +125,19 @@ public abstract class MetadataStoreContractTests
     }
 
     [Test]
+    public async Task ConcurrentWritersCreateSharedMissingParentsWithoutErrors()
+    {
+        var sessions = new List<IMetadataStore>();
+        for (int i = 0; i < 4; i++) sessions.Add(await OpenAsync());
+        var writes = sessions.SelectMany((store, i) => Enumerable.Range(0, 5).Select(k =>
+            k % 2 == 0
+                ? (Task)store.PutAsync(P($"/shared/deep/parent/s{i}-k{k}"), Bytes("x"), null)
+                : store.CreateAsync(P($"/shared/deep/parent/s{i}-k{k}"), Bytes("x"), CreateOptions.None)));
+        await Task.WhenAll(writes);
+        Assert.That(await sessions[0].GetChildrenAsync(P("/shared/deep/parent")), Has.Count.EqualTo(20));
+    }
+
+    [Test]
     public async Task CreateOfAnExistingPathThrowsNodeExists()
     {
         var store = await OpenAsync();
@@ -268,6 +281,41 @@ public abstract class MetadataStoreContractTests
     }
 
     [Test]
+    public async Task NotificationsArriveInCommitOrder()
+    {
+        var store = await OpenAsync();
+        var writer = await OpenAsync();
+        using var events = new MetadataEventRecorder(store);
+        var paths = Enumerable.Range(0, 20).Select(i => P($"/order/k{i:D2}")).ToArray();
+        foreach (string path in paths) await writer.PutAsync(path, Bytes("v0"), null);
+        foreach (string path in paths) await store.GetAsync(path);
+        var order = paths.OrderBy(_ => Guid.NewGuid()).ToArray();
+        foreach (string path in order) await writer.PutAsync(path, Bytes("v1"), null);
+        await events.WaitForAsync(NotificationType.Modified, order[^1]);
+        var seen = events.Notifications.Where(n => n.Type == NotificationType.Modified).Select(n => n.Path).ToArray();
+        Assert.That(seen, Is.EqualTo(order));
+    }
+
+    [Test]
+    public async Task ListenerMayCallTheStoreFromItsCallback()
+    {
+        var store = await OpenAsync();
+        var writer = await OpenAsync();
+        await writer.PutAsync(P("/re"), Bytes("v0"), null);
+        var readInCallback = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var registration = store.RegisterListener(n =>
+        {
+            if (n.Path != P("/re")) return;
+            // Blocking on the store inside a callback only works when callbacks run outside the store's lock.
+            var current = store.GetAsync(P("/re")).GetAwaiter().GetResult();
+            readInCallback.TrySetResult(Text(current));
+        });
+        await store.GetAsync(P("/re"));
+        await writer.PutAsync(P("/re"), Bytes("v1"), null);
+        Assert.That(await readInCallback.Task.WaitAsync(MetadataEventRecorder.DefaultTimeout), Is.EqualTo("v1"));
+    }
+
+    [Test]
     public async Task EphemeralVanishesWhenItsSessionClosesAndAnotherSessionSeesIt()
     {
         var owner = await OpenAsync();
@@ -391,11 +439,12 @@ public abstract class MetadataStoreContractTests
         var changes = new ConcurrentQueue<long>();
         using (watcher.Watch(m.LedgerId, changes.Enqueue))
         {
-            await Task.Delay(100); // let the watch arm
+            await WaitUntilAsync(() => changes.Count >= 1, "the call once the watch is armed");
+            int armed = changes.Count;
             m.State = LedgerState.Closed;
             m.LastEntryId = 41;
             await writer.UpdateAsync(m, version, CancellationToken.None);
-            await WaitUntilAsync(() => changes.Count >= 1, "change after update");
+            await WaitUntilAsync(() => changes.Count > armed, "change after update");
             var (read, _) = (await watcher.ReadAsync(m.LedgerId, CancellationToken.None))!.Value;
             Assert.That(read.State, Is.EqualTo(LedgerState.Closed));
             int before = changes.Count;
@@ -441,12 +490,13 @@ public abstract class MetadataStoreContractTests
         var observer = new BookieRegistry(observerSession);
         int calls = 0;
         using var watch = observer.WatchAvailable(() => Interlocked.Increment(ref calls));
-        await Task.Delay(100);
+        await WaitUntilAsync(() => Volatile.Read(ref calls) >= 1, "the call once the watch is armed");
+        int armed = Volatile.Read(ref calls);
         string bookieId = "bookie-" + Guid.NewGuid().ToString("N")[..8];
         var bookieSession = await OpenAsync();
         var registry = new BookieRegistry(bookieSession);
         await registry.RegisterAsync(new BookieServiceInfo { BookieId = bookieId, Address = "127.0.0.1:3182" });
-        await WaitUntilAsync(() => Volatile.Read(ref calls) >= 1, "join reported");
+        await WaitUntilAsync(() => Volatile.Read(ref calls) > armed, "join reported");
         int afterJoin = Volatile.Read(ref calls);
         await bookieSession.DisposeAsync();
         await WaitUntilAsync(() => Volatile.Read(ref calls) > afterJoin, "leave reported");

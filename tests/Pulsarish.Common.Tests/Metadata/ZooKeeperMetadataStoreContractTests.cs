@@ -74,10 +74,28 @@ public sealed class ZooKeeperMetadataStoreContractTests : MetadataStoreContractT
     }
 
     [Test]
+    public async Task WatchesSetBeforeAShortPartitionStillFire()
+    {
+        var store = await OpenAsync();
+        var writer = await OpenAsync();
+        using var events = new MetadataEventRecorder(store);
+        string path = Root + "/watched";
+        await writer.PutAsync(path, new byte[] { 0 }, null);
+        await store.GetAsync(path);
+        var proxy = _proxies[store];
+        proxy.Partition();
+        await events.WaitForSessionEventAsync(SessionEvent.ConnectionLost);
+        await writer.PutAsync(path, new byte[] { 1 }, null); // changed while the watcher is cut off
+        proxy.Heal();
+        await events.WaitForSessionEventAsync(SessionEvent.Reconnected);
+        await events.WaitForAsync(NotificationType.Modified, path);
+    }
+
+    [Test]
     public async Task FactoryOpensAZooKeeperUrlWithChroot()
     {
         string chroot = "/factory-" + Guid.NewGuid().ToString("N")[..8];
-        await using var store = await MetadataStoreFactory.CreateAsync($"zk:{_server!.ConnectString}{chroot}");
+        await using var store = await MetadataStoreFactory.CreateAsync($"zk://{_server!.ConnectString}{chroot}");
         await store.PutAsync("/inside", new byte[] { 7 }, null);
         var plain = await OpenAsync(); // chrooted at /pulsarish-contract: cannot see the factory's chroot
         Assert.That(await plain.ExistsAsync("/inside"), Is.False);

@@ -551,7 +551,7 @@ public sealed class ZooKeeperClient : IAsyncDisposable
                         {
                             candidate = await ZooKeeperConnection.OpenAsync(this, host, port, LastZxidSeen,
                                 _options.SessionTimeout, SessionId, _password, EffectiveConnectTimeout,
-                                _options.MaxPacketBytes, _logger, ct).ConfigureAwait(false);
+                                _options.MaxPacketBytes, _options.MaxInFlightRequests, _logger, ct).ConfigureAwait(false);
                         }
                         catch (OperationCanceledException) when (ct.IsCancellationRequested)
                         {

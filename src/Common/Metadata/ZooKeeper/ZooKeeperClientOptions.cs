@@ -31,6 +31,12 @@ public sealed class ZooKeeperClientOptions
     public int MaxQueuedRequests { get; set; } = 10_000;
 
     /// <summary>
+    /// Bound of the requests written but not yet answered on one connection (pipelining depth); the writer pauses
+    /// when it is reached (the server's own outstanding-request limit defaults to 1000).
+    /// </summary>
+    public int MaxInFlightRequests { get; set; } = 1000;
+
+    /// <summary>
     /// Bound of the queue of watch and state events not yet delivered to handlers. When handlers fall this far
     /// behind, reading from the server pauses until they catch up.
     /// </summary>
@@ -47,6 +53,7 @@ public sealed class ZooKeeperClientOptions
             throw new ArgumentException($"DisconnectedOperationTimeout {DisconnectedOperationTimeout} out of range");
         if (MaxPacketBytes < 1024) throw new ArgumentException($"MaxPacketBytes {MaxPacketBytes} below 1024");
         if (MaxQueuedRequests < 1) throw new ArgumentException($"MaxQueuedRequests {MaxQueuedRequests} below 1");
+        if (MaxInFlightRequests < 1) throw new ArgumentException($"MaxInFlightRequests {MaxInFlightRequests} below 1");
         if (MaxQueuedEvents < 1) throw new ArgumentException($"MaxQueuedEvents {MaxQueuedEvents} below 1");
     }
 }

@@ -26,12 +26,15 @@ internal sealed class ZooKeeperConnection : IAsyncDisposable
     private readonly NetworkStream _stream;
     private readonly FrameReader _frames;
     private readonly ConcurrentQueue<PendingRequest> _sent = new();
+    private readonly SemaphoreSlim _inFlightSlots;
     private readonly ILogger _logger;
     private long _lastSendTimestamp;
     private long _lastReceiveTimestamp;
 
-    private ZooKeeperConnection(ZooKeeperClient owner, Socket socket, string server, int maxPacketBytes, ILogger logger)
+    private ZooKeeperConnection(ZooKeeperClient owner, Socket socket, string server, int maxPacketBytes,
+        int maxInFlightRequests, ILogger logger)
     {
+        _inFlightSlots = new SemaphoreSlim(maxInFlightRequests, maxInFlightRequests);
         _owner = owner;
         _socket = socket;
         _stream = new NetworkStream(socket, ownsSocket: true);
@@ -47,7 +50,7 @@ internal sealed class ZooKeeperConnection : IAsyncDisposable
     /// <summary>Connects to one server and performs the session handshake within <paramref name="timeout"/>.</summary>
     public static async Task<ZooKeeperConnection> OpenAsync(ZooKeeperClient owner, string host, int port,
         long lastZxidSeen, TimeSpan requestedTimeout, long sessionId, byte[] password, TimeSpan timeout,
-        int maxPacketBytes, ILogger logger, CancellationToken ct)
+        int maxPacketBytes, int maxInFlightRequests, ILogger logger, CancellationToken ct)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
         deadline.CancelAfter(timeout);
@@ -66,7 +69,7 @@ internal sealed class ZooKeeperConnection : IAsyncDisposable
             socket.Dispose();
             throw;
         }
-        var connection = new ZooKeeperConnection(owner, socket, $"{host}:{port}", maxPacketBytes, logger);
+        var connection = new ZooKeeperConnection(owner, socket, $"{host}:{port}", maxPacketBytes, maxInFlightRequests, logger);
         try
         {
             // ConnectRequest: protocolVersion, lastZxidSeen, timeOut, sessionId, passwd, readOnly.
@@ -187,9 +190,25 @@ internal sealed class ZooKeeperConnection : IAsyncDisposable
             {
                 ct.ThrowIfCancellationRequested();
                 int used = 0;
-                while (used < WriteBatchBytes && outgoing.TryRead(out var request))
+                bool throttled = false;
+                while (used < WriteBatchBytes)
                 {
-                    if (!request.TryBeginSend(_owner.NextXid())) continue;
+                    // Pipelining depth bound: a slot per written request, given back when its reply is read.
+                    if (!_inFlightSlots.Wait(0))
+                    {
+                        throttled = true;
+                        break;
+                    }
+                    if (!outgoing.TryRead(out var request))
+                    {
+                        _inFlightSlots.Release();
+                        break;
+                    }
+                    if (!request.TryBeginSend(_owner.NextXid()))
+                    {
+                        _inFlightSlots.Release();
+                        continue;
+                    }
                     // In the FIFO before it is on the wire, so its reply always finds it.
                     _sent.Enqueue(request);
                     int length = request.FrameLength;
@@ -237,8 +256,14 @@ internal sealed class ZooKeeperConnection : IAsyncDisposable
                     _lastSendTimestamp = Stopwatch.GetTimestamp();
                     continue;
                 }
-                waitForWork ??= outgoing.WaitToReadAsync(ct).AsTask();
                 long waitTicks = Math.Max(1, Math.Min(pingIntervalTicks - sinceSend, readTimeoutTicks - sinceReceive + 1));
+                if (throttled)
+                {
+                    if (await _inFlightSlots.WaitAsync(Stopwatch.GetElapsedTime(0, waitTicks), ct).ConfigureAwait(false))
+                        _inFlightSlots.Release();
+                    continue;
+                }
+                waitForWork ??= outgoing.WaitToReadAsync(ct).AsTask();
                 var delay = Task.Delay(Stopwatch.GetElapsedTime(0, waitTicks), ct);
                 if (await Task.WhenAny(waitForWork, delay).ConfigureAwait(false) == waitForWork)
                 {
@@ -299,6 +324,7 @@ internal sealed class ZooKeeperConnection : IAsyncDisposable
         }
         if (!_sent.TryDequeue(out var request))
             throw new ProtocolException($"reply with xid {xid} while no request is pending");
+        _inFlightSlots.Release();
         // Replies come in request order: anything else means the stream is out of sync.
         if (request.Xid != xid)
         {
@@ -327,6 +353,7 @@ internal sealed class ZooKeeperConnection : IAsyncDisposable
         _socket.Dispose();
         _stream.Dispose();
         _frames.Dispose();
+        _inFlightSlots.Dispose();
         return ValueTask.CompletedTask;
     }
 }
