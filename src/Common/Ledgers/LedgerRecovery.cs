@@ -52,12 +52,7 @@ internal sealed class LedgerRecovery(LedgerClient client, ILogger logger)
         // Entries before the last fragment were complete when it was written (it starts at the writer's LAC+1).
         var lastFragment = metadata.Fragments[^1];
         long firstToRead = Math.Max(maxLac + 1, lastFragment.FirstEntryId);
-        long length = 0;
-        if (firstToRead > 0)
-        {
-            var previous = await client.Reader.ReadStoredAsync(metadata, firstToRead - 1, ct).ConfigureAwait(false);
-            length = LedgerEntryFormat.ReadLedgerLength(previous.Span);
-        }
+        long length = -1; // the ledger length recorded in the last entry seen; unknown until one is read
 
         // 3. Read forward; recover what some bookie has; stop at the first entry proven absent — DESIGN §4.3.
         long entryId = firstToRead;
@@ -72,7 +67,7 @@ internal sealed class LedgerRecovery(LedgerClient client, ILogger logger)
                     break;
                 }
                 long entryLength = LedgerEntryFormat.ReadLedgerLength(stored.Value.Span);
-                if (entryLength < length)
+                if (entryLength < Math.Max(length, 0))
                 {
                     throw new CorruptDataException($"entry {ledgerId}:{entryId} records length {entryLength} < {length}");
                 }
@@ -99,6 +94,16 @@ internal sealed class LedgerRecovery(LedgerClient client, ILogger logger)
         }
         long lastEntryId = entryId - 1;
         LedgerMetrics.RecoveredEntries.Inc(entryId - firstToRead);
+        if (length < 0)
+        {
+            // Nothing past the LAC: the length is the one the last complete entry records.
+            length = 0;
+            if (lastEntryId >= 0)
+            {
+                var last = await client.Reader.ReadStoredAsync(metadata, lastEntryId, ct).ConfigureAwait(false);
+                length = LedgerEntryFormat.ReadLedgerLength(last.Span);
+            }
+        }
 
         // 4. CAS to CLOSED with the last recovered entry — DESIGN §4.4.
         while (true)
