@@ -88,6 +88,9 @@ public sealed class LedgerHandle : IAsyncDisposable, IAddCallback
     /// <summary>Highest entry id assigned to an add; -1 when none.</summary>
     public long LastAddPushed { get { lock (_lock) { return _lastAddPushed; } } }
 
+    /// <summary>Adds accepted and not yet complete (in flight plus waiting for back-pressure).</summary>
+    public int PendingAdds { get { lock (_lock) { return _pending.Count + _waiting.Count; } } }
+
     /// <summary>Payload bytes of the completed entries.</summary>
     public long Length { get { lock (_lock) { return _length; } } }
 
