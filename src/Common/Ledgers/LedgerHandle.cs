@@ -234,9 +234,8 @@ public sealed class LedgerHandle : IAsyncDisposable, IAddCallback
                     Fail(new TooLargeException($"bookie {bookieId} refused entry {LedgerId}:{op.EntryId} as too large"));
                     break;
                 default:
-                    _logger.LogWarning("Add of {LedgerId}:{EntryId} to bookie {BookieId} failed with {Status}",
-                        LedgerId, op.EntryId, bookieId, status);
-                    startChange = OnBookieFailed(WriteSet.BookieIndex(op.EntryId, position, _ensembleSize), bookieId);
+                    startChange = OnBookieFailed(WriteSet.BookieIndex(op.EntryId, position, _ensembleSize), bookieId,
+                        op.EntryId, status.ToString());
                     break;
             }
         }
@@ -289,7 +288,7 @@ public sealed class LedgerHandle : IAsyncDisposable, IAddCallback
     }
 
     /// <summary>Records a failed bookie; true when the caller must start the ensemble change loop. Under the lock.</summary>
-    private bool OnBookieFailed(int bookieIndex, string bookieId)
+    private bool OnBookieFailed(int bookieIndex, string bookieId, long entryId, string reason)
     {
         Debug.Assert(Monitor.IsEntered(_lock));
         if (_state != HandleState.Open || !string.Equals(_ensemble[bookieIndex], bookieId, StringComparison.Ordinal))
@@ -301,6 +300,8 @@ public sealed class LedgerHandle : IAsyncDisposable, IAddCallback
             return false;
         }
         _everFailed.Add(bookieId);
+        _logger.LogWarning("Ledger {LedgerId}: bookie {BookieId} (ensemble index {Index}) failed an add of entry {EntryId} ({Reason}); replacing it",
+            LedgerId, bookieId, bookieIndex, entryId, reason);
         if (_changingEnsemble)
         {
             return false;
@@ -338,9 +339,7 @@ public sealed class LedgerHandle : IAsyncDisposable, IAddCallback
                         int index = WriteSet.BookieIndex(op.EntryId, position, _ensembleSize);
                         if (!_failedBookies.ContainsKey(index))
                         {
-                            _logger.LogWarning("Add of {LedgerId}:{EntryId} to bookie {BookieId} timed out",
-                                LedgerId, op.EntryId, op.Targets[position]);
-                            startChange |= OnBookieFailed(index, op.Targets[position]);
+                            startChange |= OnBookieFailed(index, op.Targets[position], op.EntryId, "timeout");
                         }
                     }
                 }
