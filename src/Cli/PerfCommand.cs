@@ -13,6 +13,8 @@ public static class PerfCommand
     /// <summary>Journal record bytes around a payload (length, crc, ids, flags) plus the stored LAC and digest.</summary>
     private const int JournalOverheadBytes = 48;
 
+    private static readonly JsonSerializerOptions JsonOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+
     public static Command Create()
     {
         var perf = new Command("perf", "Benchmarks");

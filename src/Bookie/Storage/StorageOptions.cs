@@ -7,6 +7,9 @@ namespace Pulsarish.Bookie.Storage;
 /// </summary>
 public sealed class StorageOptions
 {
+    /// <summary>Upper bound of <see cref="MaxEntryBytes"/> in any configuration.</summary>
+    public const int MaxEntryBytesLimit = 256 * 1024 * 1024;
+
     /// <summary>Directory of the journal files (<c>&lt;hex id&gt;.journal</c>); ideally its own disk.</summary>
     public string JournalDir { get; set; } = "data/bookie/journal";
 
@@ -67,7 +70,7 @@ public sealed class StorageOptions
         Require(MaxGroupWait >= TimeSpan.Zero && MaxGroupWait <= TimeSpan.FromSeconds(1), nameof(MaxGroupWait), "must be within 0..1 s");
         Require(MaxGroupBytes >= 4096, nameof(MaxGroupBytes), "must be at least 4 KiB");
         Require(MaxEntryBytes >= 1, nameof(MaxEntryBytes), "must be positive");
-        Require(MaxEntryBytes <= 256 * 1024 * 1024, nameof(MaxEntryBytes), "must be at most 256 MiB");
+        Require(MaxEntryBytes <= MaxEntryBytesLimit, nameof(MaxEntryBytes), "must be at most 256 MiB");
         Require(JournalMaxFileBytes >= 64 * 1024, nameof(JournalMaxFileBytes), "must be at least 64 KiB");
         Require(JournalPreallocateBytes >= 0, nameof(JournalPreallocateBytes), "must not be negative");
         Require(JournalQueueCapacity >= 1, nameof(JournalQueueCapacity), "must be positive");
