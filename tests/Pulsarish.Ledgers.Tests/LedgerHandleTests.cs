@@ -361,6 +361,28 @@ public sealed class LedgerHandleTests
     }
 
     [Test]
+    public async Task MetricsCountAddsEnsembleChangesAndRecoveries()
+    {
+        double adds = LedgerMetrics.Adds.Value;
+        long latencies = LedgerMetrics.AddLatencySeconds.Count;
+        double changes = LedgerMetrics.EnsembleChanges.Value;
+        double recoveries = LedgerMetrics.Recoveries.Value;
+        await using var env = new FakeLedgerEnvironment(4);
+        var handle = await env.Client.CreateLedgerAsync(3, 3, 3);
+        for (int i = 0; i < 5; i++)
+        {
+            await handle.AddAsync(Payload(i));
+        }
+        env.Cluster[handle.Metadata.Fragments[0].Bookies[0]].Down = true;
+        await handle.AddAsync(Payload(5)).WaitAsync(TimeSpan.FromSeconds(5));
+        await env.NewClient().OpenWithRecoveryAsync(handle.LedgerId);
+        Assert.That(LedgerMetrics.Adds.Value - adds, Is.GreaterThanOrEqualTo(6));
+        Assert.That(LedgerMetrics.AddLatencySeconds.Count - latencies, Is.GreaterThanOrEqualTo(6));
+        Assert.That(LedgerMetrics.EnsembleChanges.Value - changes, Is.GreaterThanOrEqualTo(1));
+        Assert.That(LedgerMetrics.Recoveries.Value - recoveries, Is.GreaterThanOrEqualTo(1));
+    }
+
+    [Test]
     public async Task DeleteLedgerRemovesMetadata()
     {
         await using var env = new FakeLedgerEnvironment(3);
