@@ -22,6 +22,8 @@ public sealed class LedgerHandle : IAsyncDisposable, IAddCallback
 {
     private enum HandleState { Open, Closing, Closed, Failed }
 
+    private static readonly IReadOnlySet<string> EmptyExclusions = new HashSet<string>();
+
     private readonly object _lock = new();
     private readonly LedgerClient _client;
     private readonly ILogger _logger;
@@ -475,7 +477,16 @@ public sealed class LedgerHandle : IAsyncDisposable, IAddCallback
                 {
                     continue; // no longer valid: already replaced
                 }
-                ensemble[index] = _placement.ReplaceBookie(ensemble, index, _writeQuorum, available, excluded);
+                try
+                {
+                    ensemble[index] = _placement.ReplaceBookie(ensemble, index, _writeQuorum, available, excluded);
+                }
+                catch (NotEnoughBookiesException) when (excluded.Count > 0)
+                {
+                    // Bookies that failed earlier may be healthy again (BookKeeper excludes only the current
+                    // ensemble): retry with just the ensemble excluded, which still holds the failing bookie.
+                    ensemble[index] = _placement.ReplaceBookie(ensemble, index, _writeQuorum, available, EmptyExclusions);
+                }
                 changed = true;
             }
             if (!changed)
