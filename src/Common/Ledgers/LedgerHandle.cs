@@ -16,7 +16,7 @@ namespace Pulsarish.Common.Ledgers;
 /// triggers an ensemble change (versioned CAS of a new fragment at LAC+1, then a resend of the affected writes).
 /// The handle dies when it finds itself fenced (<see cref="LedgerFencedException"/>), cannot repair its ensemble
 /// (<see cref="NotEnoughBookiesException"/>) or is closed. Thread-safe; payloads are copied on add, so callers may
-/// reuse their buffers at once.
+/// reuse their buffers at once. Close or dispose every handle: an open one keeps its timeout timer alive.
 /// </summary>
 public sealed class LedgerHandle : IAsyncDisposable, IAddCallback
 {
