@@ -147,7 +147,7 @@ public static class PerfCommand
                 ceilingMbPerSecond = c.BytesPerSecond / 1e6, ceilingGroupBytes = groupBytes,
                 ceilingSyncsPerSecond = c.SyncsPerSecond, medianFdatasyncMicros = medianSyncMicros,
                 bytesRatioToCeiling = ratio, p99OverMedianFdatasync = r.P99Micros / medianSyncMicros,
-            }));
+            }, JsonOptions));
             return;
         }
 

@@ -432,6 +432,7 @@ public sealed class LedgerStorage : ILedgerStorage
             {
                 _logger.LogError(e, "Final flush failed; the journal will be replayed on the next start");
             }
+            _writeCache.Close();
             await _journal.DisposeAsync().ConfigureAwait(false);
             WaitForReadsToDrain();
             _closed = true;
@@ -469,6 +470,7 @@ public sealed class LedgerStorage : ILedgerStorage
         _maintenance.Wait();
         try
         {
+            _writeCache.Close();
             _journal.Abandon();
             WaitForReadsToDrain();
             _closed = true;

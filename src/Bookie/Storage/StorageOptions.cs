@@ -19,7 +19,11 @@ public sealed class StorageOptions
     /// <summary>Directory of the RocksDB index.</summary>
     public string IndexDir { get; set; } = "data/bookie/index";
 
-    /// <summary>Longest time the journal waits to gather a group before it writes and fsyncs (BK journalMaxGroupWaitMSec = 2).</summary>
+    /// <summary>
+    /// Longest time the journal waits to gather a group before it writes and fsyncs (BK journalMaxGroupWaitMSec = 2).
+    /// The actual wait is also capped by the recent fsync latency and skipped below 1 ms, so a fast disk is not
+    /// slowed down by waiting longer than a sync takes.
+    /// </summary>
     public TimeSpan MaxGroupWait { get; set; } = TimeSpan.FromMilliseconds(2);
 
     /// <summary>A group is written and fsync'd as soon as it holds this many bytes (BK journalBufferedWritesThreshold = 512 KiB).</summary>
