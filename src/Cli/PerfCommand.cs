@@ -19,7 +19,90 @@ public static class PerfCommand
     {
         var perf = new Command("perf", "Benchmarks");
         perf.Subcommands.Add(CreateBookie());
+        perf.Subcommands.Add(CreateLedger());
         return perf;
+    }
+
+    private static Command CreateLedger()
+    {
+        var bookies = new Option<string>("--bookies") { Description = "Comma-separated bookie HOST:PORTs", Required = true };
+        var configs = new Option<string>("--configs")
+        {
+            Description = "Space-separated E,Qw,Qa triples to run in turn",
+            DefaultValueFactory = _ => "1,1,1 3,2,2 3,3,2 3,3,3",
+        };
+        var writers = new Option<int>("--writers") { Description = "Concurrent writers (one ledger each)", DefaultValueFactory = _ => 64 };
+        var entryBytes = new Option<int>("--entry-bytes") { Description = "Payload bytes", DefaultValueFactory = _ => 1024 };
+        var pipeline = new Option<int>("--pipeline") { Description = "Adds in flight per writer", DefaultValueFactory = _ => 1 };
+        var duration = new Option<string>("--duration") { Description = "Measured time per run", DefaultValueFactory = _ => "15s" };
+        var warmup = new Option<string>("--warmup") { Description = "Unmeasured warm-up per run", DefaultValueFactory = _ => "2s" };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object per run" };
+        var command = new Command("ledger",
+            "Ledger-client add throughput and latency per (E,Qw,Qa), with a single-bookie ceiling run first")
+        {
+            bookies, configs, writers, entryBytes, pipeline, duration, warmup, json,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            string[] addresses = parse.GetValue(bookies)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            int writerCount = parse.GetValue(writers);
+            int bytes = parse.GetValue(entryBytes);
+            int depth = parse.GetValue(pipeline);
+            var measured = ParseDuration(parse.GetValue(duration)!);
+            var warm = ParseDuration(parse.GetValue(warmup)!);
+            var triples = new List<(int E, int Qw, int Qa)>();
+            foreach (string t in parse.GetValue(configs)!.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            {
+                string[] parts = t.Split(',');
+                if (parts.Length != 3 || !int.TryParse(parts[0], out int e) || !int.TryParse(parts[1], out int qw)
+                    || !int.TryParse(parts[2], out int qa))
+                {
+                    Console.Error.WriteLine($"bad --configs triple '{t}': expected E,Qw,Qa");
+                    return 2;
+                }
+
+                triples.Add((e, qw, qa));
+            }
+
+            bool asJson = parse.GetValue(json);
+            var inv = CultureInfo.InvariantCulture;
+            // The ceiling: the same load straight on one bookie (no replication, no ledger client).
+            var single = await new BookiePerf(new BookiePerf.Settings(addresses[0], writerCount, bytes, depth, measured, warm,
+                FirstLedgerId: DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000)).RunAsync(ct);
+            Report("single-bookie", single.AddsPerSecond, single.BytesPerSecond, single.P50Micros, single.P99Micros,
+                single.P999Micros, single.MaxMicros, single.Errors, 1.0);
+            int failures = 0;
+            foreach (var (e, qw, qa) in triples)
+            {
+                var r = await new LedgerPerf(new LedgerPerf.Settings(addresses, e, qw, qa, writerCount, bytes, depth, measured, warm))
+                    .RunAsync(ct);
+                failures += r.Errors > 0 ? 1 : 0;
+                Report($"({e},{qw},{qa})", r.AddsPerSecond, r.BytesPerSecond, r.P50Micros, r.P99Micros, r.P999Micros,
+                    r.MaxMicros, r.Errors, r.AddsPerSecond / single.AddsPerSecond);
+            }
+
+            return failures == 0 ? 0 : 1;
+
+            void Report(string name, double addsPerSecond, double bytesPerSecond, long p50, long p99, long p999, long max,
+                long errors, double ratio)
+            {
+                if (asJson)
+                {
+                    Console.Out.WriteLine(JsonSerializer.Serialize(new
+                    {
+                        config = name, writers = writerCount, entryBytes = bytes, pipeline = depth, addsPerSecond,
+                        mbPerSecond = bytesPerSecond / 1e6, p50Micros = p50, p99Micros = p99, p999Micros = p999,
+                        maxMicros = max, errors, ratioToSingleBookie = ratio,
+                    }, JsonOptions));
+                    return;
+                }
+
+                Console.Out.WriteLine(string.Format(inv,
+                    "{0,-14} adds/s {1,8:F0}  MB/s {2,6:F2}  latency µs p50 {3,7} p99 {4,7} p99.9 {5,7} max {6,7}  errors {7}  vs single bookie {8:P0}",
+                    name, addsPerSecond, bytesPerSecond / 1e6, p50, p99, p999, max, errors, ratio));
+            }
+        });
+        return command;
     }
 
     private static Command CreateBookie()
