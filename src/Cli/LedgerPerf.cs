@@ -72,6 +72,20 @@ public sealed class LedgerPerf
 
         long adds = latency.TotalCount;
         double seconds = _settings.Duration.TotalSeconds;
+        foreach (var writer in writers)
+        {
+            if (writer.FirstError is { } error)
+            {
+                Console.Error.WriteLine($"first add error: {error.GetType().Name}: {error.Message}");
+                break;
+            }
+        }
+
+        if (adds == 0)
+        {
+            return new Report(0, errors, seconds, 0, 0, 0, 0, 0, 0);
+        }
+
         return new Report(adds, errors, seconds, adds / seconds, adds * (double)_settings.EntryBytes / seconds,
             latency.GetValueAtPercentile(50), latency.GetValueAtPercentile(99), latency.GetValueAtPercentile(99.9),
             latency.GetMaxValue());
@@ -82,6 +96,8 @@ public sealed class LedgerPerf
         public LongHistogram Latency { get; } = new(1, 600_000_000, 3);
 
         public long Errors;
+
+        public Exception? FirstError;
 
         public async Task RunAsync(CancellationToken ct)
         {
@@ -110,8 +126,9 @@ public sealed class LedgerPerf
                 {
                     await handle.AddAsync(payload);
                 }
-                catch (Exception) when (!ct.IsCancellationRequested)
+                catch (Exception e) when (!ct.IsCancellationRequested)
                 {
+                    Interlocked.CompareExchange(ref FirstError, e, null);
                     Interlocked.Increment(ref Errors);
                     return;
                 }
