@@ -31,7 +31,15 @@ public sealed class EmbeddedMetadataStore : IMetadataStore
             tree.Options.NotificationQueueCapacity,
             e => SessionEventRaised?.Invoke(e),
             loggerFactory.CreateLogger<EmbeddedMetadataStore>());
-        _session = tree.OpenSession(_dispatcher);
+        try
+        {
+            _session = tree.OpenSession(_dispatcher);
+        }
+        catch
+        {
+            _dispatcher.Complete();
+            throw;
+        }
     }
 
     /// <summary>Opens (creating if needed) a durable tree in <paramref name="directory"/>; the result owns it.</summary>

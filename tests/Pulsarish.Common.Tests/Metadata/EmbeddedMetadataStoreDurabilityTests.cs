@@ -207,6 +207,20 @@ public sealed class EmbeddedMetadataStoreDurabilityTests
     }
 
     [Test]
+    public async Task ClosingTheOwnerClosesTheTreeForEverySession()
+    {
+        var owner = await OpenAsync();
+        var other = owner.CreateSession();
+        await other.PutAsync("/before", Bytes("x"), null);
+        await owner.DisposeAsync();
+        Assert.ThrowsAsync<ObjectDisposedException>(() => other.GetAsync("/before"));
+        Assert.Throws<ObjectDisposedException>(() => owner.CreateSession());
+        Assert.DoesNotThrowAsync(async () => await other.DisposeAsync());
+        await using var reopened = await OpenAsync();
+        Assert.That(await reopened.ExistsAsync("/before"), Is.True);
+    }
+
+    [Test]
     public async Task OversizedValuesAndBadPathsAreRejected()
     {
         await using var store = await OpenAsync();
