@@ -266,7 +266,7 @@ public sealed class RecoveryCluster : IAsyncDisposable
         }
         foreach (var process in _processes.Values)
         {
-            if (process.IsRunning)
+            if (TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed)
             {
                 TestContext.Progress.WriteLine($"bookie pid {process.Pid} log tail:\n{Tail(process.Log, 4000)}");
             }
