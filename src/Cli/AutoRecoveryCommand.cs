@@ -15,8 +15,9 @@ public static class AutoRecoveryCommand
     public static Command Create()
     {
         var id = new Option<string?>("--id") { Description = "Candidate/worker id (default: autorecovery-PID)" };
+        var metricsPort = new Option<int?>("--metrics-port") { Description = "HTTP port of /metrics on 127.0.0.1 (off by default)" };
         var logLevel = new Option<LogLevel>("--log-level") { Description = "Minimum log level (stderr)", DefaultValueFactory = _ => LogLevel.Information };
-        var command = new Command("autorecovery", "Run the auditor candidate and a replication worker") { id, logLevel };
+        var command = new Command("autorecovery", "Run the auditor candidate and a replication worker") { id, metricsPort, logLevel };
         var metadata = BookieMetadataArguments.AddTo(command, bookie: false);
         command.SetAction(async (parse, ct) =>
         {
@@ -35,8 +36,11 @@ public static class AutoRecoveryCommand
                 .AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace));
             string name = parse.GetValue(id) ?? $"autorecovery-{Environment.ProcessId}";
             await using var store = await MetadataStoreFactory.CreateAsync(url, loggerFactory, metadata.SessionTimeout(parse), ct);
-            await using (var service = AutoRecoveryService.Start(store, metadata.AutoRecovery(parse), name,
-                             Prometheus.Metrics.DefaultRegistry, loggerFactory))
+            var registry = Prometheus.Metrics.NewCustomRegistry();
+            using var metricServer = parse.GetValue(metricsPort) is int port
+                ? new Prometheus.KestrelMetricServer("127.0.0.1", port, "/metrics", registry).Start()
+                : null;
+            await using (var service = AutoRecoveryService.Start(store, metadata.AutoRecovery(parse), name, registry, loggerFactory))
             {
                 Console.Out.WriteLine($"autorecovery ready {name}");
                 Console.Out.Flush();

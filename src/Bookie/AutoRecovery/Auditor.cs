@@ -218,13 +218,25 @@ public sealed class Auditor(
     public async Task CheckAllLedgersAsync(CancellationToken ct)
     {
         var available = await AvailableIdsAsync(ct).ConfigureAwait(false);
+        var lostNow = new HashSet<string>(StringComparer.Ordinal);
+        var now = DateTime.UtcNow;
+        lock (_missingSince)
+        {
+            foreach (var (bookie, since) in _missingSince)
+            {
+                if (now - since >= options.LostBookieRecoveryDelay)
+                {
+                    lostNow.Add(bookie);
+                }
+            }
+        }
         var found = new List<(long LedgerId, string Bookie)>();
         await ForEachLedgerAsync(async m =>
         {
             foreach (var problem in await checker.CheckAsync(m, available, options.CheckEveryEntry, ct).ConfigureAwait(false))
             {
-                // Unregistered bookies are the lost-bookie path's (after its delay); unanswered ones are unknown.
-                if (!problem.Unavailable && !problem.Unknown && problem.Missing.Count > 0)
+                // Unregistered bookies count once their lost-bookie delay passed; unanswered ones are unknown.
+                if ((problem.Unavailable ? lostNow.Contains(problem.BookieId) : !problem.Unknown) && problem.Missing.Count > 0)
                 {
                     lock (found)
                     {

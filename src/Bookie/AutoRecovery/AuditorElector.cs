@@ -62,7 +62,7 @@ public sealed class AuditorElector : IAsyncDisposable
         {
             if (n.Path == _myPath)
             {
-                Volatile.Read(ref _leadership)?.Cancel();
+                EndLeadership();
             }
             Wake();
         }
@@ -74,9 +74,21 @@ public sealed class AuditorElector : IAsyncDisposable
         {
             // Our ephemeral went with the session: stop leading at once (another candidate may take over).
             _myPath = null;
-            Volatile.Read(ref _leadership)?.Cancel();
+            EndLeadership();
         }
         Wake();
+    }
+
+    private void EndLeadership()
+    {
+        try
+        {
+            Volatile.Read(ref _leadership)?.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // That leadership already ended.
+        }
     }
 
     private void Wake()
@@ -202,7 +214,7 @@ public sealed class AuditorElector : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _stop.Cancel();
-        Volatile.Read(ref _leadership)?.Cancel();
+        EndLeadership();
         if (_loop is not null)
         {
             await _loop.ConfigureAwait(false);

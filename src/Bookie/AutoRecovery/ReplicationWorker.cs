@@ -48,6 +48,11 @@ public sealed class ReplicationWorker : IAsyncDisposable
 
     private long _completed;
 
+    /// <summary>Times a task was skipped because another worker held its lock (diagnostics and tests).</summary>
+    public long LockedByOthers => Interlocked.Read(ref _lockedByOthers);
+
+    private long _lockedByOthers;
+
     public void Start() => _loop ??= Task.Run(() => RunAsync(_stop.Token));
 
     private void OnNotification(Notification n)
@@ -146,6 +151,7 @@ public sealed class ReplicationWorker : IAsyncDisposable
             locked = await _tasks.TryLockAsync(ledgerId, _workerId, ct).ConfigureAwait(false);
             if (!locked)
             {
+                Interlocked.Increment(ref _lockedByOthers);
                 return; // another worker has it
             }
             var task = await _tasks.GetAsync(ledgerId, ct).ConfigureAwait(false);
