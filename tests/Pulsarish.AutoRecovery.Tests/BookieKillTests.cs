@@ -1,4 +1,5 @@
-using Pulsarish.Common.Errors;
+using System.Text;
+using Pulsarish.Common.Ledgers;
 using Pulsarish.Common.Metadata;
 
 namespace Pulsarish.AutoRecovery.Tests;
@@ -26,8 +27,30 @@ public sealed class BookieKillTests
         }
         var first = (await cluster.Ledgers.ReadAsync(ledgers[1].Id))!.Value.Metadata;
         string victim = first.Fragments[0].Bookies[1];
+        // A live writer on an open ledger that includes the victim keeps writing through the kill.
+        LedgerHandle writer;
+        do
+        {
+            writer = await client.CreateLedgerAsync(3, 2, 2);
+        }
+        while (!writer.Metadata.Fragments[0].Bookies.Contains(victim));
+        var writerPayloads = new List<string>();
+        async Task WriteAsync(int count)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                string payload = $"live-{writerPayloads.Count}";
+                await writer.AddAsync(Encoding.UTF8.GetBytes(payload)).WaitAsync(TimeSpan.FromSeconds(30));
+                writerPayloads.Add(payload);
+            }
+        }
+        await WriteAsync(30);
+
         TestContext.Progress.WriteLine($"killing {victim} (pid {cluster.Process(victim).Pid})");
         cluster.Process(victim).Kill9();
+        await WriteAsync(30); // ensemble change: the victim's fragment ends
+        await writer.CloseAsync();
+        ledgers.Add((writer.LedgerId, writerPayloads));
 
         await RecoveryCluster.WaitUntilAsync(async () => !await cluster.AnyLedgerReferencesAsync(victim)
             && (await cluster.Tasks.ListAsync()).Count == 0, TimeSpan.FromSeconds(60), $"no ledger on {victim}, no task left");
