@@ -86,16 +86,20 @@ public static class BookieShellCommands
         var url = MetadataUrl();
         var bookie = new Argument<string>("BOOKIE") { Description = "Bookie id" };
         var wait = new Option<int>("--wait-seconds") { Description = "Wait until no ledger references the bookie (0: just file tasks)", DefaultValueFactory = _ => 0 };
-        var command = new Command("recover", "Re-replicate every ledger of a bookie now (AutoRecovery workers copy)") { url, bookie, wait };
+        var inline = new Option<bool>("--inline") { Description = "Copy in this process (a replication worker here) instead of leaving it to AutoRecovery" };
+        var command = new Command("recover", "Re-replicate every ledger of a bookie now") { url, bookie, wait, inline };
         command.SetAction((parse, ct) => WithAdminAsync(parse.GetValue(url)!, ct, async admin =>
         {
             string id = parse.GetValue(bookie)!;
+            int seconds = parse.GetValue(wait);
+            await using var worker = parse.GetValue(inline)
+                ? AutoRecoveryService.Start(admin.Store, new AutoRecoveryOptions(), $"admin-{Environment.ProcessId}", auditorCandidate: false)
+                : null;
             var filed = await admin.RecoverBookieAsync(id, ct);
             Console.Out.WriteLine($"filed {filed.Count} ledgers of {id}: {string.Join(",", filed)}");
-            int seconds = parse.GetValue(wait);
-            if (seconds > 0)
+            if (seconds > 0 || worker is not null)
             {
-                await admin.WaitUntilUnreferencedAsync(id, TimeSpan.FromSeconds(seconds), ct);
+                await admin.WaitUntilUnreferencedAsync(id, TimeSpan.FromSeconds(seconds > 0 ? seconds : 3600), ct);
                 Console.Out.WriteLine($"no ledger references {id}");
             }
             return 0;

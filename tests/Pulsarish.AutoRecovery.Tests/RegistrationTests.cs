@@ -1,12 +1,9 @@
-using System.Diagnostics;
-using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
 using Pulsarish.Bookie;
 using Pulsarish.Bookie.AutoRecovery;
 using Pulsarish.Bookie.Registration;
 using Pulsarish.Common.Errors;
 using Pulsarish.Common.Metadata;
-using Pulsarish.TestKit;
 using StatusCode = Pulsarish.Protocol.Bookie.StatusCode;
 
 namespace Pulsarish.AutoRecovery.Tests;
@@ -126,7 +123,7 @@ public sealed class RegistrationTests
         await cluster.StartAutoRecoveryAsync("ar", RecoveryCluster.FastOptions(TimeSpan.FromMinutes(5)));
 
         // Through the CLI, as an operator would.
-        var (exit, output) = await RunCliAsync("admin", "bookies", "decommission", victim, "--metadata-url", cluster.Url,
+        var (exit, output) = await Cli.RunAsync("admin", "bookies", "decommission", victim, "--metadata-url", cluster.Url,
             "--timeout-seconds", "60");
         Assert.That(exit, Is.EqualTo(0), output);
         Assert.That(output, Does.Contain($"bookie {victim} decommissioned"));
@@ -137,37 +134,11 @@ public sealed class RegistrationTests
         foreach (var (id, payloads) in ledgers)
         {
             await cluster.AssertFullyReplicatedAsync(id, payloads);
-            var (checkExit, checkOutput) = await RunCliAsync("admin", "ledgers", "check", id.ToString(), "--metadata-url", cluster.Url);
+            var (checkExit, checkOutput) = await Cli.RunAsync("admin", "ledgers", "check", id.ToString(), "--metadata-url", cluster.Url);
             Assert.That(checkExit, Is.EqualTo(0), checkOutput);
             Assert.That(checkOutput, Does.Contain("fully replicated"));
         }
         var refused = Assert.ThrowsAsync<InvalidCookieException>(() => cluster.StartInProcessBookieAsync(victim));
         Assert.That(refused!.Message, Does.Contain("decommissioned"));
-    }
-
-    private static async Task<(int ExitCode, string Output)> RunCliAsync(params string[] args)
-    {
-        using var process = new Process { StartInfo = PulsarishBinary.StartInfo(args) };
-        var output = new StringBuilder();
-        process.OutputDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
-        process.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-        process.WaitForExit();
-        lock (output)
-        {
-            return (process.ExitCode, output.ToString());
-        }
     }
 }

@@ -55,7 +55,8 @@ public sealed class Auditor(
         metrics.IsAuditor.Set(1);
         var filed = new HashSet<string>(StringComparer.Ordinal);
         HashSet<string>? lastAvailable = null;
-        var nextCheck = options.PeriodicCheckInterval is { } interval ? DateTime.UtcNow + interval : DateTime.MaxValue;
+        // The full check runs beside the lost-bookie loop, so a long check never delays filing a lost bookie.
+        var periodicCheck = options.PeriodicCheckInterval is { } interval ? PeriodicCheckLoopAsync(interval, ct) : Task.CompletedTask;
         try
         {
             using var watch = registry.WatchAvailable(Wake);
@@ -70,11 +71,6 @@ public sealed class Auditor(
                         lastAvailable = available;
                     }
                     await FileLostBookiesAsync(filed, ct).ConfigureAwait(false);
-                    if (DateTime.UtcNow >= nextCheck)
-                    {
-                        await CheckAllLedgersAsync(ct).ConfigureAwait(false);
-                        nextCheck = DateTime.UtcNow + options.PeriodicCheckInterval!.Value;
-                    }
                 }
                 catch (OperationCanceledException) when (ct.IsCancellationRequested)
                 {
@@ -85,15 +81,9 @@ public sealed class Auditor(
                     logger.LogWarning(e, "Audit round failed");
                     lastAvailable = null;
                 }
-                var wait = options.AuditTick;
-                var untilCheck = nextCheck - DateTime.UtcNow;
-                if (untilCheck < wait)
-                {
-                    wait = untilCheck > TimeSpan.Zero ? untilCheck : TimeSpan.Zero;
-                }
                 try
                 {
-                    await wake.WaitAsync(wait, ct).ConfigureAwait(false);
+                    await wake.WaitAsync(options.AuditTick, ct).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
@@ -104,6 +94,30 @@ public sealed class Auditor(
         finally
         {
             metrics.IsAuditor.Set(0);
+            await periodicCheck.ConfigureAwait(false);
+        }
+    }
+
+    private async Task PeriodicCheckLoopAsync(TimeSpan interval, CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(interval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
+            {
+                try
+                {
+                    await CheckAllLedgersAsync(ct).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    logger.LogWarning(e, "Periodic ledger check failed");
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Leadership ended.
         }
     }
 

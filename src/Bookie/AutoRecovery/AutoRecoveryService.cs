@@ -44,11 +44,12 @@ public sealed class AutoRecoveryService : IAsyncDisposable
     public bool IsAuditor => Elector.IsLeader;
 
     /// <summary>
-    /// Starts the auditor candidate and the worker on <paramref name="store"/> (not owned). Metrics go to
+    /// Starts the auditor candidate (unless <paramref name="auditorCandidate"/> is false: a worker only, e.g. the
+    /// admin's inline recovery) and the worker on <paramref name="store"/> (not owned). Metrics go to
     /// <paramref name="metricsRegistry"/> (default: a private registry).
     /// </summary>
     public static AutoRecoveryService Start(IMetadataStore store, AutoRecoveryOptions options, string id,
-        CollectorRegistry? metricsRegistry = null, ILoggerFactory? loggerFactory = null)
+        CollectorRegistry? metricsRegistry = null, ILoggerFactory? loggerFactory = null, bool auditorCandidate = true)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(options);
@@ -71,7 +72,10 @@ public sealed class AutoRecoveryService : IAsyncDisposable
         var elector = new AuditorElector(store, id, auditor.RunAsync, loggerFactory.CreateLogger<AuditorElector>());
         var worker = new ReplicationWorker(store, tasks, replicator, options, metrics, id, loggerFactory.CreateLogger<ReplicationWorker>());
         var service = new AutoRecoveryService(id, registry, bookies, recoveryClient, tasks, auditor, elector, worker, metrics);
-        elector.Start();
+        if (auditorCandidate)
+        {
+            elector.Start();
+        }
         worker.Start();
         return service;
     }

@@ -31,6 +31,9 @@ public sealed class BookieRecoveryAdmin : IAsyncDisposable
         _bookies = new GrpcBookieClient(new RegistryBookieDirectory(_registry), null, loggerFactory);
     }
 
+    /// <summary>The metadata session (not owned).</summary>
+    public IMetadataStore Store => _store;
+
     public LedgerMetadataStore Ledgers { get; }
     public UnderReplicationManager Tasks { get; }
     public BookieRegistry Registry => _registry;
