@@ -51,8 +51,8 @@ public sealed class BookieServer : IAsyncDisposable
     /// <summary>The bound gRPC endpoint (the real port when <see cref="BookieOptions.Port"/> was 0).</summary>
     public IPEndPoint EndPoint { get; }
 
-    /// <summary>"host:port" of the gRPC endpoint, as clients dial it.</summary>
-    public string Address => $"{EndPoint.Address}:{EndPoint.Port}";
+    /// <summary>"host:port" of the gRPC endpoint, as clients dial it ("[::1]:port" for IPv6).</summary>
+    public string Address => EndPoint.ToString();
 
     /// <summary>The bookie's identity in metadata.</summary>
     public string BookieId => _state.BookieId;
@@ -152,7 +152,7 @@ public sealed class BookieServer : IAsyncDisposable
             builder.Services.AddSingleton(options);
             builder.Services.AddSingleton(metrics);
             builder.Services.AddSingleton(sp => new BookieState(
-                options.BookieId ?? $"{bindAddress}:{grpcListen!.IPEndPoint!.Port}", options,
+                options.BookieId ?? new IPEndPoint(bindAddress, grpcListen!.IPEndPoint!.Port).ToString(), options,
                 sp.GetRequiredService<ILoggerFactory>().CreateLogger<BookieState>()));
             builder.Services.AddSingleton<BookieService>();
 

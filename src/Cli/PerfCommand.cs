@@ -13,6 +13,8 @@ public static class PerfCommand
     /// <summary>Journal record bytes around a payload (length, crc, ids, flags) plus the stored LAC and digest.</summary>
     private const int JournalOverheadBytes = 48;
 
+    private static readonly JsonSerializerOptions JsonOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+
     public static Command Create()
     {
         var perf = new Command("perf", "Benchmarks");
@@ -145,7 +147,7 @@ public static class PerfCommand
                 ceilingMbPerSecond = c.BytesPerSecond / 1e6, ceilingGroupBytes = groupBytes,
                 ceilingSyncsPerSecond = c.SyncsPerSecond, medianFdatasyncMicros = medianSyncMicros,
                 bytesRatioToCeiling = ratio, p99OverMedianFdatasync = r.P99Micros / medianSyncMicros,
-            }));
+            }, JsonOptions));
             return;
         }
 

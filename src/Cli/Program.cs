@@ -2,6 +2,7 @@ using System.CommandLine;
 
 namespace Pulsarish.Cli;
 
+/// <summary>Entry point of the `pulsarish` executable: one subcommand group per file (BookieCommand, PerfCommand, …).</summary>
 public static class Program
 {
     /// <summary>How long a SIGTERM/Ctrl-C waits for a command (a bookie's graceful flush) before the process exits.</summary>

@@ -310,6 +310,31 @@ public sealed class LedgerHandleTests
     }
 
     [Test]
+    public async Task TailingReaderFollowsTheWritersEnsembleChange()
+    {
+        await using var env = new FakeLedgerEnvironment(3);
+        var writer = await env.Client.CreateLedgerAsync(2, 1, 1);
+        for (int i = 0; i < 4; i++)
+        {
+            await writer.AddAsync(Payload(i));
+        }
+        var reader = await env.NewClient().OpenReadOnlyAsync(writer.LedgerId);
+        Assert.That(reader.LastAddConfirmed, Is.EqualTo(2));
+        string failed = writer.Metadata.Fragments[0].Bookies[0];
+        env.Cluster[failed].Down = true;
+        for (int i = 4; i < 10; i++)
+        {
+            await writer.AddAsync(Payload(i)).WaitAsync(TimeSpan.FromSeconds(5));
+        }
+        Assert.That(writer.Metadata.Fragments, Has.Count.EqualTo(2));
+        // The reader's metadata still names the failed bookie: it re-reads the metadata and carries on.
+        Assert.That(await reader.ReadLastAddConfirmedAsync(), Is.EqualTo(8));
+        var entries = await reader.ReadAsync(4, 8);
+        Assert.That(entries.Select(e => Encoding.UTF8.GetString(e.Payload.Span)), Is.EqualTo(Enumerable.Range(4, 5).Select(i => $"entry-{i}")));
+        Assert.That(reader.Metadata.Fragments, Has.Count.EqualTo(2));
+    }
+
+    [Test]
     public async Task CorruptCopyIsSkippedAndSlowBookieIsReadSpeculatively()
     {
         await using var env = new FakeLedgerEnvironment(3, new LedgerClientOptions { SpeculativeReadTimeout = TimeSpan.FromMilliseconds(50) });
@@ -333,6 +358,28 @@ public sealed class LedgerHandleTests
         await handle.CloseAsync();
         var reader = await env.Client.OpenReadOnlyAsync(handle.LedgerId);
         Assert.ThrowsAsync<CorruptDataException>(() => reader.ReadAsync(1, 1));
+    }
+
+    [Test]
+    public async Task MetricsCountAddsEnsembleChangesAndRecoveries()
+    {
+        double adds = LedgerMetrics.Adds.Value;
+        long latencies = LedgerMetrics.AddLatencySeconds.Count;
+        double changes = LedgerMetrics.EnsembleChanges.Value;
+        double recoveries = LedgerMetrics.Recoveries.Value;
+        await using var env = new FakeLedgerEnvironment(4);
+        var handle = await env.Client.CreateLedgerAsync(3, 3, 3);
+        for (int i = 0; i < 5; i++)
+        {
+            await handle.AddAsync(Payload(i));
+        }
+        env.Cluster[handle.Metadata.Fragments[0].Bookies[0]].Down = true;
+        await handle.AddAsync(Payload(5)).WaitAsync(TimeSpan.FromSeconds(5));
+        await env.NewClient().OpenWithRecoveryAsync(handle.LedgerId);
+        Assert.That(LedgerMetrics.Adds.Value - adds, Is.GreaterThanOrEqualTo(6));
+        Assert.That(LedgerMetrics.AddLatencySeconds.Count - latencies, Is.GreaterThanOrEqualTo(6));
+        Assert.That(LedgerMetrics.EnsembleChanges.Value - changes, Is.GreaterThanOrEqualTo(1));
+        Assert.That(LedgerMetrics.Recoveries.Value - recoveries, Is.GreaterThanOrEqualTo(1));
     }
 
     [Test]

@@ -105,6 +105,32 @@ public sealed class LedgerRecoveryTests
     }
 
     [Test]
+    public async Task HungBookieDoesNotStallRecoveryAdds()
+    {
+        var env = new FakeLedgerEnvironment(3, new LedgerClientOptions { SpeculativeReadTimeout = TimeSpan.FromMilliseconds(100) });
+        await using var _ = env;
+        var handle = await env.Client.CreateLedgerAsync(3, 3, 2);
+        long length = 0;
+        for (int i = 0; i < 50; i++)
+        {
+            await handle.AddAsync(Payload(i));
+            length += Payload(i).Length;
+        }
+        var ensemble = handle.Metadata.Fragments[0].Bookies.ToArray();
+        for (int i = 50; i < 80; i++)
+        {
+            Plant(env.Cluster, handle.Metadata, i, 48, length, ensemble[0], ensemble[1]);
+            length += Payload(i).Length;
+        }
+        env.Cluster[ensemble[2]].Hung = true;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var recovered = await env.NewClient().OpenWithRecoveryAsync(handle.LedgerId).WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.That(recovered.LastAddConfirmed, Is.EqualTo(79));
+        Assert.That(recovered.Length, Is.EqualTo(length));
+        Assert.That(watch.Elapsed, Is.LessThan(TimeSpan.FromSeconds(5)), "the default 10 s add timeout is not waited per entry");
+    }
+
+    [Test]
     public async Task RecoveryFailsWhenCoverageIsImpossibleAndSucceedsLater()
     {
         var (env, handle, _) = await WriteAsync(3, 3, 3, 2, 4);

@@ -135,7 +135,8 @@ public sealed partial class BookieProcess : IAsyncDisposable
                 if (!_process.HasExited)
                 {
                     _process.Kill(entireProcessTree: true);
-                    await _process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
+                    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                    await _process.WaitForExitAsync(timeout.Token);
                 }
             }
             catch (InvalidOperationException)

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
-using System.Runtime.CompilerServices;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;

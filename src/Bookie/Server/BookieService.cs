@@ -92,6 +92,13 @@ public sealed class BookieService : Protocol.Bookie.Bookie.BookieBase
         for (long entryId = request.FirstEntryId; entryId <= request.LastEntryId; entryId++)
         {
             var response = new ReadEntryResponse { LedgerId = request.LedgerId, EntryId = entryId };
+            if (_state.ShuttingDown)
+            {
+                await responseStream.WriteAsync(Fail(response, StatusCode.ShuttingDown, "bookie is shutting down"))
+                    .ConfigureAwait(false);
+                return;
+            }
+
             byte[] stored;
             try
             {

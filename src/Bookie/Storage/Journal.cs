@@ -170,6 +170,10 @@ public sealed class Journal : IAsyncDisposable
         {
             _queue.Writer.TryComplete();
             _writer.Join();
+            if (_failure is null)
+            {
+                RandomAccess.SetLength(_file, _fileOffset);
+            }
             _file.Dispose();
             _abandoned = true;
         }
@@ -369,6 +373,8 @@ public sealed class Journal : IAsyncDisposable
         long nextId = _fileId + 1;
         SafeFileHandle next = CreateFile(nextId);
         SafeFileHandle previous = _file;
+        // Give back the preallocated zeros past the data (replay would stop at them anyway).
+        RandomAccess.SetLength(previous, _fileOffset);
         lock (_positionLock)
         {
             _file = next;
@@ -439,10 +445,12 @@ public sealed class Journal : IAsyncDisposable
     /// Replays every record from <paramref name="from"/> on, in order. A torn or CRC-failing record ends the replay
     /// of its file, which is truncated there (a warning, never fatal). Returns the number of records replayed.
     /// </summary>
-    internal static long Replay(string dir, JournalPosition from, int maxEntryBytes, ILogger logger, JournalReplayHandler handler)
+    internal static long Replay(string dir, JournalPosition from, ILogger logger, JournalReplayHandler handler)
     {
         long records = 0;
-        int maxBodyBytes = 8 + 8 + 1 + 8 + Math.Max(maxEntryBytes, 64 * 1024);
+        // Bounded by the largest entry any configuration allows, not the current one: lowering MaxEntryBytes must
+        // not turn records written before into "corrupt" ones.
+        const int maxBodyBytes = 8 + 8 + 1 + 8 + StorageOptions.MaxEntryBytesLimit;
         byte[] body = ArrayPool<byte>.Shared.Rent(64 * 1024);
         Span<byte> header = stackalloc byte[8];
         try

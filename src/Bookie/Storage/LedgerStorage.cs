@@ -21,6 +21,9 @@ public sealed class LedgerStorage : ILedgerStorage
     /// <summary>Longest master key accepted (BookKeeper's are 20-byte SHA-1 digests).</summary>
     public const int MaxMasterKeyBytes = 1024;
 
+    /// <summary>Ledgers deleted per journal group and index batch during garbage collection.</summary>
+    private const int GcDeleteBatch = 1000;
+
     private readonly StorageOptions _options;
     private readonly ILogger _logger;
     private readonly LedgerIndex _index;
@@ -69,7 +72,7 @@ public sealed class LedgerStorage : ILedgerStorage
             _writeCache = new WriteCache(options.WriteCacheMaxBytes);
             _readCache = new ReadCache(options.ReadCacheMaxBytes);
             JournalPosition checkpoint = _index.LoadCheckpoint() ?? default;
-            long replayed = Journal.Replay(options.JournalDir, checkpoint, options.MaxEntryBytes, _logger, ReplayRecord);
+            long replayed = Journal.Replay(options.JournalDir, checkpoint, _logger, ReplayRecord);
             _journal = new Journal(options, _logger);
             // Everything replayed goes to entry logs now, so the checkpoint moves to the start of the new journal file.
             FlushCore(checkpoint: true);
@@ -251,29 +254,57 @@ public sealed class LedgerStorage : ILedgerStorage
     {
         ValidateIds(ledgerId, 0);
         ThrowIfDisposed();
-        if (!_ledgers.TryRemove(ledgerId, out LedgerState? state))
-        {
-            return;
-        }
-        lock (state)
-        {
-            state.Deleted = true;
-        }
-        _dirtyLedgers.TryRemove(ledgerId, out _);
-        // Journaled so that replaying older records after a crash cannot resurrect the ledger.
-        await _journal.AppendAsync(JournalRecordKind.Delete, ledgerId, -1, -1, ReadOnlyMemory<byte>.Empty, CancellationToken.None)
-            .ConfigureAwait(false);
-        await _maintenance.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        await DeleteLedgersAsync([ledgerId], ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Deletes ledgers: journals a delete record for each (one group commit for all), then removes their index
+    /// records in one batch. Held under the maintenance lock from the journal records to the index deletion, so no
+    /// checkpoint can pass a delete record while the ledger is still in the index (a crash there would resurrect it).
+    /// Returns how many of them existed.
+    /// </summary>
+    private async ValueTask<int> DeleteLedgersAsync(IReadOnlyList<long> ledgerIds, CancellationToken ct)
+    {
+        var deleted = new List<long>(ledgerIds.Count);
+        var journalWrites = new List<ValueTask>(ledgerIds.Count);
+        await _maintenance.WaitAsync(ct).ConfigureAwait(false);
         try
         {
             ThrowIfClosed();
-            DeleteFromIndex(ledgerId);
+            foreach (long ledgerId in ledgerIds)
+            {
+                if (!_ledgers.TryRemove(ledgerId, out LedgerState? state))
+                {
+                    continue;
+                }
+                lock (state)
+                {
+                    state.Deleted = true;
+                }
+                _dirtyLedgers.TryRemove(ledgerId, out _);
+                deleted.Add(ledgerId);
+                // Journaled so that replaying older records after a crash cannot resurrect the ledger.
+                journalWrites.Add(_journal.AppendAsync(JournalRecordKind.Delete, ledgerId, -1, -1, ReadOnlyMemory<byte>.Empty,
+                    CancellationToken.None));
+            }
+            foreach (ValueTask write in journalWrites)
+            {
+                await write.ConfigureAwait(false);
+            }
+            if (deleted.Count > 0)
+            {
+                DeleteFromIndex(deleted);
+            }
         }
         finally
         {
             _maintenance.Release();
         }
-        _logger.LogInformation("Ledger {LedgerId} deleted", ledgerId);
+        foreach (long ledgerId in deleted)
+        {
+            _logger.LogInformation("Ledger {LedgerId} deleted", ledgerId);
+        }
+        return deleted.Count;
     }
 
     /// <inheritdoc />
@@ -281,30 +312,66 @@ public sealed class LedgerStorage : ILedgerStorage
     {
         ArgumentNullException.ThrowIfNull(isLive);
         ThrowIfDisposed();
-        int ledgersDeleted = 0;
+        var dead = new List<long>();
         foreach (long ledgerId in ListLedgers())
         {
-            ct.ThrowIfCancellationRequested();
             if (!isLive(ledgerId))
             {
-                await DeleteLedgerAsync(ledgerId, ct).ConfigureAwait(false);
-                ledgersDeleted++;
+                dead.Add(ledgerId);
             }
         }
+        int ledgersDeleted = 0;
+        for (int start = 0; start < dead.Count; start += GcDeleteBatch)
+        {
+            ct.ThrowIfCancellationRequested();
+            ledgersDeleted += await DeleteLedgersAsync(dead.GetRange(start, Math.Min(GcDeleteBatch, dead.Count - start)), ct)
+                .ConfigureAwait(false);
+        }
+        List<(long LogId, long Bytes)> sealedLogs;
         await _maintenance.WaitAsync(ct).ConfigureAwait(false);
         try
         {
             ThrowIfClosed();
-            (int compacted, int deleted, long reclaimed) = CompactEntryLogs(ct);
-            _logger.LogInformation(
-                "Garbage collection: {LedgersDeleted} ledgers deleted, {Compacted} entry logs compacted, {Deleted} deleted, {BytesReclaimed} bytes reclaimed",
-                ledgersDeleted, compacted, deleted, reclaimed);
-            return new GcResult(ledgersDeleted, compacted, deleted, reclaimed);
+            sealedLogs = _entryLogger.SealedLogs();
+            ForgetUsageOfMissingLogs(sealedLogs);
         }
         finally
         {
             _maintenance.Release();
         }
+        // One entry log per turn of the maintenance lock, so write-cache flushes (and thus adds) never wait for a
+        // whole compaction pass.
+        int compacted = 0;
+        int deleted = 0;
+        long reclaimed = 0;
+        var scratch = new CompactionScratch();
+        foreach ((long logId, long logBytes) in sealedLogs)
+        {
+            await _maintenance.WaitAsync(ct).ConfigureAwait(false);
+            try
+            {
+                ThrowIfClosed();
+                switch (CollectEntryLog(logId, logBytes, scratch))
+                {
+                    case EntryLogOutcome.Deleted:
+                        deleted++;
+                        reclaimed += logBytes;
+                        break;
+                    case EntryLogOutcome.Compacted:
+                        compacted++;
+                        reclaimed += logBytes - scratch.CopiedBytes;
+                        break;
+                }
+            }
+            finally
+            {
+                _maintenance.Release();
+            }
+        }
+        _logger.LogInformation(
+            "Garbage collection: {LedgersDeleted} ledgers deleted, {Compacted} entry logs compacted, {Deleted} deleted, {BytesReclaimed} bytes reclaimed",
+            ledgersDeleted, compacted, deleted, reclaimed);
+        return new GcResult(ledgersDeleted, compacted, deleted, reclaimed);
     }
 
     /// <inheritdoc />
@@ -365,6 +432,7 @@ public sealed class LedgerStorage : ILedgerStorage
             {
                 _logger.LogError(e, "Final flush failed; the journal will be replayed on the next start");
             }
+            _writeCache.Close();
             await _journal.DisposeAsync().ConfigureAwait(false);
             WaitForReadsToDrain();
             _closed = true;
@@ -402,6 +470,7 @@ public sealed class LedgerStorage : ILedgerStorage
         _maintenance.Wait();
         try
         {
+            _writeCache.Close();
             _journal.Abandon();
             WaitForReadsToDrain();
             _closed = true;
@@ -532,14 +601,22 @@ public sealed class LedgerStorage : ILedgerStorage
         perLedger[ledgerId] = perLedger.GetValueOrDefault(ledgerId) + bytes;
     }
 
-    /// <summary>Removes a ledger's index records and its share of every entry log. Caller holds the maintenance lock.</summary>
-    private void DeleteFromIndex(long ledgerId)
+    /// <summary>Removes the ledgers' index records and their share of every entry log. Caller holds the maintenance lock.</summary>
+    private void DeleteFromIndex(IReadOnlyList<long> ledgerIds)
     {
         using WriteBatch batch = _index.NewBatch();
-        _index.DeleteLedger(batch, ledgerId);
+        foreach (long ledgerId in ledgerIds)
+        {
+            _index.DeleteLedger(batch, ledgerId);
+        }
         foreach (KeyValuePair<long, Dictionary<long, long>> log in _entryLogUsage)
         {
-            if (log.Value.Remove(ledgerId))
+            bool touched = false;
+            foreach (long ledgerId in ledgerIds)
+            {
+                touched |= log.Value.Remove(ledgerId);
+            }
+            if (touched)
             {
                 _index.PutEntryLogUsage(batch, log.Key, log.Value);
             }
@@ -547,59 +624,62 @@ public sealed class LedgerStorage : ILedgerStorage
         _index.Write(batch);
     }
 
+    private enum EntryLogOutcome
+    {
+        Kept,
+        Deleted,
+        Compacted,
+    }
+
+    /// <summary>Lists reused across the entry logs of one garbage-collection pass.</summary>
+    private sealed class CompactionScratch
+    {
+        public readonly List<long> LiveLedgers = new();
+        public readonly List<(long EntryId, EntryLocation Location)> Locations = new();
+        public long CopiedBytes;
+    }
+
     /// <summary>
-    /// Deletes entry logs without live data and compacts those whose live fraction is below the threshold: live
+    /// Deletes an entry log without live data, or compacts it when its live fraction is below the threshold: live
     /// entries (those the index still points at) are copied to the current log, which is fdatasync'd, the index is
     /// updated in one batch, and only then is the old file deleted. Caller holds the maintenance lock.
     /// </summary>
-    private (int Compacted, int Deleted, long Reclaimed) CompactEntryLogs(CancellationToken ct)
+    private EntryLogOutcome CollectEntryLog(long logId, long logBytes, CompactionScratch scratch)
     {
-        int compacted = 0;
-        int deleted = 0;
-        long reclaimed = 0;
-        var liveLedgers = new List<long>();
-        var locations = new List<(long EntryId, EntryLocation Location)>();
-        List<(long LogId, long Bytes)> sealedLogs = _entryLogger.SealedLogs();
-        ForgetUsageOfMissingLogs(sealedLogs);
-        foreach ((long logId, long logBytes) in sealedLogs)
+        scratch.LiveLedgers.Clear();
+        scratch.CopiedBytes = 0;
+        long liveBytes = 0;
+        if (_entryLogUsage.TryGetValue(logId, out Dictionary<long, long>? perLedger))
         {
-            ct.ThrowIfCancellationRequested();
-            liveLedgers.Clear();
-            long liveBytes = 0;
-            if (_entryLogUsage.TryGetValue(logId, out Dictionary<long, long>? perLedger))
+            foreach (KeyValuePair<long, long> pair in perLedger)
             {
-                foreach (KeyValuePair<long, long> pair in perLedger)
+                if (_ledgers.TryGetValue(pair.Key, out LedgerState? state) && !state.Deleted)
                 {
-                    if (_ledgers.TryGetValue(pair.Key, out LedgerState? state) && !state.Deleted)
-                    {
-                        liveBytes += pair.Value;
-                        liveLedgers.Add(pair.Key);
-                    }
+                    liveBytes += pair.Value;
+                    scratch.LiveLedgers.Add(pair.Key);
                 }
             }
-            if (liveBytes == 0)
-            {
-                using WriteBatch batch = _index.NewBatch();
-                _index.DeleteEntryLogUsage(batch, logId);
-                _index.Write(batch);
-                _entryLogUsage.Remove(logId);
-                _entryLogger.Delete(logId);
-                deleted++;
-                reclaimed += logBytes;
-                continue;
-            }
-            if ((double)liveBytes / Math.Max(1, logBytes) >= _options.CompactionThreshold)
-            {
-                continue;
-            }
-            long copied = CompactEntryLog(logId, liveLedgers, locations);
-            if (copied >= 0)
-            {
-                compacted++;
-                reclaimed += logBytes - copied;
-            }
         }
-        return (compacted, deleted, reclaimed);
+        if (liveBytes == 0)
+        {
+            using WriteBatch batch = _index.NewBatch();
+            _index.DeleteEntryLogUsage(batch, logId);
+            _index.Write(batch);
+            _entryLogUsage.Remove(logId);
+            _entryLogger.Delete(logId);
+            return EntryLogOutcome.Deleted;
+        }
+        if ((double)liveBytes / Math.Max(1, logBytes) >= _options.CompactionThreshold)
+        {
+            return EntryLogOutcome.Kept;
+        }
+        long copied = CompactEntryLog(logId, scratch.LiveLedgers, scratch.Locations);
+        if (copied < 0)
+        {
+            return EntryLogOutcome.Kept;
+        }
+        scratch.CopiedBytes = copied;
+        return EntryLogOutcome.Compacted;
     }
 
     /// <summary>Drops usage records of entry logs whose files are gone (a crash between the index update and the delete).</summary>
@@ -775,7 +855,14 @@ public sealed class LedgerStorage : ILedgerStorage
                     state.LastEntryId = Math.Max(state.LastEntryId, entryId);
                 }
                 _dirtyLedgers.TryAdd(ledgerId, 0);
-                while (!_writeCache.TryAdd(ledgerId, entryId, payload[8..], out _))
+                ReadOnlySpan<byte> data = payload[8..];
+                if (data.Length > _options.WriteCacheMaxBytes / 2)
+                {
+                    // Written under a larger MaxEntryBytes than today's: too big for the cache, so straight to disk.
+                    StoreDirectly(ledgerId, entryId, data);
+                    break;
+                }
+                while (!_writeCache.TryAdd(ledgerId, entryId, data, out _))
                 {
                     FlushCore(checkpoint: false);
                 }
@@ -808,13 +895,26 @@ public sealed class LedgerStorage : ILedgerStorage
                 {
                     deleted.Deleted = true;
                     _dirtyLedgers.TryRemove(ledgerId, out _);
-                    DeleteFromIndex(ledgerId);
+                    DeleteFromIndex([ledgerId]);
                 }
                 break;
             default:
                 _logger.LogWarning("Skipping journal record of unknown kind {Kind} for ledger {LedgerId}", kind, ledgerId);
                 break;
         }
+    }
+
+    /// <summary>Stores one entry in the entry log and index, bypassing the write cache (replay of oversize entries).</summary>
+    private void StoreDirectly(long ledgerId, long entryId, ReadOnlySpan<byte> data)
+    {
+        EntryLocation location = _entryLogger.Append(ledgerId, entryId, data);
+        _entryLogger.Sync();
+        AddUsage(location.LogId, ledgerId, location.RecordBytes);
+        using WriteBatch batch = _index.NewBatch();
+        _index.PutLocation(batch, ledgerId, entryId, location);
+        _index.PutEntryLogUsage(batch, location.LogId, _entryLogUsage[location.LogId]);
+        _index.Write(batch);
+        _readCache.Invalidate(ledgerId, entryId);
     }
 
     private LedgerState GetOrCreate(long ledgerId)

@@ -103,6 +103,15 @@ internal sealed class ReadCache
         }
     }
 
+    /// <summary>Drops one entry (it was rewritten).</summary>
+    public void Invalidate(long ledgerId, long entryId)
+    {
+        lock (_lock)
+        {
+            _index.Remove(new EntryKey(ledgerId, entryId));
+        }
+    }
+
     /// <summary>Drops every entry of a flushed batch: a rewrite (last write wins) must not be shadowed by an old copy.</summary>
     public void Invalidate(in WriteCache.FlushBatch batch)
     {

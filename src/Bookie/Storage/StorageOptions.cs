@@ -7,6 +7,9 @@ namespace Pulsarish.Bookie.Storage;
 /// </summary>
 public sealed class StorageOptions
 {
+    /// <summary>Upper bound of <see cref="MaxEntryBytes"/> in any configuration.</summary>
+    public const int MaxEntryBytesLimit = 256 * 1024 * 1024;
+
     /// <summary>Directory of the journal files (<c>&lt;hex id&gt;.journal</c>); ideally its own disk.</summary>
     public string JournalDir { get; set; } = "data/bookie/journal";
 
@@ -16,7 +19,11 @@ public sealed class StorageOptions
     /// <summary>Directory of the RocksDB index.</summary>
     public string IndexDir { get; set; } = "data/bookie/index";
 
-    /// <summary>Longest time the journal waits to gather a group before it writes and fsyncs (BK journalMaxGroupWaitMSec = 2).</summary>
+    /// <summary>
+    /// Longest time the journal waits to gather a group before it writes and fsyncs (BK journalMaxGroupWaitMSec = 2).
+    /// The actual wait is also capped by the recent fsync latency and skipped below 1 ms, so a fast disk is not
+    /// slowed down by waiting longer than a sync takes.
+    /// </summary>
     public TimeSpan MaxGroupWait { get; set; } = TimeSpan.FromMilliseconds(2);
 
     /// <summary>A group is written and fsync'd as soon as it holds this many bytes (BK journalBufferedWritesThreshold = 512 KiB).</summary>
@@ -67,7 +74,7 @@ public sealed class StorageOptions
         Require(MaxGroupWait >= TimeSpan.Zero && MaxGroupWait <= TimeSpan.FromSeconds(1), nameof(MaxGroupWait), "must be within 0..1 s");
         Require(MaxGroupBytes >= 4096, nameof(MaxGroupBytes), "must be at least 4 KiB");
         Require(MaxEntryBytes >= 1, nameof(MaxEntryBytes), "must be positive");
-        Require(MaxEntryBytes <= 256 * 1024 * 1024, nameof(MaxEntryBytes), "must be at most 256 MiB");
+        Require(MaxEntryBytes <= MaxEntryBytesLimit, nameof(MaxEntryBytes), "must be at most 256 MiB");
         Require(JournalMaxFileBytes >= 64 * 1024, nameof(JournalMaxFileBytes), "must be at least 64 KiB");
         Require(JournalPreallocateBytes >= 0, nameof(JournalPreallocateBytes), "must not be negative");
         Require(JournalQueueCapacity >= 1, nameof(JournalQueueCapacity), "must be positive");

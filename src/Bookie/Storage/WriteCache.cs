@@ -18,6 +18,7 @@ internal sealed class WriteCache
     private bool _flushingBusy;
     private JournalPosition _flushingMark;
     private TaskCompletionSource _space = NewSpaceSignal();
+    private bool _closed;
 
     public WriteCache(long maxBytes)
     {
@@ -59,7 +60,7 @@ internal sealed class WriteCache
         Debug.Assert(data.Length <= _halfBytes, "entry larger than a write cache half");
         lock (_lock)
         {
-            if (_active.Used + data.Length > _halfBytes)
+            if (_active.Used + data.Length > _halfBytes || _closed)
             {
                 spaceAvailable = _space.Task;
                 return false;
@@ -132,6 +133,16 @@ internal sealed class WriteCache
             _flushing.Index.Clear();
             _flushing.Used = 0;
             _flushingBusy = false;
+        }
+    }
+
+    /// <summary>Refuses further adds: adders waiting for space (and later ones) fail with <see cref="ObjectDisposedException"/>.</summary>
+    public void Close()
+    {
+        lock (_lock)
+        {
+            _closed = true;
+            _space.TrySetException(new ObjectDisposedException(nameof(LedgerStorage)));
         }
     }
 

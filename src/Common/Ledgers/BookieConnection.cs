@@ -17,6 +17,8 @@ namespace Pulsarish.Common.Ledgers;
 /// </summary>
 internal sealed class BookieConnection : IAsyncDisposable
 {
+    private static readonly WriteOptions BufferHint = new(WriteFlags.BufferHint);
+
     private readonly string _bookieId;
     private readonly GrpcBookieClient _owner;
     private readonly Channel<QueuedAdd> _queue;
@@ -162,6 +164,8 @@ internal sealed class BookieConnection : IAsyncDisposable
                     stream.InFlight[add.Request.RequestId] = add;
                     try
                     {
+                        // Let gRPC coalesce a burst into fewer socket writes; the last add of the burst flushes.
+                        stream.Call.RequestStream.WriteOptions = reader.TryPeek(out _) ? BufferHint : null;
                         await stream.Call.RequestStream.WriteAsync(add.Request).ConfigureAwait(false);
                     }
                     catch (Exception ex)

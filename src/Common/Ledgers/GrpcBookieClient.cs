@@ -114,7 +114,16 @@ public sealed class GrpcBookieClient : IBookieClient
         {
             return connection;
         }
-        return _connections.GetOrAdd(bookieId, id => new BookieConnection(id, this));
+        lock (_connections)
+        {
+            // Created under a lock: a connection starts a writer task, so a discarded duplicate would leak one.
+            if (!_connections.TryGetValue(bookieId, out connection))
+            {
+                connection = new BookieConnection(bookieId, this);
+                _connections[bookieId] = connection;
+            }
+            return connection;
+        }
     }
 
     /// <summary>

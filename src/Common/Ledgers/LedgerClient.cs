@@ -53,7 +53,8 @@ public sealed class LedgerClient : IAsyncDisposable
     public LedgerClientOptions Options { get; }
     internal ILedgerManager Ledgers { get; }
     internal IBookieDirectory Directory { get; }
-    internal IBookieClient Bookies { get; }
+    /// <summary>The bookie transport (shared with AutoRecovery-style tools that copy raw entries).</summary>
+    public IBookieClient Bookies { get; }
     internal LedgerReader Reader { get; }
 
     /// <summary>

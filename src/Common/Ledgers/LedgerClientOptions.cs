@@ -7,6 +7,9 @@ namespace Pulsarish.Common.Ledgers;
 /// </summary>
 public sealed class LedgerClientOptions
 {
+    /// <summary>Configuration section the options bind from.</summary>
+    public const string SectionName = "LedgerClient";
+
     /// <summary>A bookie that has not answered an add within this time is treated as failed (ensemble change).</summary>
     public TimeSpan AddTimeout { get; set; } = TimeSpan.FromSeconds(10);
 

@@ -16,11 +16,13 @@ namespace Pulsarish.Common.Ledgers;
 /// triggers an ensemble change (versioned CAS of a new fragment at LAC+1, then a resend of the affected writes).
 /// The handle dies when it finds itself fenced (<see cref="LedgerFencedException"/>), cannot repair its ensemble
 /// (<see cref="NotEnoughBookiesException"/>) or is closed. Thread-safe; payloads are copied on add, so callers may
-/// reuse their buffers at once.
+/// reuse their buffers at once. Close or dispose every handle: an open one keeps its timeout timer alive.
 /// </summary>
 public sealed class LedgerHandle : IAsyncDisposable, IAddCallback
 {
     private enum HandleState { Open, Closing, Closed, Failed }
+
+    private static readonly IReadOnlySet<string> EmptyExclusions = new HashSet<string>();
 
     private readonly object _lock = new();
     private readonly LedgerClient _client;
@@ -87,6 +89,9 @@ public sealed class LedgerHandle : IAsyncDisposable, IAddCallback
 
     /// <summary>Highest entry id assigned to an add; -1 when none.</summary>
     public long LastAddPushed { get { lock (_lock) { return _lastAddPushed; } } }
+
+    /// <summary>Adds accepted and not yet complete (in flight plus waiting for back-pressure).</summary>
+    public int PendingAdds { get { lock (_lock) { return _pending.Count + _waiting.Count; } } }
 
     /// <summary>Payload bytes of the completed entries.</summary>
     public long Length { get { lock (_lock) { return _length; } } }
@@ -231,9 +236,8 @@ public sealed class LedgerHandle : IAsyncDisposable, IAddCallback
                     Fail(new TooLargeException($"bookie {bookieId} refused entry {LedgerId}:{op.EntryId} as too large"));
                     break;
                 default:
-                    _logger.LogWarning("Add of {LedgerId}:{EntryId} to bookie {BookieId} failed with {Status}",
-                        LedgerId, op.EntryId, bookieId, status);
-                    startChange = OnBookieFailed(WriteSet.BookieIndex(op.EntryId, position, _ensembleSize), bookieId);
+                    startChange = OnBookieFailed(WriteSet.BookieIndex(op.EntryId, position, _ensembleSize), bookieId,
+                        op.EntryId, status.ToString());
                     break;
             }
         }
@@ -286,7 +290,7 @@ public sealed class LedgerHandle : IAsyncDisposable, IAddCallback
     }
 
     /// <summary>Records a failed bookie; true when the caller must start the ensemble change loop. Under the lock.</summary>
-    private bool OnBookieFailed(int bookieIndex, string bookieId)
+    private bool OnBookieFailed(int bookieIndex, string bookieId, long entryId, string reason)
     {
         Debug.Assert(Monitor.IsEntered(_lock));
         if (_state != HandleState.Open || !string.Equals(_ensemble[bookieIndex], bookieId, StringComparison.Ordinal))
@@ -298,6 +302,8 @@ public sealed class LedgerHandle : IAsyncDisposable, IAddCallback
             return false;
         }
         _everFailed.Add(bookieId);
+        _logger.LogWarning("Ledger {LedgerId}: bookie {BookieId} (ensemble index {Index}) failed an add of entry {EntryId} ({Reason}); replacing it",
+            LedgerId, bookieId, bookieIndex, entryId, reason);
         if (_changingEnsemble)
         {
             return false;
@@ -335,9 +341,7 @@ public sealed class LedgerHandle : IAsyncDisposable, IAddCallback
                         int index = WriteSet.BookieIndex(op.EntryId, position, _ensembleSize);
                         if (!_failedBookies.ContainsKey(index))
                         {
-                            _logger.LogWarning("Add of {LedgerId}:{EntryId} to bookie {BookieId} timed out",
-                                LedgerId, op.EntryId, op.Targets[position]);
-                            startChange |= OnBookieFailed(index, op.Targets[position]);
+                            startChange |= OnBookieFailed(index, op.Targets[position], op.EntryId, "timeout");
                         }
                     }
                 }
@@ -473,7 +477,16 @@ public sealed class LedgerHandle : IAsyncDisposable, IAddCallback
                 {
                     continue; // no longer valid: already replaced
                 }
-                ensemble[index] = _placement.ReplaceBookie(ensemble, index, _writeQuorum, available, excluded);
+                try
+                {
+                    ensemble[index] = _placement.ReplaceBookie(ensemble, index, _writeQuorum, available, excluded);
+                }
+                catch (NotEnoughBookiesException) when (excluded.Count > 0)
+                {
+                    // Bookies that failed earlier may be healthy again (BookKeeper excludes only the current
+                    // ensemble): retry with just the ensemble excluded, which still holds the failing bookie.
+                    ensemble[index] = _placement.ReplaceBookie(ensemble, index, _writeQuorum, available, EmptyExclusions);
+                }
                 changed = true;
             }
             if (!changed)

@@ -220,7 +220,7 @@ internal sealed class LedgerRecovery(LedgerClient client, ILogger logger)
     {
         var fragment = LedgerReader.FragmentOf(metadata, entryId);
         int writeQuorum = metadata.WriteQuorum;
-        var collector = new AddAnswers(writeQuorum);
+        var collector = new AddAnswers(writeQuorum, metadata.AckQuorum);
         var request = new BookieAddRequest(metadata.LedgerId, entryId, metadata.MasterKey.Memory, lac,
             EntryDigest.Compute(metadata.LedgerId, entryId, lac, stored.Span), stored, Recovery: true);
         for (int position = 0; position < writeQuorum; position++)
@@ -230,7 +230,10 @@ internal sealed class LedgerRecovery(LedgerClient client, ILogger logger)
         }
         try
         {
-            await collector.AllAnswered.WaitAsync(client.Options.AddTimeout, ct).ConfigureAwait(false);
+            // Qa acks within the add timeout make the entry durable; the rest of the write set then gets a short
+            // grace (the speculative-read timeout) so that one hung bookie does not stall recovery.
+            await collector.QuorumReached.WaitAsync(client.Options.AddTimeout, ct).ConfigureAwait(false);
+            await collector.AllAnswered.WaitAsync(client.Options.SpeculativeReadTimeout, ct).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -244,14 +247,17 @@ internal sealed class LedgerRecovery(LedgerClient client, ILogger logger)
     }
 
     /// <summary>Collects the answers of one recovery add.</summary>
-    private sealed class AddAnswers(int expected) : IAddCallback
+    private sealed class AddAnswers(int expected, int ackQuorum) : IAddCallback
     {
         private readonly TaskCompletionSource _all = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _quorumOrAll = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private int _answers;
         private int _acks;
         private string _problems = "";
 
         public Task AllAnswered => _all.Task;
+        /// <summary>Completes at Qa acks, or when every bookie answered (whatever the outcome).</summary>
+        public Task QuorumReached => _quorumOrAll.Task;
         public int Acks => Volatile.Read(ref _acks);
         public string Problems { get { lock (_all) { return _problems; } } }
 
@@ -259,7 +265,10 @@ internal sealed class LedgerRecovery(LedgerClient client, ILogger logger)
         {
             if (status == StatusCode.Ok)
             {
-                Interlocked.Increment(ref _acks);
+                if (Interlocked.Increment(ref _acks) == ackQuorum)
+                {
+                    _quorumOrAll.TrySetResult();
+                }
             }
             else
             {
@@ -271,6 +280,7 @@ internal sealed class LedgerRecovery(LedgerClient client, ILogger logger)
             if (Interlocked.Increment(ref _answers) == expected)
             {
                 _all.TrySetResult();
+                _quorumOrAll.TrySetResult();
             }
         }
     }

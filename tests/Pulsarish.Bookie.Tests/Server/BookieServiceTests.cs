@@ -137,6 +137,33 @@ public sealed class BookieServiceTests
     }
 
     [Test]
+    public async Task ClientVanishingWithAddsInFlightDoesNotDisturbTheBookie()
+    {
+        using (var cts = new CancellationTokenSource())
+        {
+            var call = _client.Add(cancellationToken: cts.Token);
+            for (int e = 0; e < 200; e++)
+            {
+                await call.RequestStream.WriteAsync(BookieRequests.Add((ulong)e, 60, e, [1, 2], Key));
+            }
+
+            cts.Cancel();
+            call.Dispose();
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (_server.State.OpenAddStreams > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.That(_server.State.OpenAddStreams, Is.EqualTo(0), "the abandoned stream ends on the server too");
+        Assert.That(_server.State.AddsInFlight, Is.EqualTo(0), "every add handed to storage completed");
+        var after = await AddAllAsync([BookieRequests.Add(1, 61, 0, [1], Key)]);
+        Assert.That(after[0].Status, Is.EqualTo(StatusCode.Ok));
+    }
+
+    [Test]
     public async Task StorageFailureIsAnsweredErrorWithoutEndingTheStream()
     {
         _storage.FailingEntryId = 1;

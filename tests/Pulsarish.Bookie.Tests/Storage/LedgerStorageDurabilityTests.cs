@@ -62,6 +62,26 @@ public class LedgerStorageDurabilityTests : StorageTestBase
     }
 
     [Test]
+    public async Task JournaledEntriesSurviveReplayUnderASmallerMaximum()
+    {
+        LedgerStorage storage = Open(Options());
+        byte[] big = Payload(8, 0, 900 * 1024);
+        await storage.AddEntryAsync(8, 0, Key, -1, big, recovery: false);
+        await storage.AddEntryAsync(8, 1, Key, 0, Payload(8, 1), recovery: false);
+        storage.SimulateCrash();
+
+        LedgerStorage reopened = Open(Options(o =>
+        {
+            o.MaxEntryBytes = 64 * 1024;
+            o.WriteCacheMaxBytes = 256 * 1024;
+        }));
+        Assert.That(await reopened.ReadEntryAsync(8, 0), Is.EqualTo(big));
+        Assert.That(await reopened.ReadEntryAsync(8, 1), Is.EqualTo(Payload(8, 1)));
+        Assert.ThrowsAsync<Pulsarish.Common.Errors.TooLargeException>(async () =>
+            await reopened.AddEntryAsync(8, 2, Key, 1, big, recovery: false));
+    }
+
+    [Test]
     public async Task ReadPathReturnsIdenticalBytesFromEveryTier()
     {
         LedgerStorage storage = Open(Options());

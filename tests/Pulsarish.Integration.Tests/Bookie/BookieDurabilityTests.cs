@@ -230,6 +230,12 @@ public sealed class BookieDurabilityTests
                 }
             }
 
+            var lac = await client.ReadLacAsync(new ReadLacRequest { LedgerId = ledger.Key });
+            if (lac.LastEntryId < last)
+            {
+                problems.Add($"ledger {ledger.Key}: last entry id {lac.LastEntryId} after restart, {last} was acknowledged");
+            }
+
             foreach (var key in ledger)
             {
                 if (!read.TryGetValue(key.Entry, out var response))

@@ -51,7 +51,13 @@ public sealed class RealBookieCluster : IAsyncDisposable
 
     private Func<Task<IMetadataStore>> _sessionFactory = null!;
 
-    public async Task<string> StartBookieAsync(string rack = "")
+    private readonly Dictionary<string, FreezableTcpProxy> _proxies = new();
+
+    /// <summary>The proxy a bookie started with <c>behindProxy</c> is registered through.</summary>
+    public FreezableTcpProxy Proxy(string bookieId) => _proxies[bookieId];
+
+    /// <summary>Starts one more bookie; <paramref name="behindProxy"/> registers it through a <see cref="FreezableTcpProxy"/>.</summary>
+    public async Task<string> StartBookieAsync(string rack = "", bool behindProxy = false)
     {
         string id = $"bookie-{_next++}";
         var options = new BookieOptions
@@ -67,9 +73,16 @@ public sealed class RealBookieCluster : IAsyncDisposable
         {
             ConfigureLogging = logging => logging.SetMinimumLevel(LogLevel.Error),
         });
+        string address = server.Address;
+        if (behindProxy)
+        {
+            var proxy = new FreezableTcpProxy(server.EndPoint);
+            _proxies[id] = proxy;
+            address = proxy.Address;
+        }
         var session = await _sessionFactory();
         var registry = new BookieRegistry(session);
-        await registry.RegisterAsync(new BookieServiceInfo { BookieId = id, Address = server.Address, Rack = rack });
+        await registry.RegisterAsync(new BookieServiceInfo { BookieId = id, Address = address, Rack = rack });
         _bookies[id] = (server, registry, session);
         return id;
     }
@@ -121,6 +134,11 @@ public sealed class RealBookieCluster : IAsyncDisposable
         foreach (var id in _bookies.Keys.ToList())
         {
             await StopBookieAsync(id);
+        }
+        foreach (var proxy in _proxies.Values)
+        {
+            proxy.Thaw();
+            await proxy.DisposeAsync();
         }
         await Registry.DisposeAsync();
         if (_ownsStore)

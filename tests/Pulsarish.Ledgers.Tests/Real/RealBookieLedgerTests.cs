@@ -125,6 +125,45 @@ public sealed class RealBookieLedgerTests
     }
 
     [Test]
+    public async Task UnresponsiveBookieIsReplacedAfterAddTimeoutAndReadsGoAroundIt()
+    {
+        await using var cluster = await RealBookieCluster.StartAsync(0);
+        for (int i = 0; i < 4; i++)
+        {
+            await cluster.StartBookieAsync(behindProxy: true);
+        }
+        var options = new LedgerClientOptions
+        {
+            AddTimeout = TimeSpan.FromSeconds(1),
+            SpeculativeReadTimeout = TimeSpan.FromMilliseconds(100),
+            ReadTimeout = TimeSpan.FromSeconds(2),
+        };
+        var handle = await cluster.NewClient(options).CreateLedgerAsync(3, 3, 3);
+        for (int i = 0; i < 20; i++)
+        {
+            await handle.AddAsync(Payload(i));
+        }
+        string frozen = handle.Metadata.Fragments[^1].Bookies[1];
+        cluster.Proxy(frozen).Freeze();
+        var watch = Stopwatch.StartNew();
+        for (int i = 20; i < 40; i++)
+        {
+            await handle.AddAsync(Payload(i)).WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        TestContext.Out.WriteLine($"20 adds across the stall took {watch.ElapsedMilliseconds} ms");
+        var metadata = handle.Metadata;
+        TestContext.Out.WriteLine(string.Join(" | ", metadata.Fragments.Select(f => $"{f.FirstEntryId}: {string.Join(",", f.Bookies)}")));
+        // Entry 20 is the first add that needs the frozen bookie (E = Qw = Qa = 3): the change starts there.
+        Assert.That(metadata.Fragments.Select(f => f.FirstEntryId), Does.Contain(20L));
+        Assert.That(metadata.Fragments[^1].Bookies, Does.Not.Contain(frozen));
+        // Entries 0..19 have a copy on the frozen bookie: reads move on after the speculative timeout.
+        watch.Restart();
+        AssertContent(await handle.ReadAsync(0, 39), 0);
+        TestContext.Out.WriteLine($"40 reads with one frozen copy took {watch.ElapsedMilliseconds} ms");
+        Assert.That(watch.Elapsed, Is.LessThan(TimeSpan.FromSeconds(10)));
+    }
+
+    [Test]
     public async Task OldWriterIsFencedAfterRecovery()
     {
         await using var cluster = await RealBookieCluster.StartAsync(3);
