@@ -86,11 +86,15 @@ public sealed class RegistrationTests
             o.DiskUsageLwmThreshold = 1e-12;
             o.DiskCheckInterval = TimeSpan.FromMilliseconds(100);
             o.Registration!.ReadOnlyCheckInterval = TimeSpan.FromMilliseconds(100);
+            o.Registration.Rack = "/r1";
             options = o;
         });
         async Task<bool> RegisteredReadOnlyAsync() =>
             (await cluster.Registry.GetAvailableAsync()).Single(b => b.BookieId == "full").ReadOnly;
         Assert.That(await RegisteredReadOnlyAsync(), Is.True);
+        var registration = (await cluster.Registry.GetAvailableAsync()).Single(b => b.BookieId == "full");
+        Assert.That(registration.Rack, Is.EqualTo("/r1"));
+        Assert.That(registration.Address, Is.EqualTo(full.Address));
         Assert.That((await cluster.Registry.GetWritableAsync()).Select(b => b.BookieId), Does.Not.Contain("full"));
         // New ensembles avoid it: four bookies registered, only three writable.
         Assert.ThrowsAsync<NotEnoughBookiesException>(() => cluster.NewClient().CreateLedgerAsync(4, 2, 2));
