@@ -20,14 +20,19 @@ public sealed class RegistrationTests
         var servers = new List<BookieServer>();
         for (int i = 0; i < 3; i++)
         {
-            servers.Add(await cluster.StartInProcessBookieAsync($"b{i}"));
+            // b0 collects on its own timer; the others are driven by hand below.
+            servers.Add(await cluster.StartInProcessBookieAsync($"b{i}",
+                o => o.Registration!.GcInterval = i == 0 ? TimeSpan.FromMilliseconds(300) : TimeSpan.FromHours(1)));
         }
         var client = cluster.NewClient();
         var (deleted, _, _) = await cluster.WriteLedgerAsync(client, 3, 3, 2, 20);
         var (kept, keptPayloads, _) = await cluster.WriteLedgerAsync(client, 3, 3, 2, 20);
         await client.DeleteLedgerAsync(deleted);
 
-        foreach (var server in servers)
+        await RecoveryCluster.WaitUntilAsync(() => Task.FromResult(!servers[0].Storage.ListLedgers().Contains(deleted)),
+            TimeSpan.FromSeconds(20), "periodic GC on b0 dropped the deleted ledger");
+        Assert.That(servers[0].Storage.ListLedgers(), Does.Contain(kept));
+        foreach (var server in servers.Skip(1))
         {
             Assert.That(server.Storage.ListLedgers(), Does.Contain(deleted), "still stored before GC");
             var result = await server.Registration!.GarbageCollector!.CollectAsync();
