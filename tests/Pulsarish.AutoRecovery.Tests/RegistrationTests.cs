@@ -1,8 +1,11 @@
+using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
 using Pulsarish.Bookie;
 using Pulsarish.Bookie.AutoRecovery;
 using Pulsarish.Bookie.Registration;
+using Pulsarish.Common.Checksums;
 using Pulsarish.Common.Errors;
+using Pulsarish.Common.Ledgers;
 using Pulsarish.Common.Metadata;
 using StatusCode = Pulsarish.Protocol.Bookie.StatusCode;
 
@@ -104,13 +107,41 @@ public sealed class RegistrationTests
         // New ensembles avoid it: four bookies registered, only three writable.
         Assert.ThrowsAsync<NotEnoughBookiesException>(() => cluster.NewClient().CreateLedgerAsync(4, 2, 2));
 
-        // Space freed (thresholds raised): writable again, re-registered.
+        // Usage now below the threshold but above the low-water mark: still read-only (hysteresis).
         options!.DiskUsageThreshold = 0.9999;
+        await Task.Delay(TimeSpan.FromMilliseconds(600)); // several disk checks
+        Assert.That(full.State.ReadOnly, Is.True, "stays read-only above the low-water mark");
+        Assert.That(await RegisteredReadOnlyAsync(), Is.True);
+
+        // Below the low-water mark: writable again, re-registered.
         options.DiskUsageLwmThreshold = 0.9999;
         await RecoveryCluster.WaitUntilAsync(async () => !await RegisteredReadOnlyAsync(), TimeSpan.FromSeconds(10), "writable again");
         Assert.That(full.State.ReadOnly, Is.False);
-        var ledger = await cluster.NewClient().CreateLedgerAsync(4, 2, 2);
+        var ledger = await cluster.NewClient().CreateLedgerAsync(4, 4, 2);
         Assert.That(ledger.Metadata.Fragments[0].Bookies, Does.Contain("full"));
+        for (int i = 0; i < 4; i++)
+        {
+            await ledger.AddAsync(Encoding.UTF8.GetBytes($"entry-{i}"));
+        }
+
+        // Full again: read-only registration, adds refused with READ_ONLY, reads still served.
+        options.DiskUsageThreshold = 1e-12;
+        options.DiskUsageLwmThreshold = 1e-12;
+        await RecoveryCluster.WaitUntilAsync(RegisteredReadOnlyAsync, TimeSpan.FromSeconds(10), "read-only again");
+        var read = await cluster.Raw.ReadEntryAsync("full", ledger.LedgerId, 0, false, ReadOnlyMemory<byte>.Empty);
+        Assert.That(read.Status, Is.EqualTo(StatusCode.Ok), "reads are served while read-only");
+        var answer = new TaskCompletionSource<StatusCode>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var payload = Encoding.UTF8.GetBytes("refused");
+        var masterKey = ledger.Metadata.MasterKey.ToByteArray();
+        cluster.Raw.AddEntry("full", new BookieAddRequest(ledger.LedgerId, 4, masterKey, 3,
+            EntryDigest.Compute(ledger.LedgerId, 4, 3, payload), payload, Recovery: false), new Answer(answer), null);
+        Assert.That(await answer.Task.WaitAsync(TimeSpan.FromSeconds(10)), Is.EqualTo(StatusCode.ReadOnly));
+    }
+
+    private sealed class Answer(TaskCompletionSource<StatusCode> answer) : IAddCallback
+    {
+        public void AddComplete(StatusCode status, string bookieId, long ledgerId, long entryId, object? context)
+            => answer.TrySetResult(status);
     }
 
     [Test]
