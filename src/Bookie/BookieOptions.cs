@@ -1,4 +1,5 @@
 using System.Net;
+using Pulsarish.Bookie.Registration;
 
 namespace Pulsarish.Bookie;
 
@@ -59,6 +60,15 @@ public sealed class BookieOptions
     /// <c>diskUsageThreshold=0.95</c>.
     /// </summary>
     public double DiskUsageThreshold { get; set; } = 0.95;
+
+    /// <summary>
+    /// Disk usage fraction below which a read-only bookie turns writable again (at most
+    /// <see cref="DiskUsageThreshold"/>). BookKeeper: <c>diskUsageLwmThreshold=0.90</c>.
+    /// </summary>
+    public double DiskUsageLwmThreshold { get; set; } = 0.90;
+
+    /// <summary>Cluster metadata: cookie, registration, garbage collection, AutoRecovery. Null = no metadata store.</summary>
+    public BookieRegistrationOptions? Registration { get; set; }
 
     /// <summary>How often disk usage is checked. BookKeeper: <c>diskCheckInterval=10000</c> ms.</summary>
     public TimeSpan DiskCheckInterval { get; set; } = TimeSpan.FromSeconds(10);

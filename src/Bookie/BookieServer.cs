@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Prometheus;
+using Pulsarish.Bookie.Registration;
 using Pulsarish.Bookie.Server;
 using Pulsarish.Bookie.Storage;
 
@@ -29,6 +30,7 @@ public sealed class BookieServer : IAsyncDisposable
     private readonly BookieOptions _options;
     private readonly ILoggerFactory _loggerFactory;
     private int _stopped;
+    private BookieRegistration? _registration;
 
     private BookieServer(WebApplication app, ILedgerStorage storage, BookieState state, BookieMetrics metrics,
         BookieOptions options, ILoggerFactory loggerFactory, IPEndPoint endPoint, int? metricsPort)
@@ -63,6 +65,9 @@ public sealed class BookieServer : IAsyncDisposable
 
     /// <summary>The bookie's Prometheus metrics.</summary>
     public BookieMetrics Metrics { get; }
+
+    /// <summary>Cluster metadata membership (cookie, registration, GC, AutoRecovery), or null without a metadata store.</summary>
+    public BookieRegistration? Registration => _registration;
 
     /// <summary>Runtime state (read-only flag, disk usage, adds in flight).</summary>
     public BookieState State => _state;
@@ -121,12 +126,20 @@ public sealed class BookieServer : IAsyncDisposable
 
         var storageFactory = setup.StorageFactory ?? DefaultLedgerStorage.OpenAsync;
         ILedgerStorage storage;
+        BookieRegistration? registration = null;
         try
         {
+            // Cookie check before storage opens: swapped or empty disks never join under a known id.
+            registration = options.Registration is null ? null
+                : await BookieRegistration.PrepareAsync(options, options.Registration, loggerFactory, ct).ConfigureAwait(false);
             storage = await storageFactory(options, loggerFactory, ct).ConfigureAwait(false);
         }
         catch
         {
+            if (registration is not null)
+            {
+                await registration.DisposeAsync().ConfigureAwait(false);
+            }
             loggerFactory.Dispose();
             throw;
         }
@@ -158,6 +171,11 @@ public sealed class BookieServer : IAsyncDisposable
             var server = new BookieServer(app, storage, state, metrics, options, loggerFactory, endPoint,
                 metricsListen?.IPEndPoint?.Port);
             server._logger.LogInformation("Bookie {BookieId} listening on {Address}", server.BookieId, server.Address);
+            if (registration is not null)
+            {
+                server._registration = registration;
+                await registration.StartAsync(server, ct).ConfigureAwait(false);
+            }
             return server;
         }
         catch
@@ -167,6 +185,10 @@ public sealed class BookieServer : IAsyncDisposable
                 await app.DisposeAsync().ConfigureAwait(false);
             }
 
+            if (registration is not null)
+            {
+                await registration.DisposeAsync().ConfigureAwait(false);
+            }
             await storage.DisposeAsync().ConfigureAwait(false);
             loggerFactory.Dispose();
             throw;
@@ -188,6 +210,11 @@ public sealed class BookieServer : IAsyncDisposable
             return;
         }
 
+        if (_registration is not null)
+        {
+            // Leave the cluster first: clients stop choosing this bookie while in-flight calls finish.
+            await _registration.DisposeAsync().ConfigureAwait(false);
+        }
         _state.BeginShutdown();
         await _diskCheck.DisposeAsync().ConfigureAwait(false);
         using (var timeout = new CancellationTokenSource(_options.ShutdownTimeout))

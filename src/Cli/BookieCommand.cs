@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using Pulsarish.Bookie;
+using Pulsarish.Common.Metadata;
 
 namespace Pulsarish.Cli;
 
@@ -48,6 +49,7 @@ public static class BookieCommand
             journalDir, ledgersDir, indexDir, port, bindAddress, bookieId, maxEntryBytes, groupWaitMicros,
             maxGroupBytes, metricsPort, logLevel,
         };
+        var metadata = BookieMetadataArguments.AddTo(command, bookie: true);
         command.SetAction(async (parse, ct) =>
         {
             var options = new BookieOptions
@@ -62,6 +64,7 @@ public static class BookieCommand
                 GroupWaitMicros = parse.GetValue(groupWaitMicros),
                 MaxGroupBytes = parse.GetValue(maxGroupBytes),
                 MetricsPort = parse.GetValue(metricsPort),
+                Registration = metadata.Registration(parse),
             };
             var level = parse.GetValue(logLevel);
             return await RunAsync(options, level, ct);
@@ -82,7 +85,18 @@ public static class BookieCommand
                 })
                 .AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace),
         };
-        await using var server = await BookieServer.StartAsync(options, setup, ct);
+        BookieServer server;
+        try
+        {
+            server = await BookieServer.StartAsync(options, setup, ct);
+        }
+        catch (InvalidCookieException e)
+        {
+            // Swapped, empty or foreign disks under a known id (or a decommissioned id): refuse to join.
+            await Console.Error.WriteLineAsync($"bookie refused to start: {e.Message}");
+            return 3;
+        }
+        await using var serverScope = server;
         Console.Out.WriteLine($"bookie ready {server.Address}");
         if (server.MetricsPort is int metrics)
         {

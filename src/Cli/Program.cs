@@ -13,6 +13,8 @@ public static class Program
         var root = new RootCommand("Pulsarish: a Pulsar-style message broker on BookKeeper-style replicated storage");
         root.Subcommands.Add(BookieCommand.Create());
         root.Subcommands.Add(PerfCommand.Create());
+        root.Subcommands.Add(AutoRecoveryCommand.Create());
+        BookieShellCommands.AddTo(root);
         var config = new InvocationConfiguration { ProcessTerminationTimeout = ProcessTerminationTimeout };
         return await root.Parse(args).InvokeAsync(config);
     }

@@ -106,7 +106,8 @@ public sealed class BookieState
 
         Interlocked.Exchange(ref _freeDiskBytes, free);
         Interlocked.Exchange(ref _totalDiskBytes, total);
-        bool readOnly = worstUsage > _options.DiskUsageThreshold;
+        // Hysteresis: read-only above the threshold, writable again only below the low-water mark.
+        bool readOnly = worstUsage > (_readOnly ? Math.Min(_options.DiskUsageLwmThreshold, _options.DiskUsageThreshold) : _options.DiskUsageThreshold);
         if (readOnly != _readOnly)
         {
             _readOnly = readOnly;
