@@ -10,8 +10,8 @@ namespace Pulsarish.Cli;
 /// Load generator of <c>pulsarish perf ledger</c>: N writers, each with its own ledger of (E, Qw, Qa) created through
 /// the ledger client on the given bookies, keep <see cref="Settings.PipelineDepth"/> adds in flight. Latency is
 /// AddAsync → completion (Qa acks and every earlier entry complete), in µs. Only adds started and completed inside the
-/// measurement window count. The bookies are registered in a private in-memory metadata store, so no ZooKeeper is
-/// needed.
+/// measurement window count. The bookies are registered in an in-memory metadata store (see
+/// <see cref="CreateMetadataAsync"/>), so no ZooKeeper is needed.
 /// </summary>
 public sealed class LedgerPerf
 {
@@ -27,18 +27,27 @@ public sealed class LedgerPerf
     public sealed record Report(long Adds, long Errors, double Seconds, double AddsPerSecond, double BytesPerSecond,
         long P50Micros, long P99Micros, long P999Micros, long MaxMicros);
 
-    public async Task<Report> RunAsync(CancellationToken ct)
+    /// <summary>
+    /// A metadata store for runs against <paramref name="bookies"/>: in memory, with one registration per bookie address
+    /// as the bookies would register themselves in a cluster. Share it between runs: ledger ids must never repeat
+    /// on the same bookies.
+    /// </summary>
+    public static async Task<IMetadataStore> CreateMetadataAsync(IEnumerable<string> bookies, CancellationToken ct)
     {
-        await using var store = await MetadataStoreFactory.CreateAsync("memory:", ct: ct);
-        await using var registry = new BookieRegistry(store);
-        // One registry entry per bookie address, as the bookies would register themselves in a cluster.
-        foreach (string address in _settings.Bookies)
+        var store = await MetadataStoreFactory.CreateAsync("memory:", ct: ct);
+        foreach (string address in bookies)
         {
             await store.CreateAsync($"/ledgers/available/{address}",
                 Google.Protobuf.MessageExtensions.ToByteArray(new BookieServiceInfo { BookieId = address, Address = address }),
                 CreateOptions.Ephemeral, ct);
         }
 
+        return store;
+    }
+
+    public async Task<Report> RunAsync(IMetadataStore store, CancellationToken ct)
+    {
+        await using var registry = new BookieRegistry(store);
         await using var client = LedgerClient.Create(new LedgerMetadataStore(store), registry, new LedgerClientOptions());
         var handles = new LedgerHandle[_settings.Writers];
         for (int i = 0; i < handles.Length; i++)

@@ -72,10 +72,11 @@ public static class PerfCommand
             Report("single-bookie", single.AddsPerSecond, single.BytesPerSecond, single.P50Micros, single.P99Micros,
                 single.P999Micros, single.MaxMicros, single.Errors, 1.0);
             int failures = 0;
+            await using var metadata = await LedgerPerf.CreateMetadataAsync(addresses, ct);
             foreach (var (e, qw, qa) in triples)
             {
                 var r = await new LedgerPerf(new LedgerPerf.Settings(addresses, e, qw, qa, writerCount, bytes, depth, measured, warm))
-                    .RunAsync(ct);
+                    .RunAsync(metadata, ct);
                 failures += r.Errors > 0 ? 1 : 0;
                 Report($"({e},{qw},{qa})", r.AddsPerSecond, r.BytesPerSecond, r.P50Micros, r.P99Micros, r.P999Micros,
                     r.MaxMicros, r.Errors, r.AddsPerSecond / single.AddsPerSecond);
