@@ -164,6 +164,26 @@ public sealed class BookieServiceTests
     }
 
     [Test]
+    public async Task AddIsAcknowledgedOnlyAfterStorageMadeItDurable()
+    {
+        // DESIGN §3.3: a bookie acknowledges an add only after the entry is durable in its journal.
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _storage.DurabilityGate = gate;
+        using var call = _client.Add();
+        await call.RequestStream.WriteAsync(BookieRequests.Add(1, 21, 0, [1, 2, 3], Key));
+        var next = call.ResponseStream.MoveNext(CancellationToken.None);
+
+        await Task.WhenAny(next, Task.Delay(TimeSpan.FromMilliseconds(500)));
+        Assert.That(next.IsCompleted, Is.False, "the add was answered before storage completed it");
+        Assert.That(Volatile.Read(ref _storage.Adds), Is.EqualTo(1), "the add reached storage");
+
+        gate.SetResult();
+        Assert.That(await next.WaitAsync(TimeSpan.FromSeconds(10)), Is.True);
+        Assert.That((call.ResponseStream.Current.RequestId, call.ResponseStream.Current.Status), Is.EqualTo((1UL, StatusCode.Ok)));
+        await call.RequestStream.CompleteAsync();
+    }
+
+    [Test]
     public async Task StorageFailureIsAnsweredErrorWithoutEndingTheStream()
     {
         _storage.FailingEntryId = 1;

@@ -20,6 +20,9 @@ internal sealed class InMemoryLedgerStorage : ILedgerStorage
 
     public int Adds;
 
+    /// <summary>When set, adds are stored but do not complete (are not "durable") until the gate's task completes.</summary>
+    public TaskCompletionSource? DurabilityGate { get; set; }
+
     public async ValueTask AddEntryAsync(long ledgerId, long entryId, ReadOnlyMemory<byte> masterKey, long lac,
         ReadOnlyMemory<byte> entry, bool recovery, CancellationToken ct = default)
     {
@@ -42,6 +45,11 @@ internal sealed class InMemoryLedgerStorage : ILedgerStorage
         }
 
         Interlocked.Increment(ref Adds);
+        if (DurabilityGate is { } gate)
+        {
+            await gate.Task.WaitAsync(ct);
+        }
+
         if (_maxDelayMicros > 0)
         {
             await Task.Delay(TimeSpan.FromMicroseconds(Random.Shared.Next(_maxDelayMicros)), ct);
