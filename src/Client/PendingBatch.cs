@@ -12,7 +12,7 @@ internal sealed class PendingBatch(ProduceRequest request, TaskCompletionSource<
 
     public long FirstSequenceId => Request.Send.SequenceId;
 
-    public int Count => completions.Length;
+    public int Count => Completions.Length;
 
     public TaskCompletionSource<MessageId>[] Completions { get; } = completions;
 
