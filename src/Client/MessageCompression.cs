@@ -1,6 +1,9 @@
 namespace Pulsarish.Client;
 
-/// <summary>Payload compression of a producer (System.IO.Compression codecs); consumers decompress transparently.</summary>
+/// <summary>
+/// Compression of a producer's batches (System.IO.Compression codecs), carried in each send: the broker stores the
+/// batch entry compressed (less bookie disk and network) and hands consumers the original payloads.
+/// </summary>
 public enum MessageCompression
 {
     None = 0,

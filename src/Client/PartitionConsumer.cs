@@ -280,11 +280,7 @@ internal sealed class PartitionConsumer : IAsyncDisposable
                 switch (response.ResponseCase)
                 {
                     case ConsumeResponse.ResponseOneofCase.Message:
-                        var message = ToMessage(response.Message, connection.Epoch);
-                        if (message is not null)
-                        {
-                            await _sink.WriteAsync(message, token).ConfigureAwait(false);
-                        }
+                        await _sink.WriteAsync(ToMessage(response.Message, connection.Epoch), token).ConfigureAwait(false);
 
                         break;
                     case ConsumeResponse.ResponseOneofCase.AckResponse:
@@ -327,20 +323,9 @@ internal sealed class PartitionConsumer : IAsyncDisposable
         }
     }
 
-    private Message? ToMessage(ReceivedMessage m, long epoch)
+    private Message ToMessage(ReceivedMessage m, long epoch)
     {
-        byte[] payload;
-        try
-        {
-            payload = PayloadCodec.Decompress(m.Payload, m.Compression);
-        }
-        catch (InvalidDataException e)
-        {
-            _logger.LogError(e, "Consumer {ConsumerName}: message {MessageId} on {Topic} does not decompress; dropped",
-                _consumerName, MessageId.FromProto(m.MessageId), Topic);
-            return null;
-        }
-
+        byte[] payload = m.Payload.ToByteArray();
         Dictionary<string, string> properties = new(m.Properties.Count);
         foreach (var kv in m.Properties)
         {

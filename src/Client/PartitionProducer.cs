@@ -42,7 +42,12 @@ internal sealed class PartitionProducer : IAsyncDisposable
         _options = options;
         _pendingPermits = pendingPermits;
         _producerName = options.ProducerName;
-        _compression = PayloadCodec.ToWire(options.Compression);
+        _compression = options.Compression switch
+        {
+            MessageCompression.GZip => CompressionType.Gzip,
+            MessageCompression.Brotli => CompressionType.Brotli,
+            _ => CompressionType.NoCompression,
+        };
         _logger = client.CreateLogger<PartitionProducer>();
         _batchTimer = new Timer(static s => ((PartitionProducer)s!).OnBatchTimer(), this, Timeout.Infinite, Timeout.Infinite);
     }
@@ -81,7 +86,7 @@ internal sealed class PartitionProducer : IAsyncDisposable
     {
         var wire = new ProducerMessage
         {
-            Payload = PayloadCodec.Compress(message.Payload.Span, _compression),
+            Payload = ByteString.CopyFrom(message.Payload.Span),
             EventTimeMillis = message.EventTime?.ToUnixTimeMilliseconds() ?? 0,
         };
         if (message.Key is not null)

@@ -26,27 +26,4 @@ public sealed class RoutingTests
     [TestCase("a/t", "a/t")]
     public void ShortTopicNamesAreCompleted(string given, string expected)
         => Assert.That(TopicNames.Complete(given), Is.EqualTo(expected));
-
-    [TestCase(Pulsarish.Protocol.Broker.CompressionType.Gzip)]
-    [TestCase(Pulsarish.Protocol.Broker.CompressionType.Brotli)]
-    [TestCase(Pulsarish.Protocol.Broker.CompressionType.NoCompression)]
-    public void PayloadsSurviveCompression(Pulsarish.Protocol.Broker.CompressionType type)
-    {
-        var payload = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("pulsarish ", 500)));
-        var compressed = PayloadCodec.Compress(payload, type);
-        if (type != Pulsarish.Protocol.Broker.CompressionType.NoCompression)
-        {
-            Assert.That(compressed.Length, Is.LessThan(payload.Length / 4));
-        }
-
-        Assert.That(PayloadCodec.Decompress(compressed, type), Is.EqualTo(payload));
-    }
-
-    [Test]
-    public void CorruptCompressedPayloadIsRejected()
-    {
-        var garbage = Google.Protobuf.ByteString.CopyFrom(1, 2, 3, 4, 5, 6, 7, 8);
-        Assert.Throws<InvalidDataException>(() =>
-            PayloadCodec.Decompress(garbage, Pulsarish.Protocol.Broker.CompressionType.Gzip));
-    }
 }
