@@ -97,6 +97,74 @@ public sealed class ZooKeeperEnsembleTests
         await _ensemble.WaitUntilServingAsync();
     }
 
+    [Test]
+    [Category("Chaos")]
+    public async Task CompareAndSetCounterStaysExactAcrossRepeatedServerKills()
+    {
+        int seed = Environment.TickCount;
+        TestContext.Progress.WriteLine($"seed {seed}");
+        var random = new Random(seed);
+        await using var client = await ZooKeeperClient.ConnectAsync(new ZooKeeperClientOptions
+        {
+            ConnectString = _ensemble.ConnectString,
+            SessionTimeout = TimeSpan.FromSeconds(15),
+            ConnectTimeout = TimeSpan.FromSeconds(1),
+        }, new ProgressLogger("zk"));
+        long session = client.SessionId;
+        string counter = $"/counter-{Guid.NewGuid():N}";
+        await client.CreateAsync(counter, BitConverter.GetBytes(0), CreateMode.Persistent);
+
+        int acknowledged = 0, lost = 0;
+        using var stop = new CancellationTokenSource();
+        var writer = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    var (data, stat) = await client.GetDataAsync(counter).WaitAsync(Wait);
+                    int value = BitConverter.ToInt32(data);
+                    await client.SetDataAsync(counter, BitConverter.GetBytes(value + 1), stat.Version).WaitAsync(Wait);
+                    acknowledged++;
+                }
+                catch (ConnectionLossException)
+                {
+                    lost++;
+                }
+                catch (BadVersionException)
+                {
+                    // An update whose reply was lost was applied after all: read again.
+                }
+            }
+        });
+
+        for (int round = 0; round < 3; round++)
+        {
+            await Task.Delay(random.Next(100, 400));
+            var victim = _ensemble.ServerAt(client.CurrentServer!);
+            await victim.StopAsync();
+            var sw = Stopwatch.StartNew();
+            while (client.State != ZooKeeperState.Connected || client.CurrentServer == victim.ConnectString)
+            {
+                Assert.That(sw.Elapsed, Is.LessThan(Wait), "client did not move to a live server");
+                await Task.Delay(20);
+            }
+            await victim.RestartAsync();
+            await _ensemble.WaitUntilServingAsync();
+        }
+        await Task.Delay(200);
+        stop.Cancel();
+        await writer.WaitAsync(Wait);
+
+        var (final, finalStat) = await client.GetDataAsync(counter);
+        int total = BitConverter.ToInt32(final);
+        TestContext.Progress.WriteLine($"acknowledged {acknowledged}, lost {lost}, counter {total}");
+        Assert.That(client.SessionId, Is.EqualTo(session));
+        Assert.That(acknowledged, Is.GreaterThan(0));
+        Assert.That(total, Is.EqualTo(finalStat.Version), "every applied update went through compare-and-set");
+        Assert.That(total, Is.InRange(acknowledged, acknowledged + lost), "acknowledged updates are never lost");
+    }
+
     private static bool TakeUntil(BlockingCollection<ZooKeeperState> states, ZooKeeperState wanted)
     {
         while (states.TryTake(out var s, Wait))

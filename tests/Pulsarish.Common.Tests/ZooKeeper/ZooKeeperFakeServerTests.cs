@@ -69,6 +69,7 @@ public sealed class ZooKeeperFakeServerTests
             ConnectString = server.ConnectString,
             MaxPacketBytes = MaxPacketBytes,
             ConnectTimeout = TimeSpan.FromSeconds(1),
+            CloseTimeout = TimeSpan.FromMilliseconds(200),
         }, new ProgressLogger("zk"));
         var disconnected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         client.StateChanged += s =>
@@ -120,6 +121,7 @@ public sealed class ZooKeeperFakeServerTests
         {
             ConnectString = server.ConnectString,
             ConnectTimeout = TimeSpan.FromSeconds(1),
+            CloseTimeout = TimeSpan.FromMilliseconds(200),
         }, new ProgressLogger("zk"));
         var states = new List<ZooKeeperState>();
         var expired = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -209,6 +211,7 @@ public sealed class ZooKeeperFakeServerTests
             ConnectString = server.ConnectString,
             MaxInFlightRequests = 3,
             ConnectTimeout = TimeSpan.FromSeconds(1),
+            CloseTimeout = TimeSpan.FromMilliseconds(200),
         }, new ProgressLogger("zk"));
         var ops = Enumerable.Range(0, 6).Select(i => client.GetDataAsync("/n" + i)).ToList();
         await Task.Delay(300);

@@ -108,15 +108,46 @@ public sealed class ZooKeeperSessionTests
     }
 
     [Test]
+    public async Task WatchesOfEveryKindAreReRegisteredAfterReconnect()
+    {
+        await using var client = await Connect(TimeSpan.FromSeconds(20));
+        string root = $"/rewatch-{Guid.NewGuid():N}";
+        await client.CreateAsync(root, [], CreateMode.Persistent);
+        await client.CreateAsync(root + "/d", [0], CreateMode.Persistent);
+        await client.CreateAsync(root + "/p", [], CreateMode.Persistent);
+        await client.GetDataAsync(root + "/d", watch: true);
+        Assert.That(await client.ExistsAsync(root + "/e", watch: true), Is.Null);
+        await client.GetChildrenAsync(root + "/p", watch: true);
+        var events = new BlockingCollection<WatchedEvent>();
+        client.Watch += events.Add;
+
+        await _server.RestartAsync();
+        await WaitForState(client, ZooKeeperState.Connected);
+        await using var other = await Connect(TimeSpan.FromSeconds(20));
+        await other.SetDataAsync(root + "/d", [1]);
+        await other.CreateAsync(root + "/e", [], CreateMode.Persistent);
+        await other.CreateAsync(root + "/p/c", [], CreateMode.Persistent);
+
+        var seen = new List<WatchedEvent>();
+        while (seen.Count < 3 && events.TryTake(out var e, Wait)) seen.Add(e);
+        Assert.That(seen, Is.EqualTo(new[]
+        {
+            new WatchedEvent(WatchedEventType.NodeDataChanged, root + "/d"),
+            new WatchedEvent(WatchedEventType.NodeCreated, root + "/e"),
+            new WatchedEvent(WatchedEventType.NodeChildrenChanged, root + "/p"),
+        }));
+    }
+
+    [Test]
     public async Task PingsKeepAnIdleSessionAlive()
     {
-        await using var client = await Connect(TimeSpan.FromMilliseconds(400));
-        Assert.That(client.NegotiatedTimeout, Is.EqualTo(TimeSpan.FromMilliseconds(400)));
+        await using var client = await Connect(TimeSpan.FromSeconds(1));
+        Assert.That(client.NegotiatedTimeout, Is.EqualTo(TimeSpan.FromSeconds(1)));
         long session = client.SessionId;
         var states = new ConcurrentQueue<ZooKeeperState>();
         client.StateChanged += states.Enqueue;
-        // Idle for five session timeouts: only pings flow.
-        await Task.Delay(TimeSpan.FromSeconds(2));
+        // Idle for three session timeouts: only pings flow.
+        await Task.Delay(TimeSpan.FromSeconds(3));
         Assert.That(states.Where(s => s != ZooKeeperState.Connected), Is.Empty);
         Assert.That(await client.ExistsAsync("/"), Is.Not.Null);
         Assert.That(client.SessionId, Is.EqualTo(session));

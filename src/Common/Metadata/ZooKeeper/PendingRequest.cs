@@ -4,9 +4,6 @@ using Pulsarish.Common.Errors;
 
 namespace Pulsarish.Common.Metadata.ZooKeeper;
 
-/// <summary>Which one-shot watch a read asks the server to set (ZKWatchManager registration rules).</summary>
-internal enum WatchKind { None, Data, Exists, Child }
-
 /// <summary>
 /// One request from submission to reply. Life cycle: Queued (in the client's outgoing channel) → Sent (written,
 /// waiting in the connection's FIFO) → Done. Exactly one party wins each transition, so the encoded frame is
@@ -64,8 +61,8 @@ internal abstract class PendingRequest
     }
 
     /// <summary>
-    /// Writer only: claims the request for sending, stamps <paramref name="xid"/> and copies the frame into
-    /// <paramref name="destination"/>. False when the request was already abandoned (cancelled, timed out, failed).
+    /// Writer only: claims the request for sending and stamps <paramref name="xid"/> into its frame. False when the
+    /// request was already abandoned (cancelled, timed out, failed); then it must be skipped.
     /// </summary>
     public bool TryBeginSend(int xid)
     {

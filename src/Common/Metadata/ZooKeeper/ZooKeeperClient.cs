@@ -63,7 +63,10 @@ public sealed class ZooKeeperClient : IAsyncDisposable
         _eventSlots = new SemaphoreSlim(options.MaxQueuedEvents, options.MaxQueuedEvents);
     }
 
-    /// <summary>Raised on every state change, on the dispatch loop.</summary>
+    /// <summary>
+    /// Raised on every state change, on the dispatch loop. The first <see cref="ZooKeeperState.Connected"/> may be
+    /// dispatched before or after <see cref="ConnectAsync"/> returns.
+    /// </summary>
     public event Action<ZooKeeperState>? StateChanged;
 
     /// <summary>Raised for every fired watch, in server order, on the dispatch loop.</summary>
@@ -104,7 +107,7 @@ public sealed class ZooKeeperClient : IAsyncDisposable
         options.Validate();
         var client = new ZooKeeperClient(options, logger ?? NullLogger.Instance);
         client._dispatchLoop = Task.Run(client.DispatchLoopAsync);
-        client._sessionLoop = Task.Run(client.SessionLoopAsync);
+        client._sessionLoop = Task.Run(client.RunSessionLoopAsync);
         try
         {
             await client._firstConnect.Task.WaitAsync(ct).ConfigureAwait(false);
@@ -326,7 +329,7 @@ public sealed class ZooKeeperClient : IAsyncDisposable
             close.AttachFrame(ref w);
             try
             {
-                await EnqueueAsync(close, CancellationToken.None).WaitAsync(EffectiveConnectTimeout).ConfigureAwait(false);
+                await EnqueueAsync(close, CancellationToken.None).WaitAsync(_options.CloseTimeout).ConfigureAwait(false);
             }
             catch (Exception e)
             {
@@ -382,8 +385,20 @@ public sealed class ZooKeeperClient : IAsyncDisposable
     internal async ValueTask EnqueueWatchEventAsync(WatchedEvent e, CancellationToken ct)
     {
         // The bound on undelivered events: back-pressure on the reader once handlers are this far behind.
-        if (!_eventSlots.Wait(0)) await _eventSlots.WaitAsync(ct).ConfigureAwait(false);
-        if (!_events.Writer.TryWrite(DispatchItem.ForWatch(e))) _eventSlots.Release();
+        if (!_eventSlots.Wait(0))
+        {
+            try
+            {
+                await _eventSlots.WaitAsync(ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // The connection is going away, but the server already consumed this watch: deliver it anyway.
+                _events.Writer.TryWrite(DispatchItem.ForWatch(e, holdsSlot: false));
+                throw;
+            }
+        }
+        if (!_events.Writer.TryWrite(DispatchItem.ForWatch(e, holdsSlot: true))) _eventSlots.Release();
     }
 
     private TimeSpan EffectiveConnectTimeout => _options.ConnectTimeout ?? _options.SessionTimeout / _servers.Length;
@@ -515,6 +530,21 @@ public sealed class ZooKeeperClient : IAsyncDisposable
     private Exception DeadClientError() => State == ZooKeeperState.Expired
         ? new SessionExpiredException($"session {SessionId:x} expired")
         : new ConnectionLossException("client closed");
+
+    private async Task RunSessionLoopAsync()
+    {
+        try
+        {
+            await SessionLoopAsync().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // A bug, not a network condition: make the client dead the way callers already handle.
+            _logger.LogCritical(e, "ZooKeeper session loop failed");
+            _firstConnect.TrySetException(new ConnectionLossException("ZooKeeper session loop failed", e));
+            Expire($"session loop failed: {e.Message}");
+        }
+    }
 
     private async Task SessionLoopAsync()
     {
@@ -708,7 +738,7 @@ public sealed class ZooKeeperClient : IAsyncDisposable
                 }
                 finally
                 {
-                    _eventSlots.Release();
+                    if (item.HoldsSlot) _eventSlots.Release();
                 }
             }
             else
@@ -725,9 +755,10 @@ public sealed class ZooKeeperClient : IAsyncDisposable
         }
     }
 
-    private readonly record struct DispatchItem(bool IsWatch, WatchedEvent Event, ZooKeeperState State)
+    /// <summary>A watch event or a state change, in the order the dispatch loop raises them.</summary>
+    private readonly record struct DispatchItem(bool IsWatch, WatchedEvent Event, ZooKeeperState State, bool HoldsSlot)
     {
-        public static DispatchItem ForWatch(WatchedEvent e) => new(true, e, default);
-        public static DispatchItem ForState(ZooKeeperState s) => new(false, default, s);
+        public static DispatchItem ForWatch(WatchedEvent e, bool holdsSlot) => new(true, e, default, holdsSlot);
+        public static DispatchItem ForState(ZooKeeperState s) => new(false, default, s, false);
     }
 }

@@ -24,6 +24,9 @@ public sealed class ZooKeeperClientOptions
     /// </summary>
     public TimeSpan DisconnectedOperationTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long <see cref="ZooKeeperClient.DisposeAsync"/> waits for the server to confirm the session close.</summary>
+    public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Largest frame accepted from or sent to the server (jute.maxbuffer of the Java client: 4 MiB).</summary>
     public int MaxPacketBytes { get; set; } = 4 * 1024 * 1024;
 
@@ -51,6 +54,7 @@ public sealed class ZooKeeperClientOptions
         if (ConnectTimeout is { } c && c <= TimeSpan.Zero) throw new ArgumentException($"ConnectTimeout {c} out of range");
         if (DisconnectedOperationTimeout <= TimeSpan.Zero)
             throw new ArgumentException($"DisconnectedOperationTimeout {DisconnectedOperationTimeout} out of range");
+        if (CloseTimeout < TimeSpan.Zero) throw new ArgumentException($"CloseTimeout {CloseTimeout} out of range");
         if (MaxPacketBytes < 1024) throw new ArgumentException($"MaxPacketBytes {MaxPacketBytes} below 1024");
         if (MaxQueuedRequests < 1) throw new ArgumentException($"MaxQueuedRequests {MaxQueuedRequests} below 1");
         if (MaxInFlightRequests < 1) throw new ArgumentException($"MaxInFlightRequests {MaxInFlightRequests} below 1");

@@ -227,6 +227,7 @@ internal sealed class ZooKeeperConnection : IAsyncDisposable
                                 request.Frame.CopyTo(large);
                                 request.ReleaseFrame();
                                 await _stream.WriteAsync(large.AsMemory(0, length), ct).ConfigureAwait(false);
+                                _lastSendTimestamp = Stopwatch.GetTimestamp();
                             }
                             finally
                             {
