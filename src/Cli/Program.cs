@@ -12,6 +12,7 @@ public static class Program
         var root = new RootCommand("Pulsarish: a Pulsar-style message broker on BookKeeper-style replicated storage");
         root.Subcommands.Add(BookieCommand.Create());
         root.Subcommands.Add(PerfCommand.Create());
+        root.Subcommands.Add(StandaloneCommand.Create());
         root.Subcommands.Add(ProduceCommand.Create());
         root.Subcommands.Add(ConsumeCommand.Create());
         var config = new InvocationConfiguration { ProcessTerminationTimeout = ProcessTerminationTimeout };

@@ -5,7 +5,7 @@ namespace Pulsarish.Client;
 
 /// <summary>
 /// Identity of a message (DESIGN.md §2): the entry's position <c>(LedgerId, EntryId)</c> in the topic's managed
-/// ledger, the message's index inside the producer batch that became the entry (-1 when the entry holds one message),
+/// ledger, the message's index inside the producer batch that became the entry (-1 when it names the whole entry),
 /// and the partition (-1 for a non-partitioned topic). Ordered by ledger, entry, batch index, partition.
 /// Text form: <c>ledger:entry:batchIndex:partition</c> (see <see cref="Parse"/>).
 /// </summary>

@@ -16,7 +16,7 @@ internal sealed class PendingBatch(ProduceRequest request, TaskCompletionSource<
 
     public TaskCompletionSource<MessageId>[] Completions { get; } = completions;
 
-    /// <summary>Completes every message with its id: batch index i of n (-1 when the batch holds one message).</summary>
+    /// <summary>Completes every message with its id: batch index i of the n messages of the entry (as the broker dispatches them).</summary>
     public void Complete(MessageIdData? id, int partition)
     {
         int n = Completions.Length;
@@ -24,7 +24,7 @@ internal sealed class PendingBatch(ProduceRequest request, TaskCompletionSource<
         {
             var messageId = id is null
                 ? new MessageId(-1, -1, -1, partition)
-                : new MessageId(id.LedgerId, id.EntryId, n > 1 ? i : -1, partition, n);
+                : new MessageId(id.LedgerId, id.EntryId, i, partition, n);
             Completions[i].TrySetResult(messageId);
         }
     }
