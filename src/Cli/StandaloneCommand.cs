@@ -33,7 +33,8 @@ public static class StandaloneCommand
                 BindAddress = parse.GetValue(bindAddress)!,
                 MetricsPort = parse.GetValue(metricsPort),
                 ConfigureLogging = logging => logging.SetMinimumLevel(level)
-                    .AddFilter("Microsoft.AspNetCore", LogLevel.Warning)
+                    .AddFilter("Microsoft", LogLevel.Warning)
+                    .AddFilter("Grpc", LogLevel.Warning)
                     .AddSimpleConsole(c =>
                     {
                         c.SingleLine = true;

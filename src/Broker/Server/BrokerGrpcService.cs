@@ -91,8 +91,10 @@ public sealed class BrokerGrpcService : PulsarishBroker.PulsarishBrokerBase
             return ErrorMapper.ToRpcException(ErrorReason.ServiceNotReady, "broker is shutting down");
         }
 
-        if (e is OperationCanceledException && context.CancellationToken.IsCancellationRequested)
+        if ((e is OperationCanceledException && context.CancellationToken.IsCancellationRequested)
+            || e is IOException)
         {
+            // The client went away (cancelled or reset its stream): nothing to report.
             return new RpcException(new Status(StatusCode.Cancelled, "call cancelled"));
         }
 
