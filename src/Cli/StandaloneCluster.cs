@@ -24,11 +24,14 @@ public sealed class StandaloneCluster : IAsyncDisposable
     private readonly BookieRegistry _registry;
     private readonly LedgerClient _ledgers;
     private readonly ILoggerFactory _loggerFactory;
+    private readonly StandaloneOptions _options;
     private int _stopped;
 
     private StandaloneCluster(IMetadataStore store, List<(BookieServer, BookieRegistry, IMetadataStore)> bookies,
-        BookieRegistry registry, LedgerClient ledgers, BrokerServer broker, ILoggerFactory loggerFactory)
+        BookieRegistry registry, LedgerClient ledgers, BrokerServer broker, ILoggerFactory loggerFactory,
+        StandaloneOptions options)
     {
+        _options = options;
         _store = store;
         _bookies = bookies;
         _registry = registry;
@@ -38,7 +41,7 @@ public sealed class StandaloneCluster : IAsyncDisposable
     }
 
     /// <summary>The broker (its <see cref="BrokerServer.Address"/> is what clients dial).</summary>
-    public BrokerServer Broker { get; }
+    public BrokerServer Broker { get; private set; }
 
     public string BrokerAddress => Broker.Address;
 
@@ -69,15 +72,9 @@ public sealed class StandaloneCluster : IAsyncDisposable
             registry = new BookieRegistry(store);
             ledgers = LedgerClient.Create(new LedgerMetadataStore(store), registry, new LedgerClientOptions(), loggerFactory);
             await EnsureNamespaceAsync(store, options, loggerFactory, ct).ConfigureAwait(false);
-            var broker = await BrokerServer.StartAsync(new BrokerServerOptions
-            {
-                BindAddress = options.BindAddress,
-                Port = options.Port,
-                MetricsPort = options.MetricsPort,
-            }, options.Broker, store, ledgers, new BrokerServerSetup { ConfigureLogging = options.ConfigureLogging }, ct)
-                .ConfigureAwait(false);
+            var broker = await StartBrokerAsync(options, options.Port, store, ledgers, ct).ConfigureAwait(false);
             logger.LogInformation("Standalone on {DataDir}: {Bookies} bookies, broker {Address}", dataDir, bookies.Count, broker.Address);
-            return new StandaloneCluster(store, bookies, registry, ledgers, broker, loggerFactory);
+            return new StandaloneCluster(store, bookies, registry, ledgers, broker, loggerFactory, options);
         }
         catch
         {
@@ -100,6 +97,26 @@ public sealed class StandaloneCluster : IAsyncDisposable
             loggerFactory.Dispose();
             throw;
         }
+    }
+
+    private static Task<BrokerServer> StartBrokerAsync(StandaloneOptions options, int port, IMetadataStore store,
+        LedgerClient ledgers, CancellationToken ct)
+        => BrokerServer.StartAsync(new BrokerServerOptions
+        {
+            BindAddress = options.BindAddress,
+            Port = port,
+            MetricsPort = options.MetricsPort,
+        }, options.Broker, store, ledgers, new BrokerServerSetup { ConfigureLogging = options.ConfigureLogging }, ct);
+
+    /// <summary>
+    /// Stops the broker gracefully (clients see their streams end) and starts a new one on the same port and data:
+    /// what a broker restart looks like to clients.
+    /// </summary>
+    public async Task RestartBrokerAsync(CancellationToken ct = default)
+    {
+        int port = Broker.EndPoint.Port;
+        await Broker.StopAsync().ConfigureAwait(false);
+        Broker = await StartBrokerAsync(_options, port, _store, _ledgers, ct).ConfigureAwait(false);
     }
 
     private static async Task<(BookieServer, BookieRegistry, IMetadataStore)> StartBookieAsync(IMetadataStore store,

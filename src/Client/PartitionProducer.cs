@@ -15,7 +15,7 @@ internal sealed class PartitionProducer : IAsyncDisposable
 {
     private readonly PulsarishClient _client;
     private readonly ProducerOptions _options;
-    private readonly SemaphoreSlim _pendingPermits;
+    private readonly SendGate _pendingPermits;
     private readonly CompressionType _compression;
     private readonly ILogger _logger;
     private readonly object _lock = new();
@@ -34,7 +34,7 @@ internal sealed class PartitionProducer : IAsyncDisposable
     private Exception? _failure;
 
     public PartitionProducer(PulsarishClient client, string topic, int partition, ProducerOptions options,
-        SemaphoreSlim pendingPermits)
+        SendGate pendingPermits)
     {
         _client = client;
         Topic = topic;
@@ -79,10 +79,34 @@ internal sealed class PartitionProducer : IAsyncDisposable
     }
 
     /// <summary>
-    /// Adds a message to the current batch. The caller already holds one pending permit, released when the message
-    /// completes or fails.
+    /// Adds a message to the current batch. The caller (<see cref="SendGate"/>) already took one pending permit,
+    /// released when the message completes or fails. Called in send order.
     /// </summary>
-    public Task<MessageId> Enqueue(OutgoingMessage message)
+    public Task<MessageId> Enqueue(ProducerMessage wire)
+    {
+        var completion = new TaskCompletionSource<MessageId>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Exception? failure;
+        lock (_lock)
+        {
+            failure = _failure;
+            if (failure is null)
+            {
+                AddToBatchLocked(wire, completion);
+            }
+        }
+
+        if (failure is not null)
+        {
+            // Released outside this producer's lock: the gate may hand the permit to a waiting send.
+            _pendingPermits.Release();
+            return Task.FromException<MessageId>(failure);
+        }
+
+        return completion.Task;
+    }
+
+    /// <summary>The wire form of a message (the payload is copied).</summary>
+    public static ProducerMessage ToWire(OutgoingMessage message)
     {
         var wire = new ProducerMessage
         {
@@ -103,31 +127,24 @@ internal sealed class PartitionProducer : IAsyncDisposable
             }
         }
 
-        var completion = new TaskCompletionSource<MessageId>(TaskCreationOptions.RunContinuationsAsynchronously);
-        lock (_lock)
+        return wire;
+    }
+
+    private void AddToBatchLocked(ProducerMessage wire, TaskCompletionSource<MessageId> completion)
+    {
+        _batchMessages.Add(wire);
+        _batchCompletions.Add(completion);
+        _batchBytes += wire.Payload.Length;
+        if (!_options.BatchingEnabled || _batchMessages.Count >= _options.BatchingMaxMessages
+            || _batchBytes >= _options.BatchingMaxBytes)
         {
-            if (_failure is not null)
-            {
-                _pendingPermits.Release();
-                return Task.FromException<MessageId>(_failure);
-            }
-
-            _batchMessages.Add(wire);
-            _batchCompletions.Add(completion);
-            _batchBytes += wire.Payload.Length;
-            if (!_options.BatchingEnabled || _batchMessages.Count >= _options.BatchingMaxMessages
-                || _batchBytes >= _options.BatchingMaxBytes)
-            {
-                FlushBatchLocked();
-            }
-            else if (!_batchTimerArmed)
-            {
-                _batchTimerArmed = true;
-                _batchTimer.Change(_options.BatchingMaxPublishDelay, Timeout.InfiniteTimeSpan);
-            }
+            FlushBatchLocked();
         }
-
-        return completion.Task;
+        else if (!_batchTimerArmed)
+        {
+            _batchTimerArmed = true;
+            _batchTimer.Change(_options.BatchingMaxPublishDelay, Timeout.InfiniteTimeSpan);
+        }
     }
 
     /// <summary>Sends the open batch now and waits until every message handed over so far is receipted.</summary>

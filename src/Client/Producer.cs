@@ -13,12 +13,12 @@ public sealed class Producer : IAsyncDisposable
 {
     private readonly PulsarishClient _client;
     private readonly PartitionProducer[] _partitions;
-    private readonly SemaphoreSlim _pendingPermits;
+    private readonly SendGate _pendingPermits;
     private readonly int _singlePartition;
     private int _roundRobin;
     private int _closed;
 
-    private Producer(PulsarishClient client, string topic, PartitionProducer[] partitions, SemaphoreSlim permits,
+    private Producer(PulsarishClient client, string topic, PartitionProducer[] partitions, SendGate permits,
         ProducerOptions options)
     {
         _client = client;
@@ -47,7 +47,7 @@ public sealed class Producer : IAsyncDisposable
     {
         string topic = TopicNames.Complete(options.Topic);
         int partitions = await client.GetPartitionCountAsync(topic, ct).ConfigureAwait(false);
-        var permits = new SemaphoreSlim(options.MaxPendingMessages, options.MaxPendingMessages);
+        var permits = new SendGate(options.MaxPendingMessages);
         var producers = new PartitionProducer[Math.Max(1, partitions)];
         for (int i = 0; i < producers.Length; i++)
         {
@@ -96,12 +96,18 @@ public sealed class Producer : IAsyncDisposable
     /// </summary>
     public async Task<MessageId> SendAsync(OutgoingMessage message, CancellationToken ct = default)
     {
+        // The message takes its place in the send order synchronously, before the first await.
+        var sent = Send(message, ct);
+        return await sent.ConfigureAwait(false);
+    }
+
+    private Task<MessageId> Send(OutgoingMessage message, CancellationToken ct)
+    {
         ArgumentNullException.ThrowIfNull(message);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _closed) != 0, this);
         var target = _partitions[ChoosePartition(message)];
-        await _pendingPermits.WaitAsync(ct).ConfigureAwait(false);
-        var sent = target.Enqueue(message);
-        return await sent.WaitAsync(ct).ConfigureAwait(false);
+        var sent = _pendingPermits.SendAsync(target, PartitionProducer.ToWire(message), ct);
+        return ct.CanBeCanceled ? sent.WaitAsync(ct) : sent;
     }
 
     /// <summary>Sends the open batches now and waits until everything sent so far is receipted (or failed).</summary>
