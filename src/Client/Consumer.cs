@@ -52,12 +52,13 @@ public sealed class Consumer : IAsyncDisposable, IAsyncEnumerable<Message>
         int partitions = await client.GetPartitionCountAsync(topic, ct).ConfigureAwait(false);
         int count = Math.Max(1, partitions);
 
-        // Room for every partition's permits plus one queue of stale messages from a previous connection.
-        var queue = Channel.CreateBounded<Message>(new BoundedChannelOptions(2 * count * options.ReceiverQueueSize)
+        // Bounded by the flow permits granted (ReceiverQueueSize per partition), not by the channel: the stream
+        // reader must never wait for the application, or ack responses queued behind messages would never be read
+        // (a broker may overshoot the permits by the rest of one batch entry, as Pulsar's does).
+        var queue = Channel.CreateUnbounded<Message>(new UnboundedChannelOptions
         {
             SingleReader = false,
             SingleWriter = false,
-            FullMode = BoundedChannelFullMode.Wait,
         });
         var consumers = new PartitionConsumer[count];
         for (int i = 0; i < count; i++)

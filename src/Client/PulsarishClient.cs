@@ -140,14 +140,42 @@ public sealed class PulsarishClient : IAsyncDisposable
     }
 
     /// <summary>
-    /// Runs a unary call against the service URLs in turn (starting with the last one that worked) within the
-    /// operation timeout; RPC failures become <see cref="PulsarishClientException"/>.
+    /// Runs a unary call against the service URLs in turn (starting with the last one that worked); when every URL
+    /// failed retriably (broker restarting, ownership moving), tries again with backoff until the operation timeout.
+    /// RPC failures become <see cref="PulsarishClientException"/>.
     /// </summary>
     private async Task<T> CallServiceAsync<T>(
         Func<PulsarishBroker.PulsarishBrokerClient, string, CancellationToken, Task<T>> call, CancellationToken ct)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(Options.OperationTimeout);
+        PulsarishClientException? last = null;
+        try
+        {
+            return await ReconnectPipeline.ExecuteAsync(async token =>
+            {
+                try
+                {
+                    return await CallEachServiceUrlAsync(call, token).ConfigureAwait(false);
+                }
+                catch (PulsarishClientException e)
+                {
+                    last = e;
+                    throw;
+                }
+            }, timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new PulsarishClientException(ErrorReason.ServiceNotReady,
+                $"no answer within the operation timeout {Options.OperationTimeout}" +
+                (last is null ? "" : $": {last.Message}"), last);
+        }
+    }
+
+    private async Task<T> CallEachServiceUrlAsync<T>(
+        Func<PulsarishBroker.PulsarishBrokerClient, string, CancellationToken, Task<T>> call, CancellationToken ct)
+    {
         var urls = Options.ServiceUrls;
         int start = Volatile.Read(ref _serviceUrlIndex);
         PulsarishClientException? last = null;
@@ -157,18 +185,13 @@ public sealed class PulsarishClient : IAsyncDisposable
             string address = urls[index];
             try
             {
-                var result = await call(BrokerFor(address), address, timeout.Token).ConfigureAwait(false);
+                var result = await call(BrokerFor(address), address, ct).ConfigureAwait(false);
                 Volatile.Write(ref _serviceUrlIndex, index);
                 return result;
             }
-            catch (RpcException e) when (!ct.IsCancellationRequested)
+            catch (RpcException e)
             {
-                if (timeout.IsCancellationRequested)
-                {
-                    throw new PulsarishClientException(ErrorReason.ServiceNotReady,
-                        $"no answer within the operation timeout {Options.OperationTimeout}", e);
-                }
-
+                ct.ThrowIfCancellationRequested();
                 last = ErrorReasons.ToClientException(e);
                 if (!last.IsRetriable)
                 {
