@@ -1,0 +1,83 @@
+using Microsoft.Extensions.Logging;
+using Pulsarish.Bookie;
+using Pulsarish.Common.Ledgers;
+using Pulsarish.Common.Metadata;
+using Pulsarish.Protocol.Metadata;
+using Pulsarish.TestKit;
+
+namespace Pulsarish.Broker.Tests;
+
+/// <summary>
+/// Three real in-process bookies (gRPC on 127.0.0.1, real storage with fsync in a temp directory) registered in a
+/// durable embedded metadata store, shared by every test of the assembly (started once: <see cref="ClusterSetup"/>).
+/// Each ledger client is one "broker"'s connection to the bookies.
+/// </summary>
+public sealed class BookieCluster : IAsyncDisposable
+{
+    private readonly TempDir _dir = new("broker");
+    private readonly List<(BookieServer Server, BookieRegistry Registry, IMetadataStore Session)> _bookies = new();
+    private readonly List<LedgerClient> _clients = new();
+    private EmbeddedMetadataStore _store = null!;
+
+    public IMetadataStore Store => _store;
+    public LedgerMetadataStore LedgerMetadata { get; private set; } = null!;
+    public BookieRegistry Registry { get; private set; } = null!;
+
+    public static async Task<BookieCluster> StartAsync(int bookies)
+    {
+        var cluster = new BookieCluster();
+        cluster._store = await EmbeddedMetadataStore.OpenAsync(cluster._dir.Sub("metadata"));
+        cluster.LedgerMetadata = new LedgerMetadataStore(cluster._store);
+        cluster.Registry = new BookieRegistry(cluster._store);
+        for (int i = 0; i < bookies; i++)
+        {
+            string id = $"bookie-{i}";
+            var server = await BookieServer.StartAsync(new BookieOptions
+            {
+                BookieId = id,
+                Port = 0,
+                JournalDir = cluster._dir.Sub(id + "/journal"),
+                LedgersDir = cluster._dir.Sub(id + "/ledgers"),
+                IndexDir = cluster._dir.Sub(id + "/index"),
+                ShutdownTimeout = TimeSpan.FromSeconds(2),
+            }, new BookieServerSetup { ConfigureLogging = logging => logging.SetMinimumLevel(LogLevel.Error) });
+            var session = cluster._store.CreateSession();
+            var registry = new BookieRegistry(session);
+            await registry.RegisterAsync(new BookieServiceInfo { BookieId = id, Address = server.Address });
+            cluster._bookies.Add((server, registry, session));
+        }
+        return cluster;
+    }
+
+    /// <summary>A new ledger client (its own gRPC connections), disposed with the cluster.</summary>
+    public LedgerClient NewClient()
+    {
+        var client = LedgerClient.Create(LedgerMetadata, Registry, new LedgerClientOptions());
+        lock (_clients)
+        {
+            _clients.Add(client);
+        }
+        return client;
+    }
+
+    /// <summary>Whether ledger metadata /ledgers/L&lt;id&gt; still exists.</summary>
+    public async Task<bool> LedgerExistsAsync(long ledgerId) => await LedgerMetadata.ReadAsync(ledgerId) is not null;
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var client in _clients)
+        {
+            await client.DisposeAsync();
+        }
+        foreach (var (server, registry, session) in _bookies)
+        {
+            await registry.UnregisterAsync();
+            await registry.DisposeAsync();
+            await server.StopAsync();
+            await session.DisposeAsync();
+        }
+        await Registry.DisposeAsync();
+        await _store.DisposeAsync();
+        _dir.Dispose();
+    }
+}
