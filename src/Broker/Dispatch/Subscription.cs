@@ -31,6 +31,8 @@ public sealed class Subscription
     private readonly List<Consumer> _consumers = new();
     private readonly SortedSet<Position> _replay = new();
     private readonly Dictionary<Position, int> _redeliveryCounts = new();
+    // Key of each entry parked by Key_Shared, so a replay pass only picks entries whose consumer has permits.
+    private readonly Dictionary<Position, string> _parkedKeys = new();
     private readonly SemaphoreSlim _signal = new(0, 1);
     private readonly CancellationTokenSource _stop = new();
     private IConsumerSelector _selector;
@@ -330,7 +332,7 @@ public sealed class Subscription
             while (_replay.Count > 0 && _replay.Min <= upTo)
             {
                 _redeliveryCounts.Remove(_replay.Min);
-                _replay.Remove(_replay.Min);
+                RemoveReplayLocked(_replay.Min);
             }
         }
     }
@@ -353,7 +355,7 @@ public sealed class Subscription
         {
             c.Pending.Remove(position);
         }
-        _replay.Remove(position);
+        RemoveReplayLocked(position);
         _redeliveryCounts.Remove(position);
     }
 
@@ -471,6 +473,7 @@ public sealed class Subscription
                 c.Pending.Clear();
             }
             _replay.Clear();
+            _parkedKeys.Clear();
             _redeliveryCounts.Clear();
             Cursor.ResetTo(target);
         }
@@ -555,7 +558,7 @@ public sealed class Subscription
             while (_replay.Count > 0 && _replay.Min <= expireUpTo)
             {
                 _redeliveryCounts.Remove(_replay.Min);
-                _replay.Remove(_replay.Min);
+                RemoveReplayLocked(_replay.Min);
             }
         }
         if (moved)
@@ -643,13 +646,22 @@ public sealed class Subscription
             if (_replay.Count > 0)
             {
                 replay = new List<Position>(Math.Min(_replay.Count, maxEntries));
+                var keyed = _selector as KeyHashConsumerSelector;
                 foreach (var p in _replay)
                 {
                     if (replay.Count >= maxEntries)
                     {
                         break;
                     }
+                    if (keyed is not null && _parkedKeys.TryGetValue(p, out string? key) && keyed.Owner(key) is not { Permits: > 0 })
+                    {
+                        continue;
+                    }
                     replay.Add(p);
+                }
+                if (replay.Count == 0)
+                {
+                    replay = null;
                 }
             }
         }
@@ -691,7 +703,7 @@ public sealed class Subscription
                     handled = position;
                     continue;
                 }
-                var result = TryDeliverLocked(entry);
+                var result = TryDeliverLocked(entry, out string key);
                 if (result == DeliverResult.Delivered)
                 {
                     handled = position;
@@ -700,6 +712,7 @@ public sealed class Subscription
                 {
                     // Key_Shared: the key's consumer has no permits; park the entry (replayed first, so per-key order holds).
                     _replay.Add(position);
+                    _parkedKeys[position] = key;
                     handled = position;
                 }
                 else
@@ -729,7 +742,7 @@ public sealed class Subscription
             {
                 lock (_lock)
                 {
-                    _replay.Remove(position);
+                    RemoveReplayLocked(position);
                 }
             }
         }
@@ -749,23 +762,33 @@ public sealed class Subscription
                 }
                 if (Cursor.IsAcknowledged(position) || IsPendingLocked(position))
                 {
-                    _replay.Remove(position);
+                    RemoveReplayLocked(position);
                     _redeliveryCounts.Remove(position);
                     progress = true;
                     continue;
                 }
-                if (TryDeliverLocked(entry) == DeliverResult.Delivered)
+                if (TryDeliverLocked(entry, out string key) == DeliverResult.Delivered)
                 {
-                    _replay.Remove(position);
+                    RemoveReplayLocked(position);
                     progress = true;
                 }
-                else if (!_selector.ParksBlockedEntries)
+                else if (_selector.ParksBlockedEntries)
+                {
+                    _parkedKeys[position] = key;
+                }
+                else
                 {
                     break;
                 }
             }
         }
         return progress;
+    }
+
+    private void RemoveReplayLocked(Position position)
+    {
+        _replay.Remove(position);
+        _parkedKeys.Remove(position);
     }
 
     private bool IsPendingLocked(Position position)
@@ -780,8 +803,9 @@ public sealed class Subscription
         return false;
     }
 
-    private DeliverResult TryDeliverLocked(Entry entry)
+    private DeliverResult TryDeliverLocked(Entry entry, out string key)
     {
+        key = "";
         StoredBatch batch;
         try
         {
@@ -799,7 +823,7 @@ public sealed class Subscription
             Cursor.AcknowledgeIndividual(entry.Position);
             return DeliverResult.Delivered;
         }
-        string key = batch.Messages[0].HasKey ? batch.Messages[0].Key : "";
+        key = batch.Messages[0].HasKey ? batch.Messages[0].Key : "";
         var consumer = _selector.Select(key, entry.Position);
         if (consumer is null)
         {
