@@ -109,6 +109,32 @@ public sealed class DispatchTests : BrokerTestBase
     }
 
     [Test]
+    public async Task KeySharedConsumerThatJoinsLateGetsItsKeysOnlyAfterEarlierMessagesAreAcknowledged()
+    {
+        var broker = await StartBrokerAsync();
+        await CreateNamespaceAsync(broker);
+        var topic = await broker.GetOrLoadTopicAsync(TopicName("key-shared-join"));
+        var first = await TestConsumer.SubscribeAsync(topic, "sub", SubscriptionType.KeyShared, name: "first");
+        var producer = topic.AddProducer("p");
+        await PublishAsync(topic, producer, 100, key: i => "key-" + (i % 10));
+        var early = await first.ReceiveAsync(100);
+
+        var late = await TestConsumer.SubscribeAsync(topic, "sub", SubscriptionType.KeyShared, name: "late");
+        await PublishAsync(topic, producer, 100, prefix: "second", firstSequenceId: 100, key: i => "key-" + (i % 10));
+        var firstSecond = await first.DrainAsync(TimeSpan.FromMilliseconds(300));
+        Assert.That(await late.DrainAsync(TimeSpan.FromMilliseconds(300)), Is.Empty,
+            "keys moved to the late consumer wait while older messages of them are unacknowledged");
+        Assert.That(firstSecond.Count, Is.LessThan(100), "the late consumer owns some keys");
+
+        first.Ack(early);
+        var lateSecond = await late.DrainAsync(TimeSpan.FromMilliseconds(500));
+        first.Ack(firstSecond);
+        Assert.That(firstSecond.Count + lateSecond.Count, Is.EqualTo(100));
+        Assert.That(firstSecond.Select(m => m.Message.Key).Intersect(lateSecond.Select(m => m.Message.Key)), Is.Empty);
+        Assert.That(lateSecond.Select(m => int.Parse(Text(m)["second-".Length..])), Is.Ordered, "per-key order kept");
+    }
+
+    [Test]
     public async Task CumulativeAckIsRefusedOnSharedAndKeySharedAndTheSubscriptionKeepsWorking()
     {
         var broker = await StartBrokerAsync();

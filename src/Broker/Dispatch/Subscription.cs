@@ -128,6 +128,10 @@ public sealed class Subscription
             long id = Interlocked.Increment(ref s_nextConsumerId);
             string name = string.IsNullOrEmpty(options.ConsumerName) ? $"consumer-{id}" : options.ConsumerName;
             consumer = new Consumer(this, id, name, options.PriorityLevel, sink, options.AckTimeout, options.Type);
+            if (_type == SubscriptionType.KeyShared && _consumers.Count > 0)
+            {
+                consumer.JoinedAtReadPosition = Cursor.ReadPosition;
+            }
             _consumers.Add(consumer);
             ConsumersChangedLocked();
         }
@@ -256,6 +260,7 @@ public sealed class Subscription
             }
             Validate(last);
             AcknowledgeCumulative(last);
+            SignalIfParked();
             return;
         }
         for (int i = 0; i < ids.Count; i++)
@@ -288,6 +293,20 @@ public sealed class Subscription
                     ForgetLocked(position);
                 }
             }
+        }
+        SignalIfParked();
+    }
+
+    private void SignalIfParked()
+    {
+        bool parked;
+        lock (_lock)
+        {
+            parked = _replay.Count > 0;
+        }
+        if (parked)
+        {
+            Signal();
         }
     }
 
@@ -653,7 +672,8 @@ public sealed class Subscription
                     {
                         break;
                     }
-                    if (keyed is not null && _parkedKeys.TryGetValue(p, out string? key) && keyed.Owner(key) is not { Permits: > 0 })
+                    if (keyed is not null && _parkedKeys.TryGetValue(p, out string? key)
+                        && (keyed.Owner(key) is not { Permits: > 0 } owner || !MayReceiveLocked(owner, p)))
                     {
                         continue;
                     }
@@ -785,6 +805,21 @@ public sealed class Subscription
         return progress;
     }
 
+    /// <summary>Key_Shared ordering on join: a recently joined consumer waits until everything before its join position is acknowledged.</summary>
+    private bool MayReceiveLocked(Consumer consumer, Position position)
+    {
+        if (consumer.JoinedAtReadPosition is not { } joined)
+        {
+            return true;
+        }
+        if (_ml.GetNextValidPosition(Cursor.MarkDeletePosition) >= joined)
+        {
+            consumer.JoinedAtReadPosition = null;
+            return true;
+        }
+        return position < joined;
+    }
+
     private void RemoveReplayLocked(Position position)
     {
         _replay.Remove(position);
@@ -825,7 +860,7 @@ public sealed class Subscription
         }
         key = batch.Messages[0].HasKey ? batch.Messages[0].Key : "";
         var consumer = _selector.Select(key, entry.Position);
-        if (consumer is null)
+        if (consumer is null || !MayReceiveLocked(consumer, entry.Position))
         {
             return DeliverResult.Blocked;
         }

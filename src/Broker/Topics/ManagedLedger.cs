@@ -22,10 +22,12 @@ public sealed class ManagedLedger : IAsyncDisposable
 {
     private enum WriterState { Open, RollingOver, NoLedger, Fenced, Closed }
 
-    private sealed class AddOp(ManagedLedger ledger, ReadOnlyMemory<byte> data)
+    private sealed class AddOp(ManagedLedger ledger, ReadOnlyMemory<byte> data, Action<Position, object?>? persisted, object? state)
     {
         public readonly ManagedLedger Ledger = ledger;
         public readonly ReadOnlyMemory<byte> Data = data;
+        public readonly Action<Position, object?>? Persisted = persisted;
+        public readonly object? State = state;
         public readonly TaskCompletionSource<Position> Completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public long LedgerId;
     }
@@ -206,10 +208,12 @@ public sealed class ManagedLedger : IAsyncDisposable
     /// Appends an entry. The task yields its position once the ledger add completed (never earlier); tasks complete
     /// in call order. The caller gives up <paramref name="data"/> (it is cached). Fails with
     /// <see cref="TopicFencedException"/> once fenced, <see cref="PersistenceException"/> on a write failure.
+    /// <paramref name="persisted"/>, when given, runs synchronously on success strictly in entry order (before the
+    /// task completes); it must be short and must not block.
     /// </summary>
-    public Task<Position> AddEntryAsync(ReadOnlyMemory<byte> data)
+    public Task<Position> AddEntryAsync(ReadOnlyMemory<byte> data, Action<Position, object?>? persisted = null, object? state = null)
     {
-        var op = new AddOp(this, data);
+        var op = new AddOp(this, data, persisted, state);
         bool startRoll = false;
         lock (_lock)
         {
@@ -313,6 +317,7 @@ public sealed class ManagedLedger : IAsyncDisposable
         if (failure is null)
         {
             _cache.Insert(InstanceId, position, op.Data);
+            op.Persisted?.Invoke(position, op.State);
             op.Completion.TrySetResult(position);
             EntriesAdded?.Invoke();
         }
@@ -998,9 +1003,7 @@ public sealed class ManagedLedger : IAsyncDisposable
             {
                 return;
             }
-            bool wasFenced = _state == WriterState.Fenced;
             _state = WriterState.Closed;
-            _fenceError ??= wasFenced ? _fenceError : null;
             toFail = _queued.Count > 0 ? new List<AddOp>(_queued) : null;
             _queued.Clear();
             current = _current;
