@@ -49,6 +49,21 @@ public sealed class BookieCluster : IAsyncDisposable
         return cluster;
     }
 
+    /// <summary>Ids of the running bookies.</summary>
+    public IReadOnlyList<string> BookieIds => _bookies.Select(b => b.Server.BookieId).ToList();
+
+    /// <summary>Stops a bookie: its registration goes, then its server (in-flight calls end, later ones fail).</summary>
+    public async Task StopBookieAsync(string bookieId)
+    {
+        var index = _bookies.FindIndex(b => b.Server.BookieId == bookieId);
+        var (server, registry, session) = _bookies[index];
+        _bookies.RemoveAt(index);
+        await registry.UnregisterAsync();
+        await registry.DisposeAsync();
+        await server.StopAsync();
+        await session.DisposeAsync();
+    }
+
     /// <summary>A new ledger client (its own gRPC connections), disposed with the cluster.</summary>
     public LedgerClient NewClient()
     {
