@@ -31,22 +31,31 @@ public sealed class BookieCluster : IAsyncDisposable
         cluster.Registry = new BookieRegistry(cluster._store);
         for (int i = 0; i < bookies; i++)
         {
-            string id = $"bookie-{i}";
-            var server = await BookieServer.StartAsync(new BookieOptions
-            {
-                BookieId = id,
-                Port = 0,
-                JournalDir = cluster._dir.Sub(id + "/journal"),
-                LedgersDir = cluster._dir.Sub(id + "/ledgers"),
-                IndexDir = cluster._dir.Sub(id + "/index"),
-                ShutdownTimeout = TimeSpan.FromSeconds(2),
-            }, new BookieServerSetup { ConfigureLogging = logging => logging.SetMinimumLevel(LogLevel.Error) });
-            var session = cluster._store.CreateSession();
-            var registry = new BookieRegistry(session);
-            await registry.RegisterAsync(new BookieServiceInfo { BookieId = id, Address = server.Address });
-            cluster._bookies.Add((server, registry, session));
+            await cluster.StartBookieAsync();
         }
         return cluster;
+    }
+
+    private int _nextBookie;
+
+    /// <summary>Starts one more bookie and registers it; returns its id.</summary>
+    public async Task<string> StartBookieAsync()
+    {
+        string id = $"bookie-{_nextBookie++}";
+        var server = await BookieServer.StartAsync(new BookieOptions
+        {
+            BookieId = id,
+            Port = 0,
+            JournalDir = _dir.Sub(id + "/journal"),
+            LedgersDir = _dir.Sub(id + "/ledgers"),
+            IndexDir = _dir.Sub(id + "/index"),
+            ShutdownTimeout = TimeSpan.FromSeconds(2),
+        }, new BookieServerSetup { ConfigureLogging = logging => logging.SetMinimumLevel(LogLevel.Error) });
+        var session = _store.CreateSession();
+        var registry = new BookieRegistry(session);
+        await registry.RegisterAsync(new BookieServiceInfo { BookieId = id, Address = server.Address });
+        _bookies.Add((server, registry, session));
+        return id;
     }
 
     /// <summary>Ids of the running bookies.</summary>

@@ -1,4 +1,5 @@
 using Pulsarish.Broker.Admin;
+using Pulsarish.Broker.Topics;
 using Pulsarish.Protocol.Broker;
 
 namespace Pulsarish.Broker.Tests;
@@ -42,6 +43,50 @@ public sealed class StorageFailureTests : BrokerTestBase
         var reloaded = await other.GetOrLoadTopicAsync(topic.Name.FullName);
         var reader = await TestConsumer.SubscribeAsync(reloaded, "reader", SubscriptionType.Exclusive, InitialPosition.Earliest);
         Assert.That((await reader.ReceiveAsync(1000, TimeSpan.FromSeconds(60))).Select(Text), Is.EqualTo(expected));
+    }
+
+    [Test]
+    public async Task AWriteFailureFailsTheSendsAndTheTopicResumesOnANewLedgerWhenBookiesReturn()
+    {
+        await using var cluster = await BookieCluster.StartAsync(3);
+        var options = TestOptions();
+        await using var broker = await BrokerService.StartAsync(options, cluster.Store, cluster.NewClient());
+        await broker.Namespaces.CreateTenantAsync("t");
+        await broker.Namespaces.CreateNamespaceAsync("t", "ns", new Policies { EnsembleSize = 2, WriteQuorum = 2, AckQuorum = 2 });
+        var topic = await broker.GetOrLoadTopicAsync("persistent://t/ns/broken");
+        var consumer = await TestConsumer.SubscribeAsync(topic, "sub", SubscriptionType.Exclusive);
+        var producer = topic.AddProducer("p");
+        await PublishAsync(topic, producer, 50);
+        long brokenLedger = topic.Ledger.CurrentLedgerId;
+        var ensemble = (await cluster.LedgerMetadata.ReadAsync(brokenLedger))!.Value.Metadata.Fragments[^1].Bookies;
+        string spare = cluster.BookieIds.Single(id => !ensemble.Contains(id));
+        // One ensemble bookie and the only possible replacement go: the writer cannot repair its ensemble.
+        await cluster.StopBookieAsync(spare);
+        await cluster.StopBookieAsync(ensemble[1]);
+
+        var failed = Assert.ThrowsAsync<Errors.PersistenceException>(async () => await topic.PublishAsync(producer, Batch(50, "lost")));
+        Assert.That(Errors.BrokerErrorReasons.Of(failed!), Is.EqualTo(ErrorReason.PersistenceError));
+        Assert.That(() => cluster.LedgerMetadata.ReadAsync(brokenLedger).Result!.Value.Metadata.State,
+            Is.EqualTo(Pulsarish.Protocol.Metadata.LedgerState.Closed).After(10_000, 50), "the broken ledger is closed at the writer's LAC");
+        Assert.That(cluster.LedgerMetadata.ReadAsync(brokenLedger).Result!.Value.Metadata.LastEntryId, Is.EqualTo(49));
+
+        await cluster.StartBookieAsync();
+        PublishResult resumed = default;
+        Assert.That(async () =>
+        {
+            try
+            {
+                resumed = await topic.PublishAsync(producer, Batch(50, "resumed"));
+                return true;
+            }
+            catch (Errors.PersistenceException)
+            {
+                return false;
+            }
+        }, Is.True.After(10_000, 200), "sends succeed again once a new ledger can be created");
+        Assert.That(resumed.MessageId.LedgerId, Is.GreaterThan(brokenLedger));
+        var messages = await consumer.ReceiveAsync(51);
+        Assert.That(messages.Select(Text), Is.EqualTo(Enumerable.Range(0, 50).Select(i => $"m-{i}").Append("resumed")));
     }
 
     [Test]

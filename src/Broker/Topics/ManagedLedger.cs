@@ -396,11 +396,8 @@ public sealed class ManagedLedger : IAsyncDisposable
         }
         else
         {
-            // The writer broke: recover the ledger to learn which entries it really holds.
             await old.DisposeAsync().ConfigureAwait(false);
-            var recovered = await _client.OpenWithRecoveryAsync(old.LedgerId).ConfigureAwait(false);
-            entries = recovered.LastAddConfirmed + 1;
-            size = recovered.Length;
+            (entries, size) = await CloseFailedLedgerAsync(old).ConfigureAwait(false);
         }
         bool empty = entries == 0;
         await UpdateInfoAsync(list =>
@@ -431,6 +428,48 @@ public sealed class ManagedLedger : IAsyncDisposable
             await DeleteLedgerQuietlyAsync(old.LedgerId).ConfigureAwait(false);
         }
         _logger.LogInformation("Closed ledger {LedgerId} of {Topic} with {Entries} entries", old.LedgerId, Name.FullName, entries);
+    }
+
+    /// <summary>
+    /// Closes the ledger of a broken writer at its own LAC, as a BookKeeper writer's close does: entries up to the LAC
+    /// are complete (acknowledged to producers), later ones were failed to their producers and are excluded, so no
+    /// "ghost" entry appears. Needs only the metadata store, not the bookies. A ledger found IN_RECOVERY or closed
+    /// elsewhere means another owner: fenced.
+    /// </summary>
+    private async Task<(long Entries, long Size)> CloseFailedLedgerAsync(LedgerHandle old)
+    {
+        var ledgers = new LedgerMetadataStore(_store);
+        long lac = old.LastAddConfirmed;
+        long length = old.Length;
+        while (true)
+        {
+            var current = await ledgers.ReadAsync(old.LedgerId).ConfigureAwait(false)
+                ?? throw new PersistenceException($"ledger {old.LedgerId} of {Name} vanished");
+            var metadata = current.Metadata;
+            if (metadata.State == LedgerState.Closed && metadata.LastEntryId == lac)
+            {
+                return (lac + 1, metadata.Length);
+            }
+            if (metadata.State != LedgerState.Open)
+            {
+                var fenced = new LedgerFencedException(old.LedgerId, $"{metadata.State} while its writer was closing it");
+                Fence(fenced);
+                throw fenced;
+            }
+            var closed = metadata.Clone();
+            closed.State = LedgerState.Closed;
+            closed.LastEntryId = lac;
+            closed.Length = length;
+            try
+            {
+                await ledgers.UpdateAsync(closed, current.Version).ConfigureAwait(false);
+                _logger.LogWarning("Closed broken ledger {LedgerId} of {Topic} at its LAC {Lac}", old.LedgerId, Name.FullName, lac);
+                return (lac + 1, length);
+            }
+            catch (BadVersionException)
+            {
+            }
+        }
     }
 
     private async Task CreateLedgerAndSwitchAsync(CancellationToken ct)
