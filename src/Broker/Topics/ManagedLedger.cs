@@ -256,7 +256,8 @@ public sealed class ManagedLedger : IAsyncDisposable
         _inFlight++;
         // Sent under the lock so entry ids follow call order.
         _current.AddEntry(op.Data, s_onAdded, op);
-        if (CurrentLedgerIsFull())
+        // A dead handle may have completed the add synchronously (re-entrantly) and changed the state already.
+        if (_state == WriterState.Open && CurrentLedgerIsFull())
         {
             _state = WriterState.RollingOver;
         }
