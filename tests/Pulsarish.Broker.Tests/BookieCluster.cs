@@ -17,16 +17,34 @@ public sealed class BookieCluster : IAsyncDisposable
     private readonly TempDir _dir = new("broker");
     private readonly List<(BookieServer Server, BookieRegistry Registry, IMetadataStore Session)> _bookies = new();
     private readonly List<LedgerClient> _clients = new();
-    private EmbeddedMetadataStore _store = null!;
+    private IMetadataStore _store = null!;
+    private bool _ownsStore;
+    private Func<Task<IMetadataStore>> _sessionFactory = null!;
 
     public IMetadataStore Store => _store;
     public LedgerMetadataStore LedgerMetadata { get; private set; } = null!;
     public BookieRegistry Registry { get; private set; } = null!;
 
-    public static async Task<BookieCluster> StartAsync(int bookies)
+    /// <summary>
+    /// Starts <paramref name="bookies"/> bookies on <paramref name="store"/> (default: a durable embedded store in the
+    /// cluster's directory); each bookie registers through its own session from <paramref name="sessionFactory"/>.
+    /// </summary>
+    public static async Task<BookieCluster> StartAsync(int bookies, IMetadataStore? store = null,
+        Func<Task<IMetadataStore>>? sessionFactory = null)
     {
         var cluster = new BookieCluster();
-        cluster._store = await EmbeddedMetadataStore.OpenAsync(cluster._dir.Sub("metadata"));
+        if (store is null)
+        {
+            var embedded = await EmbeddedMetadataStore.OpenAsync(cluster._dir.Sub("metadata"));
+            cluster._store = embedded;
+            cluster._ownsStore = true;
+            cluster._sessionFactory = () => Task.FromResult<IMetadataStore>(embedded.CreateSession());
+        }
+        else
+        {
+            cluster._store = store;
+            cluster._sessionFactory = sessionFactory ?? throw new ArgumentNullException(nameof(sessionFactory));
+        }
         cluster.LedgerMetadata = new LedgerMetadataStore(cluster._store);
         cluster.Registry = new BookieRegistry(cluster._store);
         for (int i = 0; i < bookies; i++)
@@ -51,7 +69,7 @@ public sealed class BookieCluster : IAsyncDisposable
             IndexDir = _dir.Sub(id + "/index"),
             ShutdownTimeout = TimeSpan.FromSeconds(2),
         }, new BookieServerSetup { ConfigureLogging = logging => logging.SetMinimumLevel(LogLevel.Error) });
-        var session = _store.CreateSession();
+        var session = await _sessionFactory();
         var registry = new BookieRegistry(session);
         await registry.RegisterAsync(new BookieServiceInfo { BookieId = id, Address = server.Address });
         _bookies.Add((server, registry, session));
@@ -101,7 +119,10 @@ public sealed class BookieCluster : IAsyncDisposable
             await session.DisposeAsync();
         }
         await Registry.DisposeAsync();
-        await _store.DisposeAsync();
+        if (_ownsStore)
+        {
+            await _store.DisposeAsync();
+        }
         _dir.Dispose();
     }
 }
