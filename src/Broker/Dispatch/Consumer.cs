@@ -35,6 +35,9 @@ public sealed class Consumer
     internal bool IsClosed;
     internal bool IsActiveFlag;
     internal bool? LastNotifiedActive;
+    // Key_Shared: the read position when this consumer joined a subscription that had consumers; until everything
+    // before it is acknowledged, it receives no entry at or after it (keys moved to it keep their order).
+    internal Position? JoinedAtReadPosition;
     internal readonly Dictionary<Position, PendingAck> Pending = new();
     internal long MessagesOut;
 

@@ -31,6 +31,8 @@ public sealed class Subscription
     private readonly List<Consumer> _consumers = new();
     private readonly SortedSet<Position> _replay = new();
     private readonly Dictionary<Position, int> _redeliveryCounts = new();
+    // Key of each entry parked by Key_Shared, so a replay pass only picks entries whose consumer has permits.
+    private readonly Dictionary<Position, string> _parkedKeys = new();
     private readonly SemaphoreSlim _signal = new(0, 1);
     private readonly CancellationTokenSource _stop = new();
     private IConsumerSelector _selector;
@@ -126,6 +128,10 @@ public sealed class Subscription
             long id = Interlocked.Increment(ref s_nextConsumerId);
             string name = string.IsNullOrEmpty(options.ConsumerName) ? $"consumer-{id}" : options.ConsumerName;
             consumer = new Consumer(this, id, name, options.PriorityLevel, sink, options.AckTimeout, options.Type);
+            if (_type == SubscriptionType.KeyShared && _consumers.Count > 0)
+            {
+                consumer.JoinedAtReadPosition = Cursor.ReadPosition;
+            }
             _consumers.Add(consumer);
             ConsumersChangedLocked();
         }
@@ -254,6 +260,7 @@ public sealed class Subscription
             }
             Validate(last);
             AcknowledgeCumulative(last);
+            SignalIfParked();
             return;
         }
         for (int i = 0; i < ids.Count; i++)
@@ -286,6 +293,20 @@ public sealed class Subscription
                     ForgetLocked(position);
                 }
             }
+        }
+        SignalIfParked();
+    }
+
+    private void SignalIfParked()
+    {
+        bool parked;
+        lock (_lock)
+        {
+            parked = _replay.Count > 0;
+        }
+        if (parked)
+        {
+            Signal();
         }
     }
 
@@ -330,7 +351,7 @@ public sealed class Subscription
             while (_replay.Count > 0 && _replay.Min <= upTo)
             {
                 _redeliveryCounts.Remove(_replay.Min);
-                _replay.Remove(_replay.Min);
+                RemoveReplayLocked(_replay.Min);
             }
         }
     }
@@ -353,7 +374,7 @@ public sealed class Subscription
         {
             c.Pending.Remove(position);
         }
-        _replay.Remove(position);
+        RemoveReplayLocked(position);
         _redeliveryCounts.Remove(position);
     }
 
@@ -471,6 +492,7 @@ public sealed class Subscription
                 c.Pending.Clear();
             }
             _replay.Clear();
+            _parkedKeys.Clear();
             _redeliveryCounts.Clear();
             Cursor.ResetTo(target);
         }
@@ -555,7 +577,7 @@ public sealed class Subscription
             while (_replay.Count > 0 && _replay.Min <= expireUpTo)
             {
                 _redeliveryCounts.Remove(_replay.Min);
-                _replay.Remove(_replay.Min);
+                RemoveReplayLocked(_replay.Min);
             }
         }
         if (moved)
@@ -643,13 +665,23 @@ public sealed class Subscription
             if (_replay.Count > 0)
             {
                 replay = new List<Position>(Math.Min(_replay.Count, maxEntries));
+                var keyed = _selector as KeyHashConsumerSelector;
                 foreach (var p in _replay)
                 {
                     if (replay.Count >= maxEntries)
                     {
                         break;
                     }
+                    if (keyed is not null && _parkedKeys.TryGetValue(p, out string? key)
+                        && (keyed.Owner(key) is not { Permits: > 0 } owner || !MayReceiveLocked(owner, p)))
+                    {
+                        continue;
+                    }
                     replay.Add(p);
+                }
+                if (replay.Count == 0)
+                {
+                    replay = null;
                 }
             }
         }
@@ -691,7 +723,7 @@ public sealed class Subscription
                     handled = position;
                     continue;
                 }
-                var result = TryDeliverLocked(entry);
+                var result = TryDeliverLocked(entry, out string key);
                 if (result == DeliverResult.Delivered)
                 {
                     handled = position;
@@ -700,6 +732,7 @@ public sealed class Subscription
                 {
                     // Key_Shared: the key's consumer has no permits; park the entry (replayed first, so per-key order holds).
                     _replay.Add(position);
+                    _parkedKeys[position] = key;
                     handled = position;
                 }
                 else
@@ -729,7 +762,7 @@ public sealed class Subscription
             {
                 lock (_lock)
                 {
-                    _replay.Remove(position);
+                    RemoveReplayLocked(position);
                 }
             }
         }
@@ -749,23 +782,48 @@ public sealed class Subscription
                 }
                 if (Cursor.IsAcknowledged(position) || IsPendingLocked(position))
                 {
-                    _replay.Remove(position);
+                    RemoveReplayLocked(position);
                     _redeliveryCounts.Remove(position);
                     progress = true;
                     continue;
                 }
-                if (TryDeliverLocked(entry) == DeliverResult.Delivered)
+                if (TryDeliverLocked(entry, out string key) == DeliverResult.Delivered)
                 {
-                    _replay.Remove(position);
+                    RemoveReplayLocked(position);
                     progress = true;
                 }
-                else if (!_selector.ParksBlockedEntries)
+                else if (_selector.ParksBlockedEntries)
+                {
+                    _parkedKeys[position] = key;
+                }
+                else
                 {
                     break;
                 }
             }
         }
         return progress;
+    }
+
+    /// <summary>Key_Shared ordering on join: a recently joined consumer waits until everything before its join position is acknowledged.</summary>
+    private bool MayReceiveLocked(Consumer consumer, Position position)
+    {
+        if (consumer.JoinedAtReadPosition is not { } joined)
+        {
+            return true;
+        }
+        if (_ml.GetNextValidPosition(Cursor.MarkDeletePosition) >= joined)
+        {
+            consumer.JoinedAtReadPosition = null;
+            return true;
+        }
+        return position < joined;
+    }
+
+    private void RemoveReplayLocked(Position position)
+    {
+        _replay.Remove(position);
+        _parkedKeys.Remove(position);
     }
 
     private bool IsPendingLocked(Position position)
@@ -780,8 +838,9 @@ public sealed class Subscription
         return false;
     }
 
-    private DeliverResult TryDeliverLocked(Entry entry)
+    private DeliverResult TryDeliverLocked(Entry entry, out string key)
     {
+        key = "";
         StoredBatch batch;
         try
         {
@@ -799,9 +858,9 @@ public sealed class Subscription
             Cursor.AcknowledgeIndividual(entry.Position);
             return DeliverResult.Delivered;
         }
-        string key = batch.Messages[0].HasKey ? batch.Messages[0].Key : "";
+        key = batch.Messages[0].HasKey ? batch.Messages[0].Key : "";
         var consumer = _selector.Select(key, entry.Position);
-        if (consumer is null)
+        if (consumer is null || !MayReceiveLocked(consumer, entry.Position))
         {
             return DeliverResult.Blocked;
         }

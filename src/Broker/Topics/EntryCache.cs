@@ -51,6 +51,23 @@ public sealed class EntryCache
                     _bytes -= evicted.Length;
                 }
             }
+            if (_order.Count > 2 * _entries.Count + 1024)
+            {
+                // Invalidated keys linger in the eviction queue; rebuild it so it stays bounded by the live entries.
+                var live = new Queue<(long Owner, long LedgerId, long EntryId)>(_entries.Count);
+                foreach (var k in _order)
+                {
+                    if (_entries.ContainsKey(k))
+                    {
+                        live.Enqueue(k);
+                    }
+                }
+                _order.Clear();
+                foreach (var k in live)
+                {
+                    _order.Enqueue(k);
+                }
+            }
             Debug.Assert(_bytes >= 0 && _bytes <= _maxBytes);
         }
     }

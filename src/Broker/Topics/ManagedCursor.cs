@@ -464,6 +464,10 @@ public sealed class ManagedCursor
             lock (_lock)
             {
                 _flushScheduled = false;
+                if (_closed)
+                {
+                    return;
+                }
             }
             try
             {

@@ -22,10 +22,12 @@ public sealed class ManagedLedger : IAsyncDisposable
 {
     private enum WriterState { Open, RollingOver, NoLedger, Fenced, Closed }
 
-    private sealed class AddOp(ManagedLedger ledger, ReadOnlyMemory<byte> data)
+    private sealed class AddOp(ManagedLedger ledger, ReadOnlyMemory<byte> data, Action<Position, object?>? persisted, object? state)
     {
         public readonly ManagedLedger Ledger = ledger;
         public readonly ReadOnlyMemory<byte> Data = data;
+        public readonly Action<Position, object?>? Persisted = persisted;
+        public readonly object? State = state;
         public readonly TaskCompletionSource<Position> Completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public long LedgerId;
     }
@@ -206,10 +208,12 @@ public sealed class ManagedLedger : IAsyncDisposable
     /// Appends an entry. The task yields its position once the ledger add completed (never earlier); tasks complete
     /// in call order. The caller gives up <paramref name="data"/> (it is cached). Fails with
     /// <see cref="TopicFencedException"/> once fenced, <see cref="PersistenceException"/> on a write failure.
+    /// <paramref name="persisted"/>, when given, runs synchronously on success strictly in entry order (before the
+    /// task completes); it must be short and must not block.
     /// </summary>
-    public Task<Position> AddEntryAsync(ReadOnlyMemory<byte> data)
+    public Task<Position> AddEntryAsync(ReadOnlyMemory<byte> data, Action<Position, object?>? persisted = null, object? state = null)
     {
-        var op = new AddOp(this, data);
+        var op = new AddOp(this, data, persisted, state);
         bool startRoll = false;
         lock (_lock)
         {
@@ -252,7 +256,8 @@ public sealed class ManagedLedger : IAsyncDisposable
         _inFlight++;
         // Sent under the lock so entry ids follow call order.
         _current.AddEntry(op.Data, s_onAdded, op);
-        if (CurrentLedgerIsFull())
+        // A dead handle may have completed the add synchronously (re-entrantly) and changed the state already.
+        if (_state == WriterState.Open && CurrentLedgerIsFull())
         {
             _state = WriterState.RollingOver;
         }
@@ -313,6 +318,7 @@ public sealed class ManagedLedger : IAsyncDisposable
         if (failure is null)
         {
             _cache.Insert(InstanceId, position, op.Data);
+            op.Persisted?.Invoke(position, op.State);
             op.Completion.TrySetResult(position);
             EntriesAdded?.Invoke();
         }
@@ -391,11 +397,8 @@ public sealed class ManagedLedger : IAsyncDisposable
         }
         else
         {
-            // The writer broke: recover the ledger to learn which entries it really holds.
             await old.DisposeAsync().ConfigureAwait(false);
-            var recovered = await _client.OpenWithRecoveryAsync(old.LedgerId).ConfigureAwait(false);
-            entries = recovered.LastAddConfirmed + 1;
-            size = recovered.Length;
+            (entries, size) = await CloseFailedLedgerAsync(old).ConfigureAwait(false);
         }
         bool empty = entries == 0;
         await UpdateInfoAsync(list =>
@@ -426,6 +429,48 @@ public sealed class ManagedLedger : IAsyncDisposable
             await DeleteLedgerQuietlyAsync(old.LedgerId).ConfigureAwait(false);
         }
         _logger.LogInformation("Closed ledger {LedgerId} of {Topic} with {Entries} entries", old.LedgerId, Name.FullName, entries);
+    }
+
+    /// <summary>
+    /// Closes the ledger of a broken writer at its own LAC, as a BookKeeper writer's close does: entries up to the LAC
+    /// are complete (acknowledged to producers), later ones were failed to their producers and are excluded, so no
+    /// "ghost" entry appears. Needs only the metadata store, not the bookies. A ledger found IN_RECOVERY or closed
+    /// elsewhere means another owner: fenced.
+    /// </summary>
+    private async Task<(long Entries, long Size)> CloseFailedLedgerAsync(LedgerHandle old)
+    {
+        var ledgers = new LedgerMetadataStore(_store);
+        long lac = old.LastAddConfirmed;
+        long length = old.Length;
+        while (true)
+        {
+            var current = await ledgers.ReadAsync(old.LedgerId).ConfigureAwait(false)
+                ?? throw new PersistenceException($"ledger {old.LedgerId} of {Name} vanished");
+            var metadata = current.Metadata;
+            if (metadata.State == LedgerState.Closed && metadata.LastEntryId == lac)
+            {
+                return (lac + 1, metadata.Length);
+            }
+            if (metadata.State != LedgerState.Open)
+            {
+                var fenced = new LedgerFencedException(old.LedgerId, $"{metadata.State} while its writer was closing it");
+                Fence(fenced);
+                throw fenced;
+            }
+            var closed = metadata.Clone();
+            closed.State = LedgerState.Closed;
+            closed.LastEntryId = lac;
+            closed.Length = length;
+            try
+            {
+                await ledgers.UpdateAsync(closed, current.Version).ConfigureAwait(false);
+                _logger.LogWarning("Closed broken ledger {LedgerId} of {Topic} at its LAC {Lac}", old.LedgerId, Name.FullName, lac);
+                return (lac + 1, length);
+            }
+            catch (BadVersionException)
+            {
+            }
+        }
     }
 
     private async Task CreateLedgerAndSwitchAsync(CancellationToken ct)
@@ -998,9 +1043,7 @@ public sealed class ManagedLedger : IAsyncDisposable
             {
                 return;
             }
-            bool wasFenced = _state == WriterState.Fenced;
             _state = WriterState.Closed;
-            _fenceError ??= wasFenced ? _fenceError : null;
             toFail = _queued.Count > 0 ? new List<AddOp>(_queued) : null;
             _queued.Clear();
             current = _current;

@@ -28,7 +28,7 @@ public sealed class MessageDeduplication
     private readonly Dictionary<string, long> _pushed = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _persisted = new(StringComparer.Ordinal);
     private long _version = -1;
-    private int _inFlight;
+    private Position _appliedPosition = Position.Earliest;
     private long _entriesSinceSnapshot;
 
     public MessageDeduplication(ManagedLedger ml, int snapshotInterval, ILogger logger)
@@ -107,6 +107,7 @@ public sealed class MessageDeduplication
             _pushed[producer] = sequenceId;
         }
         _entriesSinceSnapshot = replayed;
+        _appliedPosition = last;
         _logger.LogInformation("De-duplication of {Topic}: {Producers} producers, {Replayed} entries replayed after the snapshot",
             _ml.Name.FullName, _persisted.Count, replayed);
     }
@@ -125,37 +126,40 @@ public sealed class MessageDeduplication
                 return PushResult.InFlight;
             }
             _pushed[producerName] = lastSequenceId;
-            _inFlight++;
             return PushResult.Accepted;
         }
     }
 
-    /// <summary>Records the outcome of an accepted send. Returns true when a snapshot is due.</summary>
-    public bool Complete(string producerName, long lastSequenceId, bool persisted)
+    /// <summary>
+    /// Records a persisted send. Called by the managed ledger strictly in entry order, so after it the map reflects
+    /// every entry up to <paramref name="position"/>. Returns true when a snapshot is due.
+    /// </summary>
+    public bool Persisted(string producerName, long lastSequenceId, Position position)
     {
         lock (_lock)
         {
-            _inFlight--;
-            if (persisted)
+            if (lastSequenceId > _persisted.GetValueOrDefault(producerName, -1))
             {
-                if (lastSequenceId > _persisted.GetValueOrDefault(producerName, -1))
-                {
-                    _persisted[producerName] = lastSequenceId;
-                }
-                _entriesSinceSnapshot++;
+                _persisted[producerName] = lastSequenceId;
             }
-            else
-            {
-                // The send failed: a retry of the same ids must not look in flight.
-                _pushed[producerName] = _persisted.GetValueOrDefault(producerName, -1);
-            }
+            _appliedPosition = position;
+            _entriesSinceSnapshot++;
             return _entriesSinceSnapshot >= _snapshotInterval;
         }
     }
 
+    /// <summary>An accepted send failed: a retry of the same ids must not look in flight.</summary>
+    public void Failed(string producerName)
+    {
+        lock (_lock)
+        {
+            _pushed[producerName] = _persisted.GetValueOrDefault(producerName, -1);
+        }
+    }
+
     /// <summary>
-    /// Writes a snapshot when no send is in flight (then every entry up to the last confirmed position is reflected
-    /// in the persisted map). Returns false when it had to skip.
+    /// Writes a snapshot: the persisted map and the position of the last entry it reflects. Returns false when another
+    /// snapshot was being written.
     /// </summary>
     public async Task<bool> TakeSnapshotAsync(CancellationToken ct = default)
     {
@@ -168,11 +172,11 @@ public sealed class MessageDeduplication
             var info = new CursorInfo();
             lock (_lock)
             {
-                if (_inFlight > 0 || _entriesSinceSnapshot == 0)
+                if (_entriesSinceSnapshot == 0)
                 {
-                    return _entriesSinceSnapshot == 0;
+                    return true;
                 }
-                info.MarkDelete = _ml.LastConfirmedPosition.ToProto();
+                info.MarkDelete = _appliedPosition.ToProto();
                 foreach (var (producer, sequenceId) in _persisted)
                 {
                     info.Properties[producer] = sequenceId;

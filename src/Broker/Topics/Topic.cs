@@ -25,6 +25,7 @@ public sealed class Topic : IAsyncDisposable
     private readonly Dictionary<string, Producer> _producers = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _subscriptionGate = new(1, 1);
     private readonly MessageDeduplication _deduplication;
+    private readonly Action<Position, object?> _onPersisted;
     private EffectivePolicies _policies;
     private long _lastPublishTimeMillis;
     private long _messagesIn;
@@ -44,6 +45,7 @@ public sealed class Topic : IAsyncDisposable
         _logger = broker.LoggerFactory.CreateLogger<Topic>();
         _deduplication = new MessageDeduplication(ledger, broker.Options.DeduplicationSnapshotEntriesInterval,
             broker.LoggerFactory.CreateLogger<MessageDeduplication>());
+        _onPersisted = OnPersisted;
         ledger.EntriesAdded += OnEntriesAdded;
         ledger.Fenced += OnFenced;
     }
@@ -256,7 +258,7 @@ public sealed class Topic : IAsyncDisposable
                 Interlocked.Decrement(ref producer.PendingSends);
                 if (deduplicate)
                 {
-                    _deduplication.Complete(producer.Name, lastSequenceId, persisted: false);
+                    _deduplication.Failed(producer.Name);
                 }
                 throw new ProducerQueueFullException($"producer {producer} has {_broker.Options.MaxPendingMessagesPerProducer} pending sends");
             }
@@ -265,12 +267,14 @@ public sealed class Topic : IAsyncDisposable
                 Interlocked.Decrement(ref producer.PendingSends);
                 if (deduplicate)
                 {
-                    _deduplication.Complete(producer.Name, lastSequenceId, persisted: false);
+                    _deduplication.Failed(producer.Name);
                 }
                 throw new ProducerQueueFullException($"broker publish buffer of {_broker.Options.MaxPublishBufferBytes} bytes is full");
             }
-            var add = Ledger.AddEntryAsync(data);
-            return CompletePublishAsync(add, producer, lastSequenceId, data.Length, count, deduplicate);
+            var add = deduplicate
+                ? Ledger.AddEntryAsync(data, _onPersisted, new PersistedSend(producer.Name, lastSequenceId))
+                : Ledger.AddEntryAsync(data);
+            return CompletePublishAsync(add, producer, data.Length, count, deduplicate);
         }
         catch (Exception ex)
         {
@@ -278,8 +282,19 @@ public sealed class Topic : IAsyncDisposable
         }
     }
 
-    private async Task<PublishResult> CompletePublishAsync(Task<Position> add, Producer producer, long lastSequenceId,
-        int bytes, int count, bool deduplicate)
+    private sealed record PersistedSend(string ProducerName, long LastSequenceId);
+
+    private void OnPersisted(Position position, object? state)
+    {
+        var send = (PersistedSend)state!;
+        if (_deduplication.Persisted(send.ProducerName, send.LastSequenceId, position))
+        {
+            _ = SnapshotDeduplicationQuietlyAsync();
+        }
+    }
+
+    private async Task<PublishResult> CompletePublishAsync(Task<Position> add, Producer producer, int bytes, int count,
+        bool deduplicate)
     {
         bool persisted = false;
         try
@@ -296,9 +311,9 @@ public sealed class Topic : IAsyncDisposable
         {
             Interlocked.Decrement(ref producer.PendingSends);
             _broker.ReleasePublishBuffer(bytes);
-            if (deduplicate && _deduplication.Complete(producer.Name, lastSequenceId, persisted))
+            if (deduplicate && !persisted)
             {
-                _ = SnapshotDeduplicationQuietlyAsync();
+                _deduplication.Failed(producer.Name);
             }
         }
     }
