@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Diagnostics;
 using Pulsarish.Client;
 
 namespace Pulsarish.Cli;
@@ -86,22 +87,47 @@ public static class PerfConsume
         return command;
     }
 
+    /// <summary>Acknowledgements sent together (pulsar-perf relies on the Java client's ack grouping likewise).</summary>
+    private const int AckBatchSize = 100;
+
+    private static readonly TimeSpan AckBatchDelay = TimeSpan.FromMilliseconds(10);
+
     private static async Task ConsumeLoopAsync(Consumer consumer, PerfMeter meter, CancellationToken ct)
     {
+        var pending = new List<MessageId>(AckBatchSize);
+        long firstPending = 0;
         try
         {
             await foreach (var message in consumer.WithCancellation(ct))
             {
                 var endToEnd = DateTimeOffset.UtcNow - message.PublishTime;
                 meter.Record(message.Payload.Length, (long)endToEnd.TotalMicroseconds);
-                _ = consumer.AcknowledgeAsync(message.MessageId, CancellationToken.None).ContinueWith(
-                    static (t, m) => ((PerfMeter)m!).RecordError(), meter, CancellationToken.None,
-                    TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                if (pending.Count == 0)
+                {
+                    firstPending = Stopwatch.GetTimestamp();
+                }
+
+                pending.Add(message.MessageId);
+                if (pending.Count >= AckBatchSize || Stopwatch.GetElapsedTime(firstPending) >= AckBatchDelay)
+                {
+                    Acknowledge(consumer, pending, meter);
+                    pending = new List<MessageId>(AckBatchSize);
+                }
             }
         }
         catch (OperationCanceledException)
         {
             // Run time over.
         }
+
+        if (pending.Count > 0)
+        {
+            Acknowledge(consumer, pending, meter);
+        }
     }
+
+    private static void Acknowledge(Consumer consumer, List<MessageId> ids, PerfMeter meter)
+        => _ = consumer.AcknowledgeAsync(ids, CancellationToken.None).ContinueWith(
+            static (t, m) => ((PerfMeter)m!).RecordError(), meter, CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
 }
