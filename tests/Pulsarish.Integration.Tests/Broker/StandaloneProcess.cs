@@ -14,6 +14,7 @@ namespace Pulsarish.Integration.Tests.Broker;
 public sealed partial class StandaloneProcess : IAsyncDisposable
 {
     private const string ReadyPrefix = "standalone ready ";
+    private const string MetricsPrefix = "standalone metrics ";
     private const int MaxLogChars = 1_000_000;
     private const int Sigterm = 15;
 
@@ -22,9 +23,12 @@ public sealed partial class StandaloneProcess : IAsyncDisposable
     private readonly StringBuilder _log = new();
     private Process? _process;
 
-    private StandaloneProcess(string dataDir, TempDir? ownedDir, TimeSpan readyTimeout)
+    private readonly IReadOnlyList<string> _extraArgs;
+
+    private StandaloneProcess(string dataDir, TempDir? ownedDir, TimeSpan readyTimeout, IReadOnlyList<string> extraArgs)
     {
         DataDir = dataDir;
+        _extraArgs = extraArgs;
         _ownedDir = ownedDir;
         _readyTimeout = readyTimeout;
     }
@@ -53,11 +57,16 @@ public sealed partial class StandaloneProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts standalone on a free port; <paramref name="dataDir"/> null means a fresh temp dir owned by this object.</summary>
-    public static async Task<StandaloneProcess> StartAsync(string? dataDir = null, TimeSpan? readyTimeout = null)
+    /// <summary>
+    /// Starts standalone on a free port; <paramref name="dataDir"/> null means a fresh temp dir owned by this object.
+    /// <paramref name="extraArgs"/> are appended to the command line (e.g. "--metrics-port", "0").
+    /// </summary>
+    public static async Task<StandaloneProcess> StartAsync(string? dataDir = null, TimeSpan? readyTimeout = null,
+        IReadOnlyList<string>? extraArgs = null)
     {
         TempDir? owned = dataDir is null ? new TempDir("standalone") : null;
-        var standalone = new StandaloneProcess(dataDir ?? owned!.Path, owned, readyTimeout ?? TimeSpan.FromSeconds(90));
+        var standalone = new StandaloneProcess(dataDir ?? owned!.Path, owned, readyTimeout ?? TimeSpan.FromSeconds(90),
+            extraArgs ?? []);
         try
         {
             await standalone.LaunchAsync(FreePort.Next());
@@ -141,6 +150,7 @@ public sealed partial class StandaloneProcess : IAsyncDisposable
     private async Task LaunchAsync(int port)
     {
         var args = new List<string> { "standalone", "--data-dir", DataDir, "--port", port.ToString() };
+        args.AddRange(_extraArgs);
         var ready = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var process = new Process { StartInfo = PulsarishBinary.StartInfo(args), EnableRaisingEvents = true };
         process.OutputDataReceived += (_, e) => OnLine(process, e.Data, ready);
@@ -176,11 +186,19 @@ public sealed partial class StandaloneProcess : IAsyncDisposable
         Port = int.Parse(Address[(Address.LastIndexOf(':') + 1)..]);
     }
 
+    /// <summary>The <c>/metrics</c> URL printed at start-up, if metrics are on.</summary>
+    public string? MetricsUrl { get; private set; }
+
     private void OnLine(Process process, string? line, TaskCompletionSource<string>? ready)
     {
         if (line is null)
         {
             return;
+        }
+
+        if (line.StartsWith(MetricsPrefix, StringComparison.Ordinal))
+        {
+            MetricsUrl = line[MetricsPrefix.Length..].Trim();
         }
 
         Append($"[{process.Id}] {line}");
