@@ -236,6 +236,48 @@ public sealed class ProduceConsumeTests
         Assert.That(Encoding.UTF8.GetString(replayed.Payload.Span), Is.EqualTo("0"));
     }
 
+    [Test]
+    public async Task SeekByPublishTimeStartsAtTheFirstLaterMessage()
+    {
+        string topic = $"seek-time-{Guid.NewGuid():N}";
+        await using var consumer = await _client.SubscribeAsync(new ConsumerOptions
+        {
+            Topic = topic, SubscriptionName = "seek", InitialPosition = SubscriptionInitialPosition.Earliest,
+        });
+        await using var producer = await _client.CreateProducerAsync(new ProducerOptions { Topic = topic, BatchingEnabled = false });
+        await producer.SendAsync("early"u8.ToArray());
+        await Task.Delay(50);
+        var boundary = DateTimeOffset.UtcNow;
+        await Task.Delay(50);
+        await producer.SendAsync("late"u8.ToArray());
+        for (int i = 0; i < 2; i++)
+        {
+            var m = await consumer.ReceiveAsync(new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
+            await consumer.AcknowledgeAsync(m.MessageId);
+        }
+
+        await consumer.SeekAsync(boundary);
+        var replayed = await consumer.ReceiveAsync(new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
+        Assert.That(Encoding.UTF8.GetString(replayed.Payload.Span), Is.EqualTo("late"));
+    }
+
+    [Test]
+    public async Task ExplicitPartitionWinsOverTheKey()
+    {
+        string topic = $"persistent://public/default/explicit-{Guid.NewGuid():N}";
+        await _cluster.Cluster.Broker.Service.CreatePartitionedTopicAsync(topic, 3);
+        await using var producer = await _client.CreateProducerAsync(new ProducerOptions { Topic = topic });
+        for (int partition = 0; partition < 3; partition++)
+        {
+            var id = await producer.SendAsync(new OutgoingMessage("x"u8.ToArray()) { Key = "same-key", Partition = partition });
+            Assert.That(id.Partition, Is.EqualTo(partition));
+        }
+
+        var error = Assert.ThrowsAsync<PulsarishClientException>(() =>
+            producer.SendAsync(new OutgoingMessage("x"u8.ToArray()) { Partition = 3 }));
+        Assert.That(error!.ErrorReason, Is.EqualTo(Pulsarish.Protocol.Broker.ErrorReason.BadRequest));
+    }
+
     [TestCase(MessageCompression.GZip)]
     [TestCase(MessageCompression.Brotli)]
     public async Task CompressedBatchesArriveAsSent(MessageCompression compression)
@@ -254,5 +296,80 @@ public sealed class ProduceConsumeTests
             Assert.That(m.Payload.ToArray(), Is.EqualTo(payloads[i]));
             Assert.That(m.Properties["p"], Is.EqualTo("v"));
         }
+    }
+
+    [Test]
+    public async Task SharedSubscriptionSpreadsEachMessageToExactlyOneConsumer()
+    {
+        string topic = $"shared-two-{Guid.NewGuid():N}";
+        var options = new ConsumerOptions
+        {
+            Topic = topic, SubscriptionName = "pool", SubscriptionType = SubscriptionType.Shared,
+            InitialPosition = SubscriptionInitialPosition.Earliest, ReceiverQueueSize = 50,
+        };
+        await using var a = await _client.SubscribeAsync(options);
+        await using var b = await _client.SubscribeAsync(options);
+        await using (var producer = await _client.CreateProducerAsync(new ProducerOptions { Topic = topic, BatchingEnabled = false }))
+        {
+            await Task.WhenAll(Enumerable.Range(0, 400).Select(i => producer.SendAsync(Encoding.UTF8.GetBytes(i.ToString()))));
+        }
+
+        var byConsumer = new[] { new List<int>(), new List<int>() };
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        async Task DrainAsync(Consumer consumer, List<int> into)
+        {
+            while (true)
+            {
+                using var idle = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token);
+                idle.CancelAfter(TimeSpan.FromSeconds(2));
+                Message message;
+                try
+                {
+                    message = await consumer.ReceiveAsync(idle.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                into.Add(int.Parse(Encoding.UTF8.GetString(message.Payload.Span)));
+                await consumer.AcknowledgeAsync(message.MessageId);
+            }
+        }
+
+        await Task.WhenAll(DrainAsync(a, byConsumer[0]), DrainAsync(b, byConsumer[1]));
+        Assert.That(byConsumer[0].Concat(byConsumer[1]).Order(), Is.EqualTo(Enumerable.Range(0, 400)), "each message once");
+        Assert.That(byConsumer[0], Is.Not.Empty);
+        Assert.That(byConsumer[1], Is.Not.Empty);
+    }
+
+    [Test]
+    public async Task FailoverHandsTheSubscriptionToTheStandbyWhenTheActiveConsumerLeaves()
+    {
+        string topic = $"failover-{Guid.NewGuid():N}";
+        var options = new ConsumerOptions
+        {
+            Topic = topic, SubscriptionName = "fo", SubscriptionType = SubscriptionType.Failover,
+            InitialPosition = SubscriptionInitialPosition.Earliest, ReceiverQueueSize = 10,
+        };
+        var first = await _client.SubscribeAsync(options);
+        await using var second = await _client.SubscribeAsync(options);
+        await using var producer = await _client.CreateProducerAsync(new ProducerOptions { Topic = topic, BatchingEnabled = false });
+        await Task.WhenAll(Enumerable.Range(0, 20).Select(i => producer.SendAsync(Encoding.UTF8.GetBytes(i.ToString()))));
+
+        // Whichever is active gets messages in order; the standby gets none while the active one stays.
+        var receiveFirst = first.ReceiveAsync(new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token).AsTask();
+        var receiveSecond = second.ReceiveAsync(new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token).AsTask();
+        var winner = await Task.WhenAny(receiveFirst, receiveSecond);
+        var (active, standby) = winner == receiveFirst ? (first, second) : (second, first);
+        var got = await winner;
+        Assert.That(Encoding.UTF8.GetString(got.Payload.Span), Is.EqualTo("0"));
+        await active.AcknowledgeCumulativeAsync(got.MessageId);
+        await active.DisposeAsync();
+
+        var standbyTask = winner == receiveFirst ? receiveSecond : receiveFirst;
+        var next = await standbyTask;
+        Assert.That(Encoding.UTF8.GetString(next.Payload.Span), Is.EqualTo("1"), "the standby continues after the acknowledged prefix");
+        await first.DisposeAsync();
     }
 }
