@@ -93,6 +93,12 @@ public sealed class BrokerOptions
     /// <summary>dispatcherMaxReadBatchSize = 100: entries of one dispatcher read.</summary>
     public int DispatcherMaxReadBatchSize { get; set; } = 100;
 
+    /// <summary>
+    /// maxUnackedMessagesPerConsumer = 50000, counted in entries: a consumer holding this many unacknowledged entries
+    /// gets nothing more until it acknowledges (bounds the broker's pending-ack state).
+    /// </summary>
+    public int MaxUnackedEntriesPerConsumer { get; set; } = 50_000;
+
     /// <summary>subscriptionKeySharedConsistentHashingReplicaPoints = 100.</summary>
     public int KeySharedReplicaPoints { get; set; } = 100;
 
@@ -126,6 +132,7 @@ public sealed class BrokerOptions
         if (MaxPublishBufferBytes < 1) throw new ArgumentException("MaxPublishBufferBytes must be ≥ 1");
         if (DeduplicationSnapshotEntriesInterval < 1) throw new ArgumentException("DeduplicationSnapshotEntriesInterval must be ≥ 1");
         if (DispatcherMaxReadBatchSize < 1) throw new ArgumentException("DispatcherMaxReadBatchSize must be ≥ 1");
+        if (MaxUnackedEntriesPerConsumer < 1) throw new ArgumentException("MaxUnackedEntriesPerConsumer must be ≥ 1");
         if (KeySharedReplicaPoints < 1) throw new ArgumentException("KeySharedReplicaPoints must be ≥ 1");
         if (ConsumerSinkCapacity < 1) throw new ArgumentException("ConsumerSinkCapacity must be ≥ 1");
         if (AckTimeoutTick <= TimeSpan.Zero) throw new ArgumentException("AckTimeoutTick must be > 0");
