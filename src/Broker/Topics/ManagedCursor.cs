@@ -615,6 +615,7 @@ public sealed class ManagedCursor
             _cursorLedger = ledger;
             _cursorLedgerEntries = 1;
             _infoVersion = stat.Version;
+            _lastPersistMillis = Environment.TickCount64;
         }
         if (old is not null)
         {
