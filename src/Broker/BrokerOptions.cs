@@ -87,11 +87,23 @@ public sealed class BrokerOptions
     /// </summary>
     public bool DeduplicationEnabled { get; set; } = true;
 
+    /// <summary>
+    /// brokerDeduplicationMaxNumberOfProducers = 10000: producer names tracked per topic; beyond it the least recently
+    /// used name is forgotten (its re-sends are then no longer recognised).
+    /// </summary>
+    public int DeduplicationMaxProducers { get; set; } = 10_000;
+
     /// <summary>brokerDeduplicationEntriesInterval = 1000: entries between two de-duplication snapshots.</summary>
     public int DeduplicationSnapshotEntriesInterval { get; set; } = 1000;
 
     /// <summary>dispatcherMaxReadBatchSize = 100: entries of one dispatcher read.</summary>
     public int DispatcherMaxReadBatchSize { get; set; } = 100;
+
+    /// <summary>
+    /// maxUnackedMessagesPerConsumer = 50000, counted in entries: a consumer holding this many unacknowledged entries
+    /// gets nothing more until it acknowledges (bounds the broker's pending-ack state).
+    /// </summary>
+    public int MaxUnackedEntriesPerConsumer { get; set; } = 50_000;
 
     /// <summary>subscriptionKeySharedConsistentHashingReplicaPoints = 100.</summary>
     public int KeySharedReplicaPoints { get; set; } = 100;
@@ -124,8 +136,10 @@ public sealed class BrokerOptions
         if (RetentionCheckInterval <= TimeSpan.Zero) throw new ArgumentException("RetentionCheckInterval must be > 0");
         if (MaxPendingMessagesPerProducer < 1) throw new ArgumentException("MaxPendingMessagesPerProducer must be ≥ 1");
         if (MaxPublishBufferBytes < 1) throw new ArgumentException("MaxPublishBufferBytes must be ≥ 1");
+        if (DeduplicationMaxProducers < 1) throw new ArgumentException("DeduplicationMaxProducers must be ≥ 1");
         if (DeduplicationSnapshotEntriesInterval < 1) throw new ArgumentException("DeduplicationSnapshotEntriesInterval must be ≥ 1");
         if (DispatcherMaxReadBatchSize < 1) throw new ArgumentException("DispatcherMaxReadBatchSize must be ≥ 1");
+        if (MaxUnackedEntriesPerConsumer < 1) throw new ArgumentException("MaxUnackedEntriesPerConsumer must be ≥ 1");
         if (KeySharedReplicaPoints < 1) throw new ArgumentException("KeySharedReplicaPoints must be ≥ 1");
         if (ConsumerSinkCapacity < 1) throw new ArgumentException("ConsumerSinkCapacity must be ≥ 1");
         if (AckTimeoutTick <= TimeSpan.Zero) throw new ArgumentException("AckTimeoutTick must be > 0");

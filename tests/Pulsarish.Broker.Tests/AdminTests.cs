@@ -28,7 +28,14 @@ public sealed class AdminTests : BrokerTestBase
         Assert.That(topic.Policies.MessageTtl, Is.EqualTo(TimeSpan.FromSeconds(60)));
         Assert.That(await broker.Namespaces.ListTopicsAsync(tenant, "ns"), Is.EqualTo(new[] { $"persistent://{tenant}/ns/t1" }));
 
+        await broker.Namespaces.SetPoliciesAsync(tenant, "ns", new Policies { MessageTtlSeconds = 5, AllowAutoTopicCreation = false });
+        var replaced = await broker.Namespaces.GetPoliciesAsync(tenant, "ns");
+        Assert.That((replaced.MessageTtlSeconds, replaced.RetentionTimeMinutes, replaced.AllowAutoTopicCreation), Is.EqualTo((5L, (long?)null, (bool?)false)));
+        Assert.That(topic.Policies.MessageTtl, Is.EqualTo(TimeSpan.FromSeconds(5)), "loaded topics follow policy changes");
+        await broker.CreatePartitionedTopicAsync($"persistent://{tenant}/ns/parted", 2);
+        Assert.That(await broker.Namespaces.ListPartitionedTopicsAsync(tenant, "ns"), Is.EqualTo(new[] { $"persistent://{tenant}/ns/parted" }));
         Assert.ThrowsAsync<NotAllowedException>(() => broker.Namespaces.DeleteNamespaceAsync(tenant, "ns"), "namespace has a topic");
+        await broker.DeleteTopicAsync($"persistent://{tenant}/ns/parted");
         Assert.ThrowsAsync<NotAllowedException>(() => broker.Namespaces.DeleteTenantAsync(tenant), "tenant has a namespace");
         await broker.DeleteTopicAsync($"persistent://{tenant}/ns/t1");
         Assert.That(await broker.Namespaces.ListTopicsAsync(tenant, "ns"), Is.Empty);

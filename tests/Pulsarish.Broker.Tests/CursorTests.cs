@@ -55,6 +55,29 @@ public sealed class CursorTests : BrokerTestBase
     }
 
     [Test]
+    public async Task AcknowledgementsNotYetPersistedAreRedeliveredAfterATakeover()
+    {
+        // At-least-once, as Pulsar: acks are persisted asynchronously; here the interval is far longer than the test.
+        var options = TestOptions();
+        options.CursorPersistInterval = TimeSpan.FromHours(1);
+        var oldBroker = await StartBrokerAsync(options);
+        await CreateNamespaceAsync(oldBroker);
+        string name = TopicName("cursor-unpersisted");
+        var topic = await oldBroker.GetOrLoadTopicAsync(name);
+        var consumer = await TestConsumer.SubscribeAsync(topic, "sub", SubscriptionType.Exclusive);
+        await PublishAsync(topic, topic.AddProducer("p"), 30);
+        consumer.Ack(await consumer.ReceiveAsync(30));
+        Assert.That(topic.Subscriptions["sub"].Cursor.Backlog, Is.EqualTo(0), "applied in memory at once");
+
+        var newBroker = await StartBrokerAsync(options);
+        var taken = await newBroker.GetOrLoadTopicAsync(name);
+        var next = await TestConsumer.SubscribeAsync(taken, "sub", SubscriptionType.Exclusive);
+        var redelivered = await next.ReceiveAsync(30);
+        Assert.That(redelivered.Select(Text), Is.EqualTo(Enumerable.Range(0, 30).Select(i => $"m-{i}")),
+            "acks that were never persisted are redelivered, nothing is lost");
+    }
+
+    [Test]
     public async Task BatchEntryIsAcknowledgedOnlyWhenEveryMessageOfItIs()
     {
         var broker = await StartBrokerAsync();

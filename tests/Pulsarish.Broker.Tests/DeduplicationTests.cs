@@ -49,4 +49,24 @@ public sealed class DeduplicationTests : BrokerTestBase
         Assert.That((await taken.PublishAsync(again, Batch(40, "next"))).IsDuplicate, Is.False);
         Assert.That(taken.Ledger.NumberOfEntries, Is.EqualTo(41));
     }
+
+    [Test]
+    public async Task DeduplicationStateIsBoundedByTheNumberOfProducers()
+    {
+        var options = TestOptions();
+        options.DeduplicationMaxProducers = 2;
+        var broker = await StartBrokerAsync(options);
+        await CreateNamespaceAsync(broker);
+        var topic = await broker.GetOrLoadTopicAsync(TopicName("dedup-bounded"));
+        var a = topic.AddProducer("a");
+        var b = topic.AddProducer("b");
+        await topic.PublishAsync(a, Batch(0, "a0"));
+        await topic.PublishAsync(b, Batch(0, "b0"));
+        Assert.That((await topic.PublishAsync(a, Batch(0, "a0 again"))).IsDuplicate, Is.True);
+        var c = topic.AddProducer("c");
+        await topic.PublishAsync(c, Batch(0, "c0"));
+        Assert.That(topic.GetLastSequenceId("b"), Is.EqualTo(-1), "the least recently used name was forgotten");
+        Assert.That(topic.GetLastSequenceId("a"), Is.EqualTo(0));
+        Assert.That(topic.GetLastSequenceId("c"), Is.EqualTo(0));
+    }
 }

@@ -179,6 +179,25 @@ public sealed class DispatchTests : BrokerTestBase
     }
 
     [Test]
+    public async Task AConsumerAtItsUnackedBoundGetsMoreOnlyAfterAcknowledging()
+    {
+        var options = TestOptions();
+        options.MaxUnackedEntriesPerConsumer = 5;
+        var broker = await StartBrokerAsync(options);
+        await CreateNamespaceAsync(broker);
+        var topic = await broker.GetOrLoadTopicAsync(TopicName("unacked-bound"));
+        var slow = await TestConsumer.SubscribeAsync(topic, "sub", SubscriptionType.Shared, name: "slow");
+        await PublishAsync(topic, topic.AddProducer("p"), 12);
+        var held = await slow.ReceiveAsync(5);
+        Assert.That(await slow.ReceiveAsync(TimeSpan.FromMilliseconds(300)), Is.Null, "5 unacknowledged entries: no more");
+        var other = await TestConsumer.SubscribeAsync(topic, "sub", SubscriptionType.Shared, name: "other");
+        Assert.That((await other.ReceiveAsync(5)).Count, Is.EqualTo(5), "another consumer takes the next ones");
+        slow.Ack(held.Take(2));
+        var more = await slow.ReceiveAsync(2);
+        Assert.That(held.Concat(more).Select(Text).Distinct().Count(), Is.EqualTo(7));
+    }
+
+    [Test]
     public async Task SeekToAMessageIdOrAPublishTimeRedeliversFromThere()
     {
         var broker = await StartBrokerAsync(TestOptions(maxEntriesPerLedger: 30));

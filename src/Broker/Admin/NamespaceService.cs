@@ -4,7 +4,6 @@ using Pulsarish.Broker.Errors;
 using Pulsarish.Broker.Topics;
 using Pulsarish.Common.Errors;
 using Pulsarish.Common.Metadata;
-using Pulsarish.Protocol.Broker;
 
 namespace Pulsarish.Broker.Admin;
 
@@ -163,6 +162,39 @@ public sealed class NamespaceService
             {
             }
         }
+    }
+
+    /// <summary>Replaces a namespace's policies (NamespaceNotFound when it does not exist).</summary>
+    public Task<Policies> SetPoliciesAsync(string tenant, string ns, Policies policies, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(policies);
+        policies.Validate();
+        return UpdatePoliciesAsync(tenant, ns, current =>
+        {
+            current.EnsembleSize = policies.EnsembleSize;
+            current.WriteQuorum = policies.WriteQuorum;
+            current.AckQuorum = policies.AckQuorum;
+            current.RetentionTimeMinutes = policies.RetentionTimeMinutes;
+            current.RetentionSizeBytes = policies.RetentionSizeBytes;
+            current.MessageTtlSeconds = policies.MessageTtlSeconds;
+            current.MaxMessageSizeBytes = policies.MaxMessageSizeBytes;
+            current.AllowAutoTopicCreation = policies.AllowAutoTopicCreation;
+            current.DeduplicationEnabled = policies.DeduplicationEnabled;
+            current.NumberOfBundles = policies.NumberOfBundles;
+        }, ct);
+    }
+
+    /// <summary>Partitioned topics of a namespace, full names.</summary>
+    public async Task<IReadOnlyList<string>> ListPartitionedTopicsAsync(string tenant, string ns, CancellationToken ct = default)
+    {
+        await GetPoliciesAsync(tenant, ns, ct).ConfigureAwait(false);
+        var children = await _store.GetChildrenAsync($"{PartitionedTopicsRoot}/{tenant}/{ns}", ct).ConfigureAwait(false);
+        var result = new List<string>(children.Count);
+        foreach (var child in children)
+        {
+            result.Add($"{TopicName.PersistentDomain}://{tenant}/{ns}/{Uri.UnescapeDataString(child)}");
+        }
+        return result;
     }
 
     /// <summary>Raised after this service changed a namespace's policies.</summary>

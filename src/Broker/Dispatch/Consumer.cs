@@ -12,8 +12,9 @@ namespace Pulsarish.Broker.Dispatch;
 public sealed class Consumer
 {
     internal Consumer(Subscription subscription, long consumerId, string name, int priorityLevel, IConsumerSink sink,
-        TimeSpan? ackTimeout, SubscriptionType type)
+        TimeSpan? ackTimeout, SubscriptionType type, int maxUnackedEntries)
     {
+        MaxUnackedEntries = maxUnackedEntries;
         Subscription = subscription;
         ConsumerId = consumerId;
         Name = name;
@@ -32,6 +33,10 @@ public sealed class Consumer
     public SubscriptionType Type { get; }
 
     internal int Permits;
+    internal readonly int MaxUnackedEntries;
+
+    /// <summary>Has permits and is below its unacknowledged-entries bound. Under the subscription's lock.</summary>
+    internal bool CanReceive => Permits > 0 && Pending.Count < MaxUnackedEntries;
     internal bool IsClosed;
     internal bool IsActiveFlag;
     internal bool? LastNotifiedActive;

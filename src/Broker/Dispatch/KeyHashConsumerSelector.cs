@@ -50,7 +50,7 @@ internal sealed class KeyHashConsumerSelector(int replicaPoints) : IConsumerSele
         return _owners[index == _points.Length ? 0 : index];
     }
 
-    public Consumer? Select(string key, Position position) => Owner(key) is { Permits: > 0 } owner ? owner : null;
+    public Consumer? Select(string key, Position position) => Owner(key) is { CanReceive: true } owner ? owner : null;
 
     /// <summary>32-bit FNV-1a over the UTF-8 bytes, finished with a murmur3 avalanche.</summary>
     internal static uint Hash(string key)

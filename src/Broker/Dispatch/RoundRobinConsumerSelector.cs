@@ -18,7 +18,7 @@ internal sealed class RoundRobinConsumerSelector : IConsumerSelector
         for (int i = 0; i < count; i++)
         {
             var c = _consumers[(_next + i) % count];
-            if (c.Permits > 0)
+            if (c.CanReceive)
             {
                 _next = (_next + i + 1) % count;
                 return c;

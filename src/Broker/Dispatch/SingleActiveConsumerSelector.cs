@@ -43,5 +43,5 @@ internal sealed class SingleActiveConsumerSelector(int partitionIndex) : IConsum
         _active = candidates[partitionIndex >= 0 ? partitionIndex % candidates.Count : 0];
     }
 
-    public Consumer? Select(string key, Position position) => _active is { Permits: > 0 } active ? active : null;
+    public Consumer? Select(string key, Position position) => _active is { CanReceive: true } active ? active : null;
 }

@@ -40,6 +40,7 @@ public sealed class Subscription
     private Task _loop = Task.CompletedTask;
     private long _epoch;
     private bool _closed;
+    private bool _wasAtUnackedLimit;
     private long _messagesOut;
     private long _bytesOut;
     private long _messagesRedelivered;
@@ -127,7 +128,8 @@ public sealed class Subscription
             }
             long id = Interlocked.Increment(ref s_nextConsumerId);
             string name = string.IsNullOrEmpty(options.ConsumerName) ? $"consumer-{id}" : options.ConsumerName;
-            consumer = new Consumer(this, id, name, options.PriorityLevel, sink, options.AckTimeout, options.Type);
+            consumer = new Consumer(this, id, name, options.PriorityLevel, sink, options.AckTimeout, options.Type,
+                _options.MaxUnackedEntriesPerConsumer);
             if (_type == SubscriptionType.KeyShared && _consumers.Count > 0)
             {
                 consumer.JoinedAtReadPosition = Cursor.ReadPosition;
@@ -297,14 +299,16 @@ public sealed class Subscription
         SignalIfParked();
     }
 
+    /// <summary>After acks: wake the dispatcher when entries are parked or a consumer sat at its unacked bound.</summary>
     private void SignalIfParked()
     {
-        bool parked;
+        bool wake;
         lock (_lock)
         {
-            parked = _replay.Count > 0;
+            wake = _replay.Count > 0 || _wasAtUnackedLimit;
+            _wasAtUnackedLimit = false;
         }
-        if (parked)
+        if (wake)
         {
             Signal();
         }
@@ -635,7 +639,7 @@ public sealed class Subscription
         long total = 0;
         foreach (var c in _consumers)
         {
-            if (c.Permits > 0)
+            if (c.CanReceive)
             {
                 total += c.Permits;
             }
@@ -673,7 +677,7 @@ public sealed class Subscription
                         break;
                     }
                     if (keyed is not null && _parkedKeys.TryGetValue(p, out string? key)
-                        && (keyed.Owner(key) is not { Permits: > 0 } owner || !MayReceiveLocked(owner, p)))
+                        && (keyed.Owner(key) is not { CanReceive: true } owner || !MayReceiveLocked(owner, p)))
                     {
                         continue;
                     }
@@ -883,6 +887,10 @@ public sealed class Subscription
         }
         consumer.Permits -= sent;
         consumer.Pending[position] = new PendingAck(count, Environment.TickCount64);
+        if (consumer.Pending.Count >= consumer.MaxUnackedEntries)
+        {
+            _wasAtUnackedLimit = true;
+        }
         consumer.MessagesOut += sent;
         _messagesOut += sent;
         _bytesOut += entry.Data.Length;

@@ -16,6 +16,6 @@ public sealed record SubscriptionStats(
     int PendingRedelivery,
     string MarkDeletePosition,
     string ReadPosition,
-    int IndividuallyDeletedEntries,
+    long IndividuallyDeletedEntries,
     long CursorLedgerId,
     IReadOnlyList<ConsumerStats> Consumers);

@@ -29,7 +29,7 @@ public sealed class ManagedCursor
     private readonly ManagedLedger _ml;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _persistGate = new(1, 1);
-    private readonly SortedSet<Position> _individuallyDeleted = new();
+    private readonly PositionRangeSet _individuallyDeleted = new();
     private readonly Dictionary<Position, ulong[]> _batchAcks = new();
     private Position _markDelete;
     private Position _readPosition;
@@ -75,7 +75,7 @@ public sealed class ManagedCursor
     public long CursorLedgerId { get { lock (_lock) { return _cursorLedger?.LedgerId ?? 0; } } }
 
     /// <summary>Acknowledged entries above the mark-delete position.</summary>
-    public int IndividuallyDeletedCount { get { lock (_lock) { return _individuallyDeleted.Count; } } }
+    public long IndividuallyDeletedCount { get { lock (_lock) { return _individuallyDeleted.Count; } } }
 
     /// <summary>Creates a new cursor with its ledger and metadata; mark-delete at <paramref name="markDelete"/>.</summary>
     public static async Task<ManagedCursor> CreateAsync(ManagedLedger ml, string name, Position markDelete, ILogger logger,
@@ -142,18 +142,20 @@ public sealed class ManagedCursor
             {
                 var from = Position.FromProto(range.From);
                 var to = Position.FromProto(range.To);
-                if (from.LedgerId != to.LedgerId || to.EntryId - from.EntryId > 1_000_000)
+                if (from.LedgerId != to.LedgerId || to.EntryId <= from.EntryId || from.EntryId < -1)
                 {
                     throw new PersistenceException($"invalid range {from}..{to} in cursor {name}");
                 }
-                for (long e = from.EntryId + 1; e <= to.EntryId; e++)
+                long first = from.EntryId + 1;
+                if (from.LedgerId < markDelete.LedgerId)
                 {
-                    var p = new Position(from.LedgerId, e);
-                    if (p > markDelete)
-                    {
-                        cursor._individuallyDeleted.Add(p);
-                    }
+                    continue;
                 }
+                if (from.LedgerId == markDelete.LedgerId)
+                {
+                    first = Math.Max(first, markDelete.EntryId + 1);
+                }
+                cursor._individuallyDeleted.AddRange(from.LedgerId, first, to.EntryId);
             }
             lock (cursor._lock)
             {
@@ -309,10 +311,7 @@ public sealed class ManagedCursor
     private void MarkDeleteLocked(Position position)
     {
         _markDelete = position;
-        while (_individuallyDeleted.Count > 0 && _individuallyDeleted.Min <= position)
-        {
-            _individuallyDeleted.Remove(_individuallyDeleted.Min);
-        }
+        _individuallyDeleted.RemoveUpTo(position);
         if (_batchAcks.Count > 0)
         {
             List<Position>? drop = null;
@@ -338,16 +337,17 @@ public sealed class ManagedCursor
     /// <summary>Moves the mark-delete position over individually deleted entries that follow it.</summary>
     private void AdvanceMarkDeleteLocked()
     {
-        while (_individuallyDeleted.Count > 0)
+        while (_individuallyDeleted.FirstRange is { } first)
         {
             var next = _ml.GetNextValidPosition(_markDelete);
-            var min = _individuallyDeleted.Min;
-            if (min > next)
+            if (new Position(first.LedgerId, first.Range.First) > next)
             {
                 break;
             }
-            _individuallyDeleted.Remove(min);
-            _markDelete = min;
+            // The first range is contiguous: the mark-delete position jumps to its end.
+            var end = new Position(first.LedgerId, first.Range.Last);
+            _individuallyDeleted.RemoveUpTo(end);
+            _markDelete = end;
         }
     }
 
@@ -355,9 +355,9 @@ public sealed class ManagedCursor
     private Position NextUnackedLocked(Position position)
     {
         var next = _ml.GetNextValidPosition(position);
-        while (_individuallyDeleted.Contains(next))
+        while (_individuallyDeleted.TryGetRangeEnd(next, out long last))
         {
-            next = _ml.GetNextValidPosition(next);
+            next = _ml.GetNextValidPosition(new Position(next.LedgerId, last));
         }
         return next;
     }
@@ -486,28 +486,13 @@ public sealed class ManagedCursor
     {
         var snapshot = new CursorSnapshot { MarkDelete = _markDelete.ToProto() };
         int maxRanges = _ml.Config.MaxUnackedRangesToPersist;
-        Position? start = null, end = null;
-        foreach (var p in _individuallyDeleted)
+        foreach (var (ledgerId, range) in _individuallyDeleted.Ranges())
         {
-            if (start is not null && p.LedgerId == end!.Value.LedgerId && p.EntryId == end.Value.EntryId + 1)
+            if (snapshot.IndividuallyDeleted.Count >= maxRanges)
             {
-                end = p;
-                continue;
+                break;
             }
-            if (start is not null)
-            {
-                if (snapshot.IndividuallyDeleted.Count >= maxRanges)
-                {
-                    break;
-                }
-                AddRange(snapshot, start.Value, end!.Value);
-            }
-            start = p;
-            end = p;
-        }
-        if (start is not null && snapshot.IndividuallyDeleted.Count < maxRanges)
-        {
-            AddRange(snapshot, start.Value, end!.Value);
+            AddRange(snapshot, new Position(ledgerId, range.First), new Position(ledgerId, range.Last));
         }
         return snapshot;
     }
@@ -630,6 +615,7 @@ public sealed class ManagedCursor
             _cursorLedger = ledger;
             _cursorLedgerEntries = 1;
             _infoVersion = stat.Version;
+            _lastPersistMillis = Environment.TickCount64;
         }
         if (old is not null)
         {

@@ -27,12 +27,16 @@ public sealed class MessageDeduplication
     private readonly SemaphoreSlim _snapshotGate = new(1, 1);
     private readonly Dictionary<string, long> _pushed = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _persisted = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _lastUsed = new(StringComparer.Ordinal);
+    private readonly int _maxProducers;
+    private long _useClock;
     private long _version = -1;
     private Position _appliedPosition = Position.Earliest;
     private long _entriesSinceSnapshot;
 
-    public MessageDeduplication(ManagedLedger ml, int snapshotInterval, ILogger logger)
+    public MessageDeduplication(ManagedLedger ml, int snapshotInterval, int maxProducers, ILogger logger)
     {
+        _maxProducers = maxProducers;
         _ml = ml;
         _logger = logger;
         _snapshotInterval = snapshotInterval;
@@ -105,6 +109,7 @@ public sealed class MessageDeduplication
         foreach (var (producer, sequenceId) in _persisted)
         {
             _pushed[producer] = sequenceId;
+            TouchLocked(producer);
         }
         _entriesSinceSnapshot = replayed;
         _appliedPosition = last;
@@ -119,6 +124,7 @@ public sealed class MessageDeduplication
         {
             if (lastSequenceId <= _persisted.GetValueOrDefault(producerName, -1))
             {
+                TouchLocked(producerName);
                 return PushResult.Duplicate;
             }
             if (firstSequenceId <= _pushed.GetValueOrDefault(producerName, -1))
@@ -126,6 +132,7 @@ public sealed class MessageDeduplication
                 return PushResult.InFlight;
             }
             _pushed[producerName] = lastSequenceId;
+            TouchLocked(producerName);
             return PushResult.Accepted;
         }
     }
@@ -145,6 +152,31 @@ public sealed class MessageDeduplication
             _appliedPosition = position;
             _entriesSinceSnapshot++;
             return _entriesSinceSnapshot >= _snapshotInterval;
+        }
+    }
+
+    private void TouchLocked(string producerName)
+    {
+        _lastUsed[producerName] = ++_useClock;
+        if (_lastUsed.Count <= _maxProducers)
+        {
+            return;
+        }
+        // Bounded state: forget the least recently used producer name.
+        string? oldest = null;
+        long oldestTicks = long.MaxValue;
+        foreach (var (name, ticks) in _lastUsed)
+        {
+            if (ticks < oldestTicks && name != producerName)
+            {
+                (oldest, oldestTicks) = (name, ticks);
+            }
+        }
+        if (oldest is not null)
+        {
+            _lastUsed.Remove(oldest);
+            _persisted.Remove(oldest);
+            _pushed.Remove(oldest);
         }
     }
 

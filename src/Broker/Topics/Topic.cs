@@ -44,7 +44,7 @@ public sealed class Topic : IAsyncDisposable
         _policies = policies;
         _logger = broker.LoggerFactory.CreateLogger<Topic>();
         _deduplication = new MessageDeduplication(ledger, broker.Options.DeduplicationSnapshotEntriesInterval,
-            broker.LoggerFactory.CreateLogger<MessageDeduplication>());
+            broker.Options.DeduplicationMaxProducers, broker.LoggerFactory.CreateLogger<MessageDeduplication>());
         _onPersisted = OnPersisted;
         ledger.EntriesAdded += OnEntriesAdded;
         ledger.Fenced += OnFenced;

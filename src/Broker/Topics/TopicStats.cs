@@ -26,7 +26,7 @@ public sealed record TopicStats(
 public sealed record LedgerStats(long LedgerId, long Entries, long SizeBytes, long CreatedMillis);
 
 /// <summary>One cursor in <see cref="TopicInternalStats"/>.</summary>
-public sealed record CursorStats(string Name, string MarkDeletePosition, string ReadPosition, int IndividuallyDeletedEntries,
+public sealed record CursorStats(string Name, string MarkDeletePosition, string ReadPosition, long IndividuallyDeletedEntries,
     long CursorLedgerId, long BacklogEntries);
 
 /// <summary>Internal state of a topic's managed ledger: ledger list and cursor positions (Pulsar's internal stats).</summary>
