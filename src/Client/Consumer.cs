@@ -91,12 +91,30 @@ public sealed class Consumer : IAsyncDisposable, IAsyncEnumerable<Message>
         return new Consumer(client, topic, options, consumers, queue, partitions > 0);
     }
 
-    /// <summary>The next message; waits until one arrives or <paramref name="ct"/> is cancelled.</summary>
+    /// <summary>
+    /// The next message; waits until one arrives or <paramref name="ct"/> is cancelled. Throws
+    /// <see cref="PulsarishClientException"/> once the consumer failed for good (a non-retriable error while
+    /// reconnecting, e.g. the topic was deleted) and <see cref="ObjectDisposedException"/> after it was closed.
+    /// </summary>
     public async ValueTask<Message> ReceiveAsync(CancellationToken ct = default)
     {
         while (true)
         {
-            var message = await _queue.Reader.ReadAsync(ct).ConfigureAwait(false);
+            Message message;
+            try
+            {
+                message = await _queue.Reader.ReadAsync(ct).ConfigureAwait(false);
+            }
+            catch (ChannelClosedException e)
+            {
+                if (e.InnerException is PulsarishClientException failure)
+                {
+                    throw new PulsarishClientException(failure.ErrorReason, failure.Message, e);
+                }
+
+                throw new ObjectDisposedException(nameof(Consumer), "the consumer is closed");
+            }
+
             if (PartitionOf(message.MessageId).OnTaken(message))
             {
                 return message;

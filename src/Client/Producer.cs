@@ -92,7 +92,8 @@ public sealed class Producer : IAsyncDisposable
 
     /// <summary>
     /// Sends a message; completes with its id once persisted. Cancelling stops the wait for room or for the receipt;
-    /// a message already handed to the batch may still be published.
+    /// a message already handed to the batch may still be published. A message resent after a reconnect that the
+    /// broker had already persisted completes with <see cref="MessageId.LedgerId"/> -1 (the broker de-duplicated it).
     /// </summary>
     public async Task<MessageId> SendAsync(OutgoingMessage message, CancellationToken ct = default)
     {
