@@ -160,16 +160,22 @@ internal sealed class PartitionConsumer : IAsyncDisposable
             connected = _connected.Task;
         }
 
+        connection.LastError = null;
         if (!connection.Outbound.TryWrite(new ConsumeRequest { Seek = seek }))
         {
             throw NotConnected();
         }
 
-        // The broker handles the seek before it sees the end of the request stream.
+        // The broker handles the seek before it sees the end of the request stream; an error it reports for the seek
+        // arrives before that stream ends, so before the resubscription completes.
         connection.Outbound.Complete();
         try
         {
             await connected.WaitAsync(_client.Options.OperationTimeout, ct).ConfigureAwait(false);
+            if (connection.LastError is { } refused)
+            {
+                throw refused;
+            }
         }
         catch (TimeoutException e)
         {
@@ -302,6 +308,7 @@ internal sealed class PartitionConsumer : IAsyncDisposable
                         ActiveChanged?.Invoke(response.ActiveChange.IsActive);
                         break;
                     case ConsumeResponse.ResponseOneofCase.Error:
+                        connection.LastError = new PulsarishClientException(response.Error.Reason, response.Error.Message);
                         _logger.LogWarning("Consumer {ConsumerName} on {Topic}: broker error {Reason}: {Message}",
                             _consumerName, Topic, response.Error.Reason, response.Error.Message);
                         break;
@@ -432,6 +439,9 @@ internal sealed class PartitionConsumer : IAsyncDisposable
         public OutboundStream<ConsumeRequest> Outbound { get; } = outbound;
         public CancellationToken Token { get; } = cancel.Token;
         public long Epoch { get; set; }
+
+        /// <summary>The last error the broker reported on this stream (e.g. a refused seek).</summary>
+        public PulsarishClientException? LastError { get; set; }
 
         public void Abort()
         {
