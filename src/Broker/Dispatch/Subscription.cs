@@ -932,16 +932,20 @@ public sealed class Subscription
         catch (OperationCanceledException)
         {
         }
-        if (flush)
+        try
         {
-            try
+            if (flush)
             {
                 await Cursor.CloseAsync().ConfigureAwait(false);
             }
-            catch (Exception ex)
+            else
             {
-                _logger.LogWarning(ex, "Final persist of cursor {Subscription} on {Topic} failed", Name, Topic);
+                await Cursor.AbandonAsync().ConfigureAwait(false);
             }
+        }
+        catch (Exception ex)
+        {
+            _logger.LogWarning(ex, "Closing cursor {Subscription} on {Topic} failed", Name, Topic);
         }
     }
 
