@@ -756,6 +756,7 @@ public sealed class Subscription
     private async Task<bool> ReplayAsync(List<Position> replay, long epoch, CancellationToken ct)
     {
         var entries = new List<Entry>(replay.Count);
+        bool progress = false;
         foreach (var position in replay)
         {
             try
@@ -764,13 +765,15 @@ public sealed class Subscription
             }
             catch (InvalidMessageIdException)
             {
+                // Gone (trimmed by retention or TTL): nothing to redeliver.
                 lock (_lock)
                 {
                     RemoveReplayLocked(position);
+                    _redeliveryCounts.Remove(position);
                 }
+                progress = true;
             }
         }
-        bool progress = false;
         lock (_lock)
         {
             if (epoch != _epoch)
