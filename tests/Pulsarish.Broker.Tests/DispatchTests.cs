@@ -44,6 +44,30 @@ public sealed class DispatchTests : BrokerTestBase
     }
 
     [Test]
+    public async Task FailoverSpreadsThePartitionsOfATopicOverItsConsumers()
+    {
+        var broker = await StartBrokerAsync();
+        await CreateNamespaceAsync(broker);
+        await broker.CreatePartitionedTopicAsync(TopicName("orders"), 2);
+        var actives = new List<string>();
+        for (int partition = 0; partition < 2; partition++)
+        {
+            var topic = await broker.GetOrLoadTopicAsync(TopicName($"orders-partition-{partition}"));
+            var consumers = new List<TestConsumer>();
+            foreach (string name in new[] { "c-1", "c-0" })
+            {
+                consumers.Add(await TestConsumer.SubscribeAsync(topic, "sub", SubscriptionType.Failover, name: name));
+            }
+            await PublishAsync(topic, topic.AddProducer("p"), 3, prefix: $"p{partition}");
+            var active = consumers.Single(c => c.Consumer.IsActive);
+            Assert.That((await active.ReceiveAsync(3)).Select(Text), Is.EqualTo(Enumerable.Range(0, 3).Select(i => $"p{partition}-{i}")));
+            Assert.That(await active.DrainAsync(TimeSpan.FromMilliseconds(100)), Is.Empty);
+            actives.Add(active.Consumer.Name);
+        }
+        Assert.That(actives, Is.EqualTo(new[] { "c-0", "c-1" }), "partition i → sorted consumer i mod n");
+    }
+
+    [Test]
     public async Task SharedSpreadsOverConsumersAndRedeliversWhatALeavingConsumerHeld()
     {
         var broker = await StartBrokerAsync();

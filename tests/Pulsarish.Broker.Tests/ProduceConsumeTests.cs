@@ -49,4 +49,23 @@ public sealed class ProduceConsumeTests : BrokerTestBase
         }
         Assert.That(stats.MessagesInTotal, Is.EqualTo(count));
     }
+
+    [Test]
+    public async Task ConcurrentProducersKeepTheirOwnOrderInTheLog()
+    {
+        var broker = await StartBrokerAsync(TestOptions(maxEntriesPerLedger: 500));
+        await CreateNamespaceAsync(broker);
+        var topic = await broker.GetOrLoadTopicAsync(TopicName("many-producers"));
+        var consumer = await TestConsumer.SubscribeAsync(topic, "sub", SubscriptionType.Exclusive);
+        var producers = Enumerable.Range(0, 4).Select(i => topic.AddProducer($"p{i}")).ToList();
+        await Task.WhenAll(producers.Select(p => Task.Run(() => PublishAsync(topic, p, 1000, prefix: p.Name))));
+        var messages = await consumer.ReceiveAsync(4000, TimeSpan.FromSeconds(60));
+        foreach (var group in messages.GroupBy(m => m.ProducerName))
+        {
+            Assert.That(group.Select(m => m.SequenceId), Is.EqualTo(Enumerable.Range(0, 1000).Select(i => (long)i)), group.Key);
+            Assert.That(group.Select(Text), Is.EqualTo(Enumerable.Range(0, 1000).Select(i => $"{group.Key}-{i}")));
+        }
+        Assert.That(messages.Select(m => m.ProducerName).Distinct().Count(), Is.EqualTo(4));
+        Assert.That(topic.Ledger.GetLedgers().Count, Is.GreaterThanOrEqualTo(8), "rolled over while four producers wrote");
+    }
 }

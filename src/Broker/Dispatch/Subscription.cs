@@ -756,6 +756,7 @@ public sealed class Subscription
     private async Task<bool> ReplayAsync(List<Position> replay, long epoch, CancellationToken ct)
     {
         var entries = new List<Entry>(replay.Count);
+        bool progress = false;
         foreach (var position in replay)
         {
             try
@@ -764,13 +765,15 @@ public sealed class Subscription
             }
             catch (InvalidMessageIdException)
             {
+                // Gone (trimmed by retention or TTL): nothing to redeliver.
                 lock (_lock)
                 {
                     RemoveReplayLocked(position);
+                    _redeliveryCounts.Remove(position);
                 }
+                progress = true;
             }
         }
-        bool progress = false;
         lock (_lock)
         {
             if (epoch != _epoch)
@@ -932,16 +935,20 @@ public sealed class Subscription
         catch (OperationCanceledException)
         {
         }
-        if (flush)
+        try
         {
-            try
+            if (flush)
             {
                 await Cursor.CloseAsync().ConfigureAwait(false);
             }
-            catch (Exception ex)
+            else
             {
-                _logger.LogWarning(ex, "Final persist of cursor {Subscription} on {Topic} failed", Name, Topic);
+                await Cursor.AbandonAsync().ConfigureAwait(false);
             }
+        }
+        catch (Exception ex)
+        {
+            _logger.LogWarning(ex, "Closing cursor {Subscription} on {Topic} failed", Name, Topic);
         }
     }
 

@@ -656,6 +656,31 @@ public sealed class ManagedCursor
         }
     }
 
+    /// <summary>
+    /// Stops persisting without a final snapshot (the topic was fenced: another owner recovers this cursor) and
+    /// releases the cursor ledger handle.
+    /// </summary>
+    public async Task AbandonAsync()
+    {
+        LedgerHandle? ledger;
+        lock (_lock)
+        {
+            _closed = true;
+            ledger = _cursorLedger;
+        }
+        if (ledger is not null)
+        {
+            try
+            {
+                await ledger.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (PulsarishException ex)
+            {
+                _logger.LogDebug("Releasing cursor ledger {LedgerId} of {Cursor}: {Error}", ledger.LedgerId, Name, ex.Message);
+            }
+        }
+    }
+
     /// <summary>Deletes the cursor: its ledger and its metadata (unsubscribe).</summary>
     public async Task DeleteAsync(CancellationToken ct = default)
     {
