@@ -372,4 +372,14 @@ public sealed class ProduceConsumeTests
         Assert.That(Encoding.UTF8.GetString(next.Payload.Span), Is.EqualTo("1"), "the standby continues after the acknowledged prefix");
         await first.DisposeAsync();
     }
+
+    [Test]
+    public async Task LookupAnswersTheOwningBrokersAddress()
+    {
+        string address = await _client.LookupAsync($"lookup-{Guid.NewGuid():N}");
+        Assert.That(address, Is.EqualTo(_cluster.Address));
+        Assert.That(await _client.GetPartitionCountAsync($"lookup-{Guid.NewGuid():N}"), Is.EqualTo(0));
+        var error = Assert.ThrowsAsync<PulsarishClientException>(() => _client.LookupAsync("persistent://public/default/"));
+        Assert.That(error!.ErrorReason, Is.EqualTo(Pulsarish.Protocol.Broker.ErrorReason.InvalidTopicName));
+    }
 }
