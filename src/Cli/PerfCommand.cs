@@ -19,12 +19,9 @@ public static class PerfCommand
     {
         var perf = new Command("perf", "Benchmarks");
         perf.Subcommands.Add(CreateBookie());
-<<<<<<< HEAD
         perf.Subcommands.Add(CreateLedger());
-=======
         perf.Subcommands.Add(PerfProduce.Create());
         perf.Subcommands.Add(PerfConsume.Create());
->>>>>>> client
         return perf;
     }
 
