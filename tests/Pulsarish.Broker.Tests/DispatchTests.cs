@@ -222,6 +222,21 @@ public sealed class DispatchTests : BrokerTestBase
     }
 
     [Test]
+    public async Task AFullConsumerSinkDelaysDeliveryWithoutLosingOrDuplicatingMessages()
+    {
+        var broker = await StartBrokerAsync();
+        await CreateNamespaceAsync(broker);
+        var topic = await broker.GetOrLoadTopicAsync(TopicName("full-sink"));
+        // 1000 permits but room for only 3 messages in the sink: the dispatcher must wait, not drop.
+        var consumer = await TestConsumer.SubscribeAsync(topic, "sub", SubscriptionType.Exclusive, sinkCapacity: 3);
+        await PublishAsync(topic, topic.AddProducer("p"), 20);
+        var messages = await consumer.ReceiveAsync(20, TimeSpan.FromSeconds(20));
+        Assert.That(messages.Select(Text), Is.EqualTo(Enumerable.Range(0, 20).Select(i => $"m-{i}")));
+        Assert.That(messages.All(m => m.RedeliveryCount == 0), Is.True);
+        Assert.That(await consumer.ReceiveAsync(TimeSpan.FromMilliseconds(300)), Is.Null);
+    }
+
+    [Test]
     public async Task SeekToAMessageIdOrAPublishTimeRedeliversFromThere()
     {
         var broker = await StartBrokerAsync(TestOptions(maxEntriesPerLedger: 30));
