@@ -44,6 +44,20 @@ public sealed class DispatchTests : BrokerTestBase
     }
 
     [Test]
+    public async Task FailoverPrefersTheLowestPriorityLevelOverTheName()
+    {
+        var broker = await StartBrokerAsync();
+        await CreateNamespaceAsync(broker);
+        var topic = await broker.GetOrLoadTopicAsync(TopicName("failover-priority"));
+        var a = await TestConsumer.SubscribeAsync(topic, "sub", SubscriptionType.Failover, name: "a", priority: 1);
+        var z = await TestConsumer.SubscribeAsync(topic, "sub", SubscriptionType.Failover, name: "z", priority: 0);
+        await PublishAsync(topic, topic.AddProducer("p"), 3);
+        Assert.That((await z.ReceiveAsync(3)).Select(Text), Is.EqualTo(new[] { "m-0", "m-1", "m-2" }));
+        Assert.That(await a.ReceiveAsync(TimeSpan.FromMilliseconds(200)), Is.Null);
+        Assert.That((z.Consumer.IsActive, a.Consumer.IsActive), Is.EqualTo((true, false)));
+    }
+
+    [Test]
     public async Task FailoverSpreadsThePartitionsOfATopicOverItsConsumers()
     {
         var broker = await StartBrokerAsync();
