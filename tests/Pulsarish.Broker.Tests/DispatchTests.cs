@@ -44,6 +44,20 @@ public sealed class DispatchTests : BrokerTestBase
     }
 
     [Test]
+    public async Task FailoverPrefersTheLowestPriorityLevelOverTheName()
+    {
+        var broker = await StartBrokerAsync();
+        await CreateNamespaceAsync(broker);
+        var topic = await broker.GetOrLoadTopicAsync(TopicName("failover-priority"));
+        var a = await TestConsumer.SubscribeAsync(topic, "sub", SubscriptionType.Failover, name: "a", priority: 1);
+        var z = await TestConsumer.SubscribeAsync(topic, "sub", SubscriptionType.Failover, name: "z", priority: 0);
+        await PublishAsync(topic, topic.AddProducer("p"), 3);
+        Assert.That((await z.ReceiveAsync(3)).Select(Text), Is.EqualTo(new[] { "m-0", "m-1", "m-2" }));
+        Assert.That(await a.ReceiveAsync(TimeSpan.FromMilliseconds(200)), Is.Null);
+        Assert.That((z.Consumer.IsActive, a.Consumer.IsActive), Is.EqualTo((true, false)));
+    }
+
+    [Test]
     public async Task FailoverSpreadsThePartitionsOfATopicOverItsConsumers()
     {
         var broker = await StartBrokerAsync();
@@ -219,6 +233,21 @@ public sealed class DispatchTests : BrokerTestBase
         slow.Ack(held.Take(2));
         var more = await slow.ReceiveAsync(2);
         Assert.That(held.Concat(more).Select(Text).Distinct().Count(), Is.EqualTo(7));
+    }
+
+    [Test]
+    public async Task AFullConsumerSinkDelaysDeliveryWithoutLosingOrDuplicatingMessages()
+    {
+        var broker = await StartBrokerAsync();
+        await CreateNamespaceAsync(broker);
+        var topic = await broker.GetOrLoadTopicAsync(TopicName("full-sink"));
+        // 1000 permits but room for only 3 messages in the sink: the dispatcher must wait, not drop.
+        var consumer = await TestConsumer.SubscribeAsync(topic, "sub", SubscriptionType.Exclusive, sinkCapacity: 3);
+        await PublishAsync(topic, topic.AddProducer("p"), 20);
+        var messages = await consumer.ReceiveAsync(20, TimeSpan.FromSeconds(20));
+        Assert.That(messages.Select(Text), Is.EqualTo(Enumerable.Range(0, 20).Select(i => $"m-{i}")));
+        Assert.That(messages.All(m => m.RedeliveryCount == 0), Is.True);
+        Assert.That(await consumer.ReceiveAsync(TimeSpan.FromMilliseconds(300)), Is.Null);
     }
 
     [Test]

@@ -27,9 +27,9 @@ public sealed class TestConsumer
 
     public static async Task<TestConsumer> SubscribeAsync(Topic topic, string subscription, SubscriptionType type,
         InitialPosition position = InitialPosition.Earliest, string name = "", int receiverQueue = 1000, int priority = 0,
-        TimeSpan? ackTimeout = null, bool flow = true)
+        TimeSpan? ackTimeout = null, bool flow = true, int? sinkCapacity = null)
     {
-        var sink = new ChannelConsumerSink(receiverQueue * 2 + 16);
+        var sink = new ChannelConsumerSink(sinkCapacity ?? receiverQueue * 2 + 16);
         var consumer = await topic.SubscribeAsync(new SubscribeOptions
         {
             Subscription = subscription,

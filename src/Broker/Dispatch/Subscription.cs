@@ -41,6 +41,7 @@ public sealed class Subscription
     private long _epoch;
     private bool _closed;
     private bool _wasAtUnackedLimit;
+    private bool _sinkRefused;
     private long _messagesOut;
     private long _bytesOut;
     private long _messagesRedelivered;
@@ -416,13 +417,21 @@ public sealed class Subscription
         Signal();
     }
 
-    /// <summary>Redelivers entries pending longer than their consumer's ack timeout.</summary>
+    /// <summary>
+    /// Periodic tick: redelivers entries pending longer than their consumer's ack timeout, and retries dispatch when a
+    /// sink refused a message (it was full).
+    /// </summary>
     public void CheckAckTimeouts()
     {
         long now = Environment.TickCount64;
         bool any = false;
         lock (_lock)
         {
+            if (_sinkRefused)
+            {
+                _sinkRefused = false;
+                any = true;
+            }
             foreach (var c in _consumers)
             {
                 if (c.AckTimeout is not { } timeout || c.Pending.Count == 0)
@@ -884,7 +893,13 @@ public sealed class Subscription
                 batch.Messages[i], batch.ProducerName, batch.SequenceId + i, batch.PublishTimeMillis, redeliveries);
             if (!consumer.Sink.TrySend(message))
             {
-                _logger.LogDebug("Sink of {Consumer} refused {Position}; it stays pending until redelivered", consumer, position);
+                if (sent == 0)
+                {
+                    // The sink is full (or closing): nothing of the entry went out; retry on the next tick.
+                    _sinkRefused = true;
+                    return DeliverResult.Blocked;
+                }
+                _logger.LogDebug("Sink of {Consumer} refused part of {Position}; it stays pending until redelivered", consumer, position);
             }
             sent++;
         }
