@@ -4,9 +4,17 @@ namespace Pulsarish.Cli;
 
 public static class Program
 {
+    /// <summary>How long a SIGTERM/Ctrl-C waits for a command (a bookie's graceful flush) before the process exits.</summary>
+    private static readonly TimeSpan ProcessTerminationTimeout = TimeSpan.FromSeconds(30);
+
     public static async Task<int> Main(string[] args)
     {
         var root = new RootCommand("Pulsarish: a Pulsar-style message broker on BookKeeper-style replicated storage");
-        return await root.Parse(args).InvokeAsync();
+        root.Subcommands.Add(BookieCommand.Create());
+        root.Subcommands.Add(PerfCommand.Create());
+        root.Subcommands.Add(AutoRecoveryCommand.Create());
+        BookieShellCommands.AddTo(root);
+        var config = new InvocationConfiguration { ProcessTerminationTimeout = ProcessTerminationTimeout };
+        return await root.Parse(args).InvokeAsync(config);
     }
 }

@@ -1,0 +1,294 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using System.Diagnostics;
+using System.Threading.Channels;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using Pulsarish.Bookie.Storage;
+using Pulsarish.Protocol.Bookie;
+using StatusCode = Pulsarish.Protocol.Bookie.StatusCode;
+
+namespace Pulsarish.Bookie.Server;
+
+/// <summary>
+/// One client's Add stream. Requests are read in order and handed to storage without waiting for earlier ones
+/// (pipelined: up to <see cref="BookieOptions.MaxInFlightAddsPerStream"/> adds in flight). Completions arrive on
+/// storage's journal thread and are queued to a bounded channel drained by a single writer task, because
+/// <see cref="IServerStreamWriter{T}"/> is not thread-safe. A slot of the in-flight window is released only once
+/// its response is on the wire, so a client that stops reading responses stops being read.
+/// </summary>
+internal sealed class AddStream
+{
+    private static readonly WriteOptions BufferHint = new(WriteFlags.BufferHint);
+
+    private readonly ILedgerStorage _storage;
+    private readonly BookieOptions _options;
+    private readonly BookieState _state;
+    private readonly BookieMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly IServerStreamWriter<AddResponse> _writer;
+    private readonly Channel<AddResponse> _responses;
+    private readonly SemaphoreSlim _window;
+    // Pools bounded by the window: at most MaxInFlightAddsPerStream of each exist per stream.
+    private readonly ConcurrentQueue<AddResponse> _freeResponses = new();
+    private readonly ConcurrentQueue<PendingAdd> _freePending = new();
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // Adds handed to storage and not completed, plus one held by the reading loop until it ends.
+    private int _pendingAdds = 1;
+
+    public AddStream(ILedgerStorage storage, BookieOptions options, BookieState state, BookieMetrics metrics,
+        ILogger logger, IServerStreamWriter<AddResponse> writer)
+    {
+        _storage = storage;
+        _options = options;
+        _state = state;
+        _metrics = metrics;
+        _logger = logger;
+        _writer = writer;
+        _window = new SemaphoreSlim(options.MaxInFlightAddsPerStream, options.MaxInFlightAddsPerStream);
+        _responses = Channel.CreateBounded<AddResponse>(new BoundedChannelOptions(options.MaxInFlightAddsPerStream)
+        {
+            SingleReader = true,
+            SingleWriter = false,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+    }
+
+    /// <summary>
+    /// Reads requests until the client completes the stream, the call ends, or the bookie stops (then the call ends
+    /// with UNAVAILABLE once every add read so far is answered).
+    /// </summary>
+    public async Task RunAsync(IAsyncStreamReader<AddRequest> requests, CancellationToken ct)
+    {
+        var writing = WriteResponsesAsync();
+        using var call = CancellationTokenSource.CreateLinkedTokenSource(ct, _state.Stopping);
+        bool stopped = false;
+        try
+        {
+            while (await requests.MoveNext(call.Token).ConfigureAwait(false))
+            {
+                await _window.WaitAsync(call.Token).ConfigureAwait(false);
+                Dispatch(requests.Current);
+            }
+        }
+        catch (OperationCanceledException) when (_state.Stopping.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            stopped = true;
+        }
+        finally
+        {
+            // In-flight adds own pooled buffers and must answer before the call ends.
+            if (Interlocked.Decrement(ref _pendingAdds) == 0)
+            {
+                _drained.TrySetResult();
+            }
+
+            await _drained.Task.ConfigureAwait(false);
+            _responses.Writer.TryComplete();
+            await writing.ConfigureAwait(false);
+        }
+
+        if (stopped)
+        {
+            // Every add read so far has been answered; the writer reconnects to another bookie or after restart.
+            throw new RpcException(new Status(Grpc.Core.StatusCode.Unavailable, "bookie is shutting down"));
+        }
+    }
+
+    private void Dispatch(AddRequest request)
+    {
+        StatusCode status;
+        string? message;
+        if (_state.ShuttingDown)
+        {
+            status = StatusCode.ShuttingDown;
+            message = "bookie is shutting down";
+        }
+        else
+        {
+            status = AddRequestValidator.Validate(request, _options, out message);
+            if (status == StatusCode.Ok && _state.ReadOnly && !request.Recovery)
+            {
+                // A read-only bookie still takes recovery adds, as BookKeeper's high-priority writes.
+                status = StatusCode.ReadOnly;
+                message = "bookie is read-only";
+            }
+        }
+
+        if (status != StatusCode.Ok)
+        {
+            Respond(request, status, message);
+            return;
+        }
+
+        int length = StoredEntry.EncodedLength(request.Payload.Length);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(length);
+        StoredEntry.Encode(request.Lac, request.Digest, request.Payload.Span, buffer);
+        long startTimestamp = Stopwatch.GetTimestamp();
+        Interlocked.Increment(ref _pendingAdds);
+        _state.AddStarted();
+        ValueTask add;
+        try
+        {
+            add = _storage.AddEntryAsync(request.LedgerId, request.EntryId, request.MasterKey.Memory, request.Lac,
+                buffer.AsMemory(0, length), request.Recovery, CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            Complete(request, buffer, startTimestamp, ex);
+            return;
+        }
+
+        var pending = RentPending();
+        pending.Request = request;
+        pending.Buffer = buffer;
+        pending.StartTimestamp = startTimestamp;
+        pending.Start(add);
+    }
+
+    private void Complete(AddRequest request, byte[] buffer, long startTimestamp, Exception? failure)
+    {
+        ArrayPool<byte>.Shared.Return(buffer);
+        _state.AddFinished();
+        StatusCode status;
+        string? message = null;
+        if (failure is null)
+        {
+            status = StatusCode.Ok;
+            _metrics.AddLatency.Observe(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds);
+            _metrics.AddedBytes.Inc(request.Payload.Length);
+        }
+        else
+        {
+            status = StatusMapper.ToStatus(failure);
+            message = failure.Message;
+            if (!StatusMapper.IsExpected(failure))
+            {
+                _logger.LogError(failure, "Add of {LedgerId}:{EntryId} failed", request.LedgerId, request.EntryId);
+            }
+        }
+
+        Respond(request, status, message);
+        if (Interlocked.Decrement(ref _pendingAdds) == 0)
+        {
+            _drained.TrySetResult();
+        }
+    }
+
+    private void Respond(AddRequest request, StatusCode status, string? message)
+    {
+        _metrics.CountAdd(status);
+        if (!_freeResponses.TryDequeue(out var response))
+        {
+            response = new AddResponse();
+        }
+
+        response.RequestId = request.RequestId;
+        response.LedgerId = request.LedgerId;
+        response.EntryId = request.EntryId;
+        response.Status = status;
+        response.Message = message ?? "";
+
+        // Never blocks: every queued response holds a window slot, and the channel has one place per slot.
+        bool queued = _responses.Writer.TryWrite(response);
+        Debug.Assert(queued, "response channel holds one place per in-flight window slot");
+    }
+
+    private async Task WriteResponsesAsync()
+    {
+        var reader = _responses.Reader;
+        bool broken = false;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (reader.TryRead(out var response))
+            {
+                if (!broken)
+                {
+                    try
+                    {
+                        // Flush only when nothing else is queued: one flush covers a whole group commit.
+                        _writer.WriteOptions = reader.Count > 0 ? BufferHint : null;
+                        await _writer.WriteAsync(response).ConfigureAwait(false);
+                    }
+                    catch (Exception ex)
+                    {
+                        broken = true;
+                        _logger.LogDebug(ex, "Add stream closed while writing responses");
+                    }
+                }
+
+                // Serialized by now: the message object can carry the next response.
+                _freeResponses.Enqueue(response);
+                _window.Release();
+            }
+        }
+    }
+
+    private PendingAdd RentPending() => _freePending.TryDequeue(out var pending) ? pending : new PendingAdd(this);
+
+    /// <summary>
+    /// One add awaiting storage, reused across adds: its continuation is a cached delegate, so waiting for the
+    /// journal allocates no state machine per entry.
+    /// </summary>
+    private sealed class PendingAdd
+    {
+        private readonly AddStream _stream;
+        private readonly Action _onCompleted;
+        private ConfiguredValueTaskAwaitable.ConfiguredValueTaskAwaiter _awaiter;
+
+        public PendingAdd(AddStream stream)
+        {
+            _stream = stream;
+            _onCompleted = OnCompleted;
+        }
+
+        public AddRequest Request { get; set; } = null!;
+
+        public byte[] Buffer { get; set; } = null!;
+
+        public long StartTimestamp { get; set; }
+
+        public void Start(ValueTask add)
+        {
+            var awaiter = add.ConfigureAwait(false).GetAwaiter();
+            if (awaiter.IsCompleted)
+            {
+                Finish(awaiter);
+                return;
+            }
+
+            _awaiter = awaiter;
+            awaiter.UnsafeOnCompleted(_onCompleted);
+        }
+
+        private void OnCompleted()
+        {
+            var awaiter = _awaiter;
+            _awaiter = default;
+            Finish(awaiter);
+        }
+
+        private void Finish(ConfiguredValueTaskAwaitable.ConfiguredValueTaskAwaiter awaiter)
+        {
+            Exception? failure = null;
+            try
+            {
+                awaiter.GetResult();
+            }
+            catch (Exception ex)
+            {
+                failure = ex;
+            }
+
+            var request = Request;
+            var buffer = Buffer;
+            long startTimestamp = StartTimestamp;
+            Request = null!;
+            Buffer = null!;
+            _stream._freePending.Enqueue(this);
+            _stream.Complete(request, buffer, startTimestamp, failure);
+        }
+    }
+}

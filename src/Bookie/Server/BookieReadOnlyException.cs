@@ -1,0 +1,6 @@
+using Pulsarish.Common.Errors;
+
+namespace Pulsarish.Bookie.Server;
+
+/// <summary>The bookie is in read-only mode (its disks are nearly full) and refuses adds.</summary>
+public sealed class BookieReadOnlyException(string message) : PulsarishException("ReadOnly", message);

@@ -1,0 +1,251 @@
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using Pulsarish.Bookie.Storage;
+using Pulsarish.Common.Checksums;
+using Pulsarish.Protocol.Bookie;
+using StatusCode = Pulsarish.Protocol.Bookie.StatusCode;
+
+namespace Pulsarish.Bookie.Server;
+
+/// <summary>
+/// The Bookie gRPC service (proto/bookie.proto): translates wire messages to <see cref="ILedgerStorage"/> calls and
+/// back. Per-entry outcomes travel in response status fields; a bad request never ends a stream. Exceptions are
+/// mapped to statuses by <see cref="StatusMapper"/> only.
+/// </summary>
+public sealed class BookieService : Protocol.Bookie.Bookie.BookieBase
+{
+    private readonly ILedgerStorage _storage;
+    private readonly BookieOptions _options;
+    private readonly BookieState _state;
+    private readonly BookieMetrics _metrics;
+    private readonly ILogger<BookieService> _logger;
+
+    public BookieService(ILedgerStorage storage, BookieOptions options, BookieState state, BookieMetrics metrics,
+        ILogger<BookieService> logger)
+    {
+        _storage = storage;
+        _options = options;
+        _state = state;
+        _metrics = metrics;
+        _logger = logger;
+    }
+
+    /// <inheritdoc />
+    public override async Task Add(IAsyncStreamReader<AddRequest> requestStream,
+        IServerStreamWriter<AddResponse> responseStream, ServerCallContext context)
+    {
+        _state.AddStreamOpened();
+        try
+        {
+            await new AddStream(_storage, _options, _state, _metrics, _logger, responseStream)
+                .RunAsync(requestStream, context.CancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _state.AddStreamClosed();
+        }
+    }
+
+    /// <inheritdoc />
+    public override async Task<ReadEntryResponse> ReadEntry(ReadEntryRequest request, ServerCallContext context)
+    {
+        var response = new ReadEntryResponse { LedgerId = request.LedgerId, EntryId = request.EntryId };
+        if (request.LedgerId < 0 || request.EntryId < 0)
+        {
+            return Fail(response, StatusCode.BadRequest, "ledger and entry ids must not be negative");
+        }
+
+        try
+        {
+            if (request.Fence)
+            {
+                // Recovery read: the ledger is durably fenced before the entry is read — DESIGN §4 step 2.
+                await _storage.FenceAsync(request.LedgerId, request.MasterKey.Memory, context.CancellationToken)
+                    .ConfigureAwait(false);
+            }
+
+            var stored = await _storage.ReadEntryAsync(request.LedgerId, request.EntryId, context.CancellationToken)
+                .ConfigureAwait(false);
+            return FillEntry(response, stored);
+        }
+        catch (Exception ex)
+        {
+            return Fail(response, ex);
+        }
+    }
+
+    /// <inheritdoc />
+    public override async Task ReadRange(ReadRangeRequest request, IServerStreamWriter<ReadEntryResponse> responseStream,
+        ServerCallContext context)
+    {
+        if (request.LedgerId < 0 || request.FirstEntryId < 0 || request.LastEntryId < request.FirstEntryId
+            || request.MaxBytes < 0)
+        {
+            var bad = new ReadEntryResponse { LedgerId = request.LedgerId, EntryId = request.FirstEntryId };
+            await responseStream.WriteAsync(Fail(bad, StatusCode.BadRequest,
+                "need 0 <= first_entry_id <= last_entry_id, ledger_id >= 0, max_bytes >= 0")).ConfigureAwait(false);
+            return;
+        }
+
+        long sentBytes = 0;
+        for (long entryId = request.FirstEntryId; entryId <= request.LastEntryId; entryId++)
+        {
+            var response = new ReadEntryResponse { LedgerId = request.LedgerId, EntryId = entryId };
+            byte[] stored;
+            try
+            {
+                stored = await _storage.ReadEntryAsync(request.LedgerId, entryId, context.CancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                // Stops at the first missing entry; the last message carries its status.
+                await responseStream.WriteAsync(Fail(response, ex)).ConfigureAwait(false);
+                return;
+            }
+
+            int payloadBytes = stored.Length - StoredEntry.HeaderBytes;
+            if (request.MaxBytes > 0 && sentBytes > 0 && sentBytes + payloadBytes > request.MaxBytes)
+            {
+                return;
+            }
+
+            FillEntry(response, stored);
+            await responseStream.WriteAsync(response).ConfigureAwait(false);
+            if (response.Status != StatusCode.Ok)
+            {
+                return;
+            }
+
+            sentBytes += payloadBytes;
+        }
+    }
+
+    /// <inheritdoc />
+    public override Task<ReadLacResponse> ReadLac(ReadLacRequest request, ServerCallContext context)
+    {
+        var response = new ReadLacResponse { Lac = -1, LastEntryId = -1 };
+        if (request.LedgerId < 0)
+        {
+            response.Status = StatusCode.BadRequest;
+            return Task.FromResult(response);
+        }
+
+        try
+        {
+            var info = _storage.GetLedgerInfo(request.LedgerId);
+            if (info is not { } known)
+            {
+                response.Status = StatusCode.NoSuchLedger;
+            }
+            else
+            {
+                response.Lac = known.Lac;
+                response.LastEntryId = known.LastEntryId;
+                response.Fenced = known.Fenced;
+            }
+        }
+        catch (Exception ex)
+        {
+            response.Status = Map(ex, "ReadLac", request.LedgerId);
+        }
+
+        return Task.FromResult(response);
+    }
+
+    /// <inheritdoc />
+    public override async Task<FenceResponse> Fence(FenceRequest request, ServerCallContext context)
+    {
+        var response = new FenceResponse { Lac = -1, LastEntryId = -1 };
+        if (request.LedgerId < 0)
+        {
+            response.Status = StatusCode.BadRequest;
+            response.Message = "ledger id must not be negative";
+            return response;
+        }
+
+        try
+        {
+            // Fence-and-read-LAC: durable in the journal before we answer — DESIGN §4 step 2.
+            var info = await _storage.FenceAsync(request.LedgerId, request.MasterKey.Memory, context.CancellationToken)
+                .ConfigureAwait(false);
+            response.Lac = info.Lac;
+            response.LastEntryId = info.LastEntryId;
+        }
+        catch (Exception ex)
+        {
+            response.Status = Map(ex, "Fence", request.LedgerId);
+            response.Message = ex.Message;
+        }
+
+        return response;
+    }
+
+    /// <inheritdoc />
+    public override Task<BookieInfoResponse> GetInfo(BookieInfoRequest request, ServerCallContext context)
+    {
+        var response = new BookieInfoResponse
+        {
+            BookieId = _state.BookieId,
+            FreeDiskBytes = _state.FreeDiskBytes,
+            TotalDiskBytes = _state.TotalDiskBytes,
+            ReadOnly = _state.ReadOnly,
+            // Without engine counters: adds handed to storage and not yet durable.
+            JournalQueueLength = _state.AddsInFlight,
+            AllocatedBytes = GC.GetTotalAllocatedBytes(),
+        };
+        if (_storage is LedgerStorage engine)
+        {
+            var stats = engine.GetStats();
+            response.JournalQueueLength = stats.JournalQueueLength;
+            response.WriteCacheBytes = stats.WriteCacheBytes;
+        }
+
+        return Task.FromResult(response);
+    }
+
+    private ReadEntryResponse FillEntry(ReadEntryResponse response, byte[] stored)
+    {
+        if (!StoredEntry.TryDecode(stored, out var entry))
+        {
+            return Fail(response, StatusCode.Corrupt, "stored entry shorter than its header");
+        }
+
+        // Bookies verify the writer's digest on read too, so corruption is reported, not served — DESIGN §5.
+        if (!EntryDigest.Verify(response.LedgerId, response.EntryId, entry.Lac, entry.Payload, entry.Digest))
+        {
+            _logger.LogError("Stored entry {LedgerId}:{EntryId} fails its digest", response.LedgerId, response.EntryId);
+            return Fail(response, StatusCode.Corrupt, "stored entry fails its digest");
+        }
+
+        response.Status = StatusCode.Ok;
+        response.Lac = entry.Lac;
+        response.Digest = entry.Digest;
+        // The array is ours (ILedgerStorage.ReadEntryAsync returns a fresh one): wrap it without copying.
+        response.Payload = UnsafeByteOperations.UnsafeWrap(stored.AsMemory(StoredEntry.HeaderBytes));
+        _metrics.CountRead(StatusCode.Ok);
+        return response;
+    }
+
+    private ReadEntryResponse Fail(ReadEntryResponse response, Exception ex)
+        => Fail(response, Map(ex, "Read", response.LedgerId), ex.Message);
+
+    private ReadEntryResponse Fail(ReadEntryResponse response, StatusCode status, string message)
+    {
+        _metrics.CountRead(status);
+        response.Status = status;
+        response.Message = message;
+        return response;
+    }
+
+    private StatusCode Map(Exception ex, string operation, long ledgerId)
+    {
+        if (!StatusMapper.IsExpected(ex))
+        {
+            _logger.LogError(ex, "{Operation} of ledger {LedgerId} failed", operation, ledgerId);
+        }
+
+        return StatusMapper.ToStatus(ex);
+    }
+}

@@ -1,0 +1,51 @@
+namespace Pulsarish.Bookie.Tests.Server;
+
+[TestFixture]
+public sealed class BookieOptionsValidatorTests
+{
+    private static BookieOptions Valid() => new() { JournalDir = "j", LedgersDir = "l", IndexDir = "i" };
+
+    [Test]
+    public void DefaultsWithDirectoriesAreValid()
+    {
+        Assert.That(new BookieOptionsValidator().Validate(null, Valid()).Succeeded, Is.True);
+    }
+
+    [Test]
+    public void MissingDirectoriesBadPortAndBadLimitsAreReported()
+    {
+        var options = new BookieOptions
+        {
+            Port = 70000, BindAddress = "not-an-ip", MaxEntryBytes = 0, MaxInFlightAddsPerStream = 0,
+            DiskUsageThreshold = 1.5,
+        };
+
+        var result = new BookieOptionsValidator().Validate(null, options);
+
+        Assert.That(result.Failed, Is.True);
+        Assert.That(result.Failures, Has.Some.Contains("JournalDir"));
+        Assert.That(result.Failures, Has.Some.Contains("Port"));
+        Assert.That(result.Failures, Has.Some.Contains("BindAddress"));
+        Assert.That(result.Failures, Has.Some.Contains("MaxEntryBytes"));
+        Assert.That(result.Failures, Has.Some.Contains("MaxInFlightAddsPerStream"));
+        Assert.That(result.Failures, Has.Some.Contains("DiskUsageThreshold"));
+    }
+
+    [Test]
+    public void StartRefusesInvalidOptionsBeforeOpeningStorage()
+    {
+        bool opened = false;
+        var setup = new BookieServerSetup
+        {
+            StorageFactory = (_, _, _) =>
+            {
+                opened = true;
+                return ValueTask.FromResult<Bookie.Storage.ILedgerStorage>(new InMemoryLedgerStorage());
+            },
+        };
+
+        Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(
+            () => BookieServer.StartAsync(new BookieOptions { Port = -1 }, setup));
+        Assert.That(opened, Is.False);
+    }
+}
