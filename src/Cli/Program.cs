@@ -14,6 +14,7 @@ public static class Program
         root.Subcommands.Add(PerfCommand.Create());
         root.Subcommands.Add(AutoRecoveryCommand.Create());
         BookieShellCommands.AddTo(root);
+        root.Subcommands.Add(ClusterCommand.Create());
         var config = new InvocationConfiguration { ProcessTerminationTimeout = ProcessTerminationTimeout };
         return await root.Parse(args).InvokeAsync(config);
     }
