@@ -172,9 +172,9 @@ public static class ClusterCommand
             }
             Console.Out.WriteLine($"supervisor: {(running ? $"running (pid {status.SupervisorPid})" : "not running")}");
             Console.Out.WriteLine($"metadata:   {status.MetadataUrl}");
-            Console.Out.WriteLine($"{"NAME",-12} {"ROLE",-10} {"ADDRESS",-22} {"PID",-8} {"STATE",-12} RESTARTS");
+            Console.Out.WriteLine($"{"NAME",-12} {"ROLE",-10} {"ADDRESS",-22} {"PID",-8} {"STATE",-12} {"READY",-6} RESTARTS");
             foreach (var m in status.Members)
-                Console.Out.WriteLine($"{m.Name,-12} {m.Role,-10} {m.Address,-22} {m.Pid?.ToString() ?? "-",-8} {m.State,-12} {m.Restarts}");
+                Console.Out.WriteLine($"{m.Name,-12} {m.Role,-10} {m.Address,-22} {m.Pid?.ToString() ?? "-",-8} {m.State,-12} {(m.Ready ? "yes" : "no"),-6} {m.Restarts}");
             Console.Out.WriteLine($"registered bookies: {(bookies is null ? "(metadata unreachable)" : string.Join(", ", bookies))}");
             Console.Out.WriteLine($"registered brokers: {(brokers is null ? "(metadata unreachable)" : string.Join(", ", brokers))}");
             return running ? 0 : 3;

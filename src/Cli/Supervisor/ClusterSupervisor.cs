@@ -194,7 +194,7 @@ public sealed class ClusterSupervisor
         lock (_statusLock)
         {
             var members = _children.Select(c => new ClusterMemberStatus(
-                c.Spec.Name, c.Spec.Role, c.Spec.Address, c.Pid, c.State, c.Restarts, c.LogFile)).ToList();
+                c.Spec.Name, c.Spec.Role, c.Spec.Address, c.Pid, c.State, c.IsReady, c.Restarts, c.LogFile)).ToList();
             var status = new ClusterStatus(
                 Environment.ProcessId,
                 _metadataUrl,

@@ -21,6 +21,7 @@ internal sealed class SupervisedProcess : IDisposable
     private Process? _process;
     private long _lastHeartbeatTicks;
     private bool _beatSinceStart;
+    private bool _readySinceStart;
 
     public SupervisedProcess(ChildSpec spec, SupervisorOptions options, string logDir, ILogger logger, Action onChange)
     {
@@ -39,6 +40,18 @@ internal sealed class SupervisedProcess : IDisposable
 
     /// <summary>Restarts after a crash, a missed heartbeat or the memory bound.</summary>
     public int Restarts { get; private set; }
+
+    /// <summary>
+    /// The running child said it serves: it printed its ready marker, or (without one) sent a heartbeat, or (for a
+    /// child that sends neither) it was started.
+    /// </summary>
+    public bool IsReady
+    {
+        get
+        {
+            lock (_lock) return _process is not null && _readySinceStart;
+        }
+    }
 
     /// <summary>PID of the running child (for display and tests), or null.</summary>
     public int? Pid
@@ -122,6 +135,7 @@ internal sealed class SupervisedProcess : IDisposable
         {
             _lastHeartbeatTicks = Stopwatch.GetTimestamp();
             _beatSinceStart = false;
+            _readySinceStart = _spec.ReadyMarker is null && !_spec.SendsHeartbeats;
             process.Start();
             _process = process;
         }
@@ -138,15 +152,24 @@ internal sealed class SupervisedProcess : IDisposable
         if (line is null) return;
         if (line == SupervisedChildAgent.HeartbeatLine)
         {
+            bool becameReady;
             lock (_lock)
             {
                 _lastHeartbeatTicks = Stopwatch.GetTimestamp();
                 _beatSinceStart = true;
+                becameReady = _spec.ReadyMarker is null && !_readySinceStart;
+                _readySinceStart |= becameReady;
             }
+            if (becameReady) _onChange();
             return;
         }
         _log.WriteLine(line);
-        if (_spec.ReadyMarker is not null && line.Contains(_spec.ReadyMarker, StringComparison.Ordinal)) _ready.TrySetResult();
+        if (_spec.ReadyMarker is not null && line.Contains(_spec.ReadyMarker, StringComparison.Ordinal))
+        {
+            lock (_lock) _readySinceStart = true;
+            _ready.TrySetResult();
+            _onChange();
+        }
     }
 
     /// <summary>Waits until the child exits ("exited"), misses heartbeats, outgrows its memory bound, or stop is requested.</summary>
