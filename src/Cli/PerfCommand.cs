@@ -17,6 +17,8 @@ public static class PerfCommand
     {
         var perf = new Command("perf", "Benchmarks");
         perf.Subcommands.Add(CreateBookie());
+        perf.Subcommands.Add(PerfProduce.Create());
+        perf.Subcommands.Add(PerfConsume.Create());
         return perf;
     }
 

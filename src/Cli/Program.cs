@@ -15,6 +15,10 @@ public static class Program
         root.Subcommands.Add(AutoRecoveryCommand.Create());
         BookieShellCommands.AddTo(root);
         root.Subcommands.Add(ClusterCommand.Create());
+        root.Subcommands.Add(BrokerCommand.Create());
+        root.Subcommands.Add(StandaloneCommand.Create());
+        root.Subcommands.Add(ProduceCommand.Create());
+        root.Subcommands.Add(ConsumeCommand.Create());
         var config = new InvocationConfiguration { ProcessTerminationTimeout = ProcessTerminationTimeout };
         return await root.Parse(args).InvokeAsync(config);
     }

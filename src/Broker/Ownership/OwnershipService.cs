@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Pulsarish.Broker.Errors;
 using Pulsarish.Common.Errors;
 using Pulsarish.Common.Metadata;
 

@@ -18,6 +18,9 @@ public sealed class ClusterSupervisor
     /// <summary>What each bookie prints on stdout once it serves (BookieCommand).</summary>
     private const string BookieReadyMarker = "bookie ready";
 
+    /// <summary>What each broker prints on stdout once it serves (BrokerCommand).</summary>
+    private const string BrokerReadyMarker = "broker ready";
+
     private static readonly TimeSpan BookieReadyTimeout = TimeSpan.FromSeconds(120);
 
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
@@ -173,7 +176,7 @@ public sealed class ClusterSupervisor
             "--metadata-url", _metadataUrl,
             "--metadata-session-timeout-ms", Millis(_options.MetadataSessionTimeout),
         };
-        return PulsarishChild($"broker-{index}", "broker", address, args, readyMarker: null);
+        return PulsarishChild($"broker-{index}", "broker", address, args, BrokerReadyMarker);
     }
 
     /// <summary>This executable again: the apphost, or <c>dotnet pulsarish.dll</c>.</summary>

@@ -1,0 +1,31 @@
+namespace Pulsarish.Broker.Topics;
+
+/// <summary>
+/// A position (ledgerId, entryId) in a managed ledger, ordered by ledger then entry. Entry id -1 means "before the
+/// first entry of that ledger" (a mark-delete position that acknowledges nothing of it).
+/// </summary>
+public readonly record struct Position(long LedgerId, long EntryId) : IComparable<Position>
+{
+    /// <summary>Before everything.</summary>
+    public static readonly Position Earliest = new(-1, -1);
+
+    public int CompareTo(Position other)
+    {
+        int c = LedgerId.CompareTo(other.LedgerId);
+        return c != 0 ? c : EntryId.CompareTo(other.EntryId);
+    }
+
+    public static bool operator <(Position a, Position b) => a.CompareTo(b) < 0;
+    public static bool operator >(Position a, Position b) => a.CompareTo(b) > 0;
+    public static bool operator <=(Position a, Position b) => a.CompareTo(b) <= 0;
+    public static bool operator >=(Position a, Position b) => a.CompareTo(b) >= 0;
+
+    public static Position Max(Position a, Position b) => a >= b ? a : b;
+    public static Position Min(Position a, Position b) => a <= b ? a : b;
+
+    public Protocol.Metadata.Position ToProto() => new() { LedgerId = LedgerId, EntryId = EntryId };
+
+    public static Position FromProto(Protocol.Metadata.Position? p) => p is null ? Earliest : new(p.LedgerId, p.EntryId);
+
+    public override string ToString() => $"{LedgerId}:{EntryId}";
+}

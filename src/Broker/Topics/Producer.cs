@@ -1,0 +1,43 @@
+using Pulsarish.Protocol.Broker;
+
+namespace Pulsarish.Broker.Topics;
+
+/// <summary>
+/// A producer attached to a <see cref="Topic"/>. Sends go through <see cref="Topic.PublishAsync"/>; at most
+/// <see cref="BrokerOptions.MaxPendingMessagesPerProducer"/> sends may be pending at once.
+/// </summary>
+public sealed class Producer
+{
+    internal Producer(Topic topic, long producerId, string name, ProducerAccessMode accessMode, long lastSequenceId)
+    {
+        Topic = topic;
+        ProducerId = producerId;
+        Name = name;
+        AccessMode = accessMode;
+        LastSequenceIdAtOpen = lastSequenceId;
+    }
+
+    public Topic Topic { get; }
+    public long ProducerId { get; }
+    public string Name { get; }
+    public ProducerAccessMode AccessMode { get; }
+
+    /// <summary>Highest sequence id persisted for this producer name when it opened (-1: none) — ProducerOpened.last_sequence_id.</summary>
+    public long LastSequenceIdAtOpen { get; }
+
+    internal int PendingSends;
+    internal long MessagesIn;
+    internal long BytesIn;
+    internal volatile bool IsClosed;
+
+    /// <summary>Sends accepted and not yet persisted.</summary>
+    public int PendingMessages => Volatile.Read(ref PendingSends);
+
+    /// <summary>Publishes one batch (see <see cref="Topic.PublishAsync"/>).</summary>
+    public Task<PublishResult> SendAsync(StoredBatch batch) => Topic.PublishAsync(this, batch);
+
+    /// <summary>Detaches the producer from its topic.</summary>
+    public void Close() => Topic.RemoveProducer(this);
+
+    public override string ToString() => $"{Name}#{ProducerId}";
+}

@@ -1,0 +1,107 @@
+using System.CommandLine;
+using Pulsarish.Client;
+
+namespace Pulsarish.Cli;
+
+/// <summary>
+/// <c>pulsarish perf consume TOPIC</c>, like pulsar-perf consume: N consumers on one subscription receive and
+/// acknowledge; every interval it prints msg/s, MB/s and end-to-end latency (broker publish time → receive), and at
+/// the end the aggregate (or JSON).
+/// </summary>
+public static class PerfConsume
+{
+    public static Command Create()
+    {
+        var topic = new Argument<string>("topic") { Description = "Topic" };
+        var url = new Option<string>("--url") { Description = "Broker address", DefaultValueFactory = _ => "127.0.0.1:6650" };
+        var subscription = new Option<string>("--subscription", "-s") { Description = "Subscription", DefaultValueFactory = _ => "perf" };
+        var type = new Option<string>("--subscription-type", "-st") { Description = "Exclusive, Shared, Failover, Key_Shared", DefaultValueFactory = _ => "Exclusive" };
+        var consumers = new Option<int>("--num-consumers", "-n") { Description = "Consumers", DefaultValueFactory = _ => 1 };
+        var queue = new Option<int>("--receiver-queue-size", "-q") { Description = "Receiver queue per consumer", DefaultValueFactory = _ => 1000 };
+        var duration = new Option<string>("--duration", "-d") { Description = "Run time (30s, 1m)", DefaultValueFactory = _ => "30s" };
+        var position = new Option<string>("--initial-position", "-p") { Description = "latest or earliest", DefaultValueFactory = _ => "latest" };
+        var interval = new Option<int>("--stats-interval-seconds", "-i") { Description = "Report interval", DefaultValueFactory = _ => 5 };
+        var json = new Option<bool>("--json") { Description = "Print only the final summary as JSON" };
+
+        var command = new Command("consume", "Consume load and report throughput and end-to-end latency")
+        {
+            topic, url, subscription, type, consumers, queue, duration, position, interval, json,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            if (!ConsumeCommand.TryParseType(parse.GetValue(type)!, out var subscriptionType))
+            {
+                Console.Error.WriteLine("unknown subscription type");
+                return 2;
+            }
+
+            int consumerCount = parse.GetValue(consumers);
+            if (consumerCount < 1)
+            {
+                Console.Error.WriteLine("--num-consumers must be positive");
+                return 2;
+            }
+
+            bool asJson = parse.GetValue(json);
+            var runTime = PerfCommand.ParseDuration(parse.GetValue(duration)!);
+            await using var client = new PulsarishClient(parse.GetValue(url)!);
+            var list = new List<Consumer>();
+            try
+            {
+                for (int i = 0; i < consumerCount; i++)
+                {
+                    list.Add(await client.SubscribeAsync(new ConsumerOptions
+                    {
+                        Topic = parse.GetValue(topic)!,
+                        SubscriptionName = parse.GetValue(subscription)!,
+                        SubscriptionType = subscriptionType,
+                        ReceiverQueueSize = parse.GetValue(queue),
+                        InitialPosition = parse.GetValue(position) == "earliest"
+                            ? SubscriptionInitialPosition.Earliest
+                            : SubscriptionInitialPosition.Latest,
+                    }, ct));
+                }
+            }
+            catch (PulsarishClientException e)
+            {
+                Console.Error.WriteLine($"perf consume: {e.ErrorReason}: {e.Message}");
+                return 1;
+            }
+
+            var meter = new PerfMeter("Received");
+            using var run = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            run.CancelAfter(runTime);
+            var reporting = meter.ReportUntilAsync(TimeSpan.FromSeconds(parse.GetValue(interval)), asJson, run.Token);
+            var loops = list.Select(c => Task.Run(() => ConsumeLoopAsync(c, meter, run.Token))).ToArray();
+            await Task.WhenAll(loops);
+            var summary = await reporting;
+            foreach (var consumer in list)
+            {
+                await consumer.DisposeAsync();
+            }
+
+            PerfMeter.Print(summary, asJson);
+            return 0;
+        });
+        return command;
+    }
+
+    private static async Task ConsumeLoopAsync(Consumer consumer, PerfMeter meter, CancellationToken ct)
+    {
+        try
+        {
+            await foreach (var message in consumer.WithCancellation(ct))
+            {
+                var endToEnd = DateTimeOffset.UtcNow - message.PublishTime;
+                meter.Record(message.Payload.Length, (long)endToEnd.TotalMicroseconds);
+                _ = consumer.AcknowledgeAsync(message.MessageId, CancellationToken.None).ContinueWith(
+                    static (t, m) => ((PerfMeter)m!).RecordError(), meter, CancellationToken.None,
+                    TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Run time over.
+        }
+    }
+}

@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using HdrHistogram;
+
+namespace Pulsarish.Cli;
+
+/// <summary>
+/// Counters and a latency recorder of <c>perf produce</c> / <c>perf consume</c>, as pulsar-perf reports them:
+/// every interval the rate (msg/s, MB/s) and latency percentiles of that interval, and at the end the whole run's.
+/// Latencies are recorded in microseconds from any thread.
+/// </summary>
+public sealed class PerfMeter
+{
+    /// <summary>Highest latency tracked (one hour in microseconds).</summary>
+    private const long HighestLatencyMicros = 3_600_000_000;
+
+    private readonly Recorder _recorder = new(1, HighestLatencyMicros, 3,
+        (id, low, high, digits) => new LongHistogram(id, low, high, digits));
+
+    private readonly LongHistogram _total = new(1, HighestLatencyMicros, 3);
+    private readonly string _what;
+    private long _messages;
+    private long _bytes;
+    private long _errors;
+
+    public PerfMeter(string what) => _what = what;
+
+    public long Messages => Interlocked.Read(ref _messages);
+
+    public void Record(int bytes, long latencyMicros)
+    {
+        Interlocked.Increment(ref _messages);
+        Interlocked.Add(ref _bytes, bytes);
+        _recorder.RecordValue(Math.Clamp(latencyMicros, 1, HighestLatencyMicros));
+    }
+
+    public void RecordError() => Interlocked.Increment(ref _errors);
+
+    /// <summary>Prints an interval line every <paramref name="interval"/> until cancelled; returns the final summary.</summary>
+    public async Task<PerfSummary> ReportUntilAsync(TimeSpan interval, bool json, CancellationToken ct)
+    {
+        var started = Stopwatch.StartNew();
+        long lastMessages = 0;
+        long lastBytes = 0;
+        var lastTime = TimeSpan.Zero;
+        using var timer = new PeriodicTimer(interval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct))
+            {
+                var now = started.Elapsed;
+                long messages = Messages;
+                long bytes = Interlocked.Read(ref _bytes);
+                var histogram = _recorder.GetIntervalHistogram();
+                _total.Add(histogram);
+                double seconds = (now - lastTime).TotalSeconds;
+                if (!json)
+                {
+                    Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"{_what}: {(messages - lastMessages) / seconds,10:F1} msg/s --- {(bytes - lastBytes) / seconds / 1e6,7:F2} MB/s --- " +
+                        $"latency ms: {Format(histogram)}"));
+                }
+
+                lastMessages = messages;
+                lastBytes = bytes;
+                lastTime = now;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // End of the run.
+        }
+
+        _total.Add(_recorder.GetIntervalHistogram());
+        var elapsed = started.Elapsed.TotalSeconds;
+        return new PerfSummary(_what, Messages, Interlocked.Read(ref _errors), elapsed, Messages / elapsed,
+            Interlocked.Read(ref _bytes) / elapsed / 1e6, Millis(_total.GetMean()),
+            Millis(_total.GetValueAtPercentile(50)), Millis(_total.GetValueAtPercentile(95)),
+            Millis(_total.GetValueAtPercentile(99)), Millis(_total.GetValueAtPercentile(99.9)),
+            Millis(_total.GetMaxValue()));
+    }
+
+    /// <summary>Prints the summary as a line or as one JSON object.</summary>
+    public static void Print(PerfSummary summary, bool json)
+    {
+        if (json)
+        {
+            Console.Out.WriteLine(JsonSerializer.Serialize(summary, PerfJson.Options));
+            return;
+        }
+
+        Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Aggregated {summary.What}: {summary.Messages} msgs, {summary.Errors} errors in {summary.Seconds:F1} s --- " +
+            $"{summary.MessagesPerSecond:F1} msg/s --- {summary.MegabytesPerSecond:F2} MB/s --- latency ms: mean {summary.MeanMillis:F3} " +
+            $"p50 {summary.P50Millis:F3} p95 {summary.P95Millis:F3} p99 {summary.P99Millis:F3} p99.9 {summary.P999Millis:F3} max {summary.MaxMillis:F3}"));
+    }
+
+    private static string Format(HistogramBase h)
+        => h.TotalCount == 0
+            ? "-"
+            : string.Create(CultureInfo.InvariantCulture,
+                $"mean {Millis(h.GetMean()):F3} p50 {Millis(h.GetValueAtPercentile(50)):F3} p95 {Millis(h.GetValueAtPercentile(95)):F3} " +
+                $"p99 {Millis(h.GetValueAtPercentile(99)):F3} p99.9 {Millis(h.GetValueAtPercentile(99.9)):F3} max {Millis(h.GetMaxValue()):F3}");
+
+    private static double Millis(double micros) => micros / 1000.0;
+}

@@ -1,0 +1,149 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Pulsarish.Client;
+
+namespace Pulsarish.Cli;
+
+/// <summary>
+/// <c>pulsarish perf produce TOPIC</c>, like pulsar-perf produce: N producers publish messages of a given size at a
+/// total rate (0 = as fast as the pending-message window allows) for a duration; every interval it prints msg/s,
+/// MB/s and publish latency (send call → receipt) percentiles, and at the end the aggregate (or JSON).
+/// </summary>
+public static class PerfProduce
+{
+    public static Command Create()
+    {
+        var topic = new Argument<string>("topic") { Description = "Topic" };
+        var url = new Option<string>("--url") { Description = "Broker address", DefaultValueFactory = _ => "127.0.0.1:6650" };
+        var rate = new Option<int>("--rate", "-r") { Description = "Total messages per second (0: unlimited)", DefaultValueFactory = _ => 0 };
+        var size = new Option<int>("--size", "-s") { Description = "Message bytes", DefaultValueFactory = _ => 1024 };
+        var producers = new Option<int>("--num-producers", "-n") { Description = "Producers", DefaultValueFactory = _ => 1 };
+        var duration = new Option<string>("--duration", "-d") { Description = "Run time (30s, 1m)", DefaultValueFactory = _ => "30s" };
+        var noBatching = new Option<bool>("--disable-batching") { Description = "One message per entry" };
+        var batchMessages = new Option<int>("--batch-max-messages", "-bm") { Description = "Messages per batch", DefaultValueFactory = _ => 1000 };
+        var batchDelay = new Option<double>("--batch-time-window", "-b") { Description = "Batch delay in ms", DefaultValueFactory = _ => 1.0 };
+        var pending = new Option<int>("--max-outstanding", "-o") { Description = "Pending messages per producer", DefaultValueFactory = _ => 1000 };
+        var compression = new Option<MessageCompression>("--compression") { Description = "None, GZip or Brotli", DefaultValueFactory = _ => MessageCompression.None };
+        var interval = new Option<int>("--stats-interval-seconds", "-i") { Description = "Report interval", DefaultValueFactory = _ => 5 };
+        var json = new Option<bool>("--json") { Description = "Print only the final summary as JSON" };
+
+        var command = new Command("produce", "Publish load and report throughput and publish latency")
+        {
+            topic, url, rate, size, producers, duration, noBatching, batchMessages, batchDelay, pending, compression,
+            interval, json,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            int producerCount = parse.GetValue(producers);
+            int bytes = parse.GetValue(size);
+            int totalRate = parse.GetValue(rate);
+            if (producerCount < 1 || bytes < 0 || totalRate < 0)
+            {
+                Console.Error.WriteLine("--num-producers must be positive, --size and --rate not negative");
+                return 2;
+            }
+
+            var runTime = PerfCommand.ParseDuration(parse.GetValue(duration)!);
+            bool asJson = parse.GetValue(json);
+            var options = new ProducerOptions
+            {
+                Topic = parse.GetValue(topic)!,
+                BatchingEnabled = !parse.GetValue(noBatching),
+                BatchingMaxMessages = parse.GetValue(batchMessages),
+                BatchingMaxPublishDelay = TimeSpan.FromMilliseconds(parse.GetValue(batchDelay)),
+                MaxPendingMessages = parse.GetValue(pending),
+                Compression = parse.GetValue(compression),
+            };
+            await using var client = new PulsarishClient(parse.GetValue(url)!);
+            var list = new List<Producer>();
+            try
+            {
+                for (int i = 0; i < producerCount; i++)
+                {
+                    list.Add(await client.CreateProducerAsync(options, ct));
+                }
+            }
+            catch (PulsarishClientException e)
+            {
+                Console.Error.WriteLine($"perf produce: {e.ErrorReason}: {e.Message}");
+                return 1;
+            }
+
+            var meter = new PerfMeter("Produced");
+            using var run = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            run.CancelAfter(runTime);
+            var payload = new byte[bytes];
+            Random.Shared.NextBytes(payload);
+            double perProducerRate = totalRate == 0 ? 0 : (double)totalRate / producerCount;
+            var reporting = meter.ReportUntilAsync(TimeSpan.FromSeconds(parse.GetValue(interval)), asJson, run.Token);
+            var loops = list.Select(p => Task.Run(() => ProduceLoopAsync(p, payload, perProducerRate,
+                options.MaxPendingMessages, meter, run.Token))).ToArray();
+            await Task.WhenAll(loops);
+            var summary = await reporting;
+            foreach (var producer in list)
+            {
+                await producer.DisposeAsync();
+            }
+
+            PerfMeter.Print(summary, asJson);
+            return summary.Errors == 0 ? 0 : 1;
+        });
+        return command;
+    }
+
+    private static async Task ProduceLoopAsync(Producer producer, byte[] payload, double rate, int window,
+        PerfMeter meter, CancellationToken ct)
+    {
+        using var inFlight = new SemaphoreSlim(window, window);
+        var started = Stopwatch.GetTimestamp();
+        long sent = 0;
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                if (rate > 0)
+                {
+                    // Pace to the rate: send what is due, then sleep a tick.
+                    double due = Stopwatch.GetElapsedTime(started).TotalSeconds * rate;
+                    if (sent >= due)
+                    {
+                        await Task.Delay(1, ct);
+                        continue;
+                    }
+                }
+
+                await inFlight.WaitAsync(ct);
+                long sentAt = Stopwatch.GetTimestamp();
+                sent++;
+                _ = producer.SendAsync(payload).ContinueWith(static (t, state) =>
+                {
+                    var (meter, inFlight, sentAt, bytes) = ((PerfMeter, SemaphoreSlim, long, int))state!;
+                    if (t.IsCompletedSuccessfully)
+                    {
+                        meter.Record(bytes, (long)Stopwatch.GetElapsedTime(sentAt).TotalMicroseconds);
+                    }
+                    else
+                    {
+                        meter.RecordError();
+                    }
+
+                    inFlight.Release();
+                }, (meter, inFlight, sentAt, payload.Length), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously,
+                    TaskScheduler.Default);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Run time over.
+        }
+
+        // Let the last sends complete before the producer closes.
+        for (int i = 0; i < window; i++)
+        {
+            if (!await inFlight.WaitAsync(TimeSpan.FromSeconds(30)))
+            {
+                break;
+            }
+        }
+    }
+}

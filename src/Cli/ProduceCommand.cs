@@ -1,0 +1,76 @@
+using System.CommandLine;
+using System.Text;
+using Pulsarish.Client;
+
+namespace Pulsarish.Cli;
+
+/// <summary>
+/// <c>pulsarish produce TOPIC -m msg [-m msg…] | -f file [-n N]</c>: publishes the messages (or the file's
+/// content as one message) N times, waits for every receipt, prints each message id, then a summary.
+/// </summary>
+public static class ProduceCommand
+{
+    public static Command Create()
+    {
+        var topic = new Argument<string>("topic") { Description = "Topic, e.g. my-topic or persistent://public/default/my-topic" };
+        var messages = new Option<string[]>("--messages", "-m")
+        {
+            Description = "Message text (repeatable)", AllowMultipleArgumentsPerToken = false,
+        };
+        var file = new Option<string?>("--file", "-f") { Description = "Send this file's bytes as one message" };
+        var times = new Option<int>("--num-produce", "-n") { Description = "Times to send the message(s)", DefaultValueFactory = _ => 1 };
+        var key = new Option<string?>("--key", "-k") { Description = "Message key" };
+        var url = new Option<string>("--url") { Description = "Broker address", DefaultValueFactory = _ => "127.0.0.1:6650" };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "Print only the summary" };
+
+        var command = new Command("produce", "Publish messages to a topic") { topic, messages, file, times, key, url, quiet };
+        command.SetAction(async (parse, ct) =>
+        {
+            var texts = parse.GetValue(messages) ?? [];
+            string? path = parse.GetValue(file);
+            int n = parse.GetValue(times);
+            if ((texts.Length == 0) == (path is null) || n < 1)
+            {
+                Console.Error.WriteLine("give either -m MESSAGE (repeatable) or -f FILE, and -n ≥ 1");
+                return 2;
+            }
+
+            var payloads = path is not null
+                ? [await File.ReadAllBytesAsync(path, ct)]
+                : texts.Select(t => Encoding.UTF8.GetBytes(t)).ToArray();
+            await using var client = new PulsarishClient(parse.GetValue(url)!);
+            try
+            {
+                await using var producer = await client.CreateProducerAsync(
+                    new ProducerOptions { Topic = parse.GetValue(topic)! }, ct);
+                var sends = new List<Task<MessageId>>(payloads.Length * n);
+                for (int i = 0; i < n; i++)
+                {
+                    foreach (var payload in payloads)
+                    {
+                        sends.Add(producer.SendAsync(payload, parse.GetValue(key), null, ct));
+                    }
+                }
+
+                bool quietOutput = parse.GetValue(quiet);
+                foreach (var send in sends)
+                {
+                    var id = await send;
+                    if (!quietOutput)
+                    {
+                        Console.Out.WriteLine(id);
+                    }
+                }
+
+                Console.Out.WriteLine($"{sends.Count} messages successfully produced to {producer.Topic}");
+                return 0;
+            }
+            catch (PulsarishClientException e)
+            {
+                Console.Error.WriteLine($"produce failed: {e.ErrorReason}: {e.Message}");
+                return 1;
+            }
+        });
+        return command;
+    }
+}

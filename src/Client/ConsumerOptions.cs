@@ -1,0 +1,49 @@
+namespace Pulsarish.Client;
+
+/// <summary>
+/// Settings of a <see cref="Consumer"/>. Defaults follow the Apache Pulsar Java client's <c>ConsumerBuilder</c>.
+/// </summary>
+public sealed class ConsumerOptions
+{
+    /// <summary>Topic (short names are completed to <c>persistent://public/default/…</c>).</summary>
+    public string Topic { get; set; } = "";
+
+    /// <summary>Subscription name.</summary>
+    public string SubscriptionName { get; set; } = "";
+
+    /// <summary>Pulsar: <c>subscriptionType=Exclusive</c>.</summary>
+    public SubscriptionType SubscriptionType { get; set; } = SubscriptionType.Exclusive;
+
+    /// <summary>Pulsar: <c>subscriptionInitialPosition=Latest</c>.</summary>
+    public SubscriptionInitialPosition InitialPosition { get; set; } = SubscriptionInitialPosition.Latest;
+
+    /// <summary>Consumer name (null: the broker generates one).</summary>
+    public string? ConsumerName { get; set; }
+
+    /// <summary>Failover/Shared priority (lower is preferred).</summary>
+    public int PriorityLevel { get; set; }
+
+    /// <summary>
+    /// Messages prefetched per partition: the flow permits granted to the broker; more are granted once half of
+    /// them were received by the application. Pulsar: <c>receiverQueueSize=1000</c>.
+    /// </summary>
+    public int ReceiverQueueSize { get; set; } = 1000;
+
+    internal void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Topic))
+        {
+            throw new ArgumentException("a topic is required", nameof(Topic));
+        }
+
+        if (string.IsNullOrWhiteSpace(SubscriptionName))
+        {
+            throw new ArgumentException("a subscription name is required", nameof(SubscriptionName));
+        }
+
+        if (ReceiverQueueSize < 1)
+        {
+            throw new ArgumentException("ReceiverQueueSize must be positive", nameof(ReceiverQueueSize));
+        }
+    }
+}

@@ -1,0 +1,258 @@
+using System.Text;
+
+namespace Pulsarish.Client.Tests;
+
+/// <summary>
+/// The SDK against a real in-process cluster over gRPC: ordering and exactly-once delivery per subscription type,
+/// partition routing by key, and the acknowledgement rules (DESIGN.md §2, §8).
+/// </summary>
+[TestFixture]
+[NonParallelizable]
+public sealed class ProduceConsumeTests
+{
+    private const int MessageCount = 10_000;
+    private InProcessCluster _cluster = null!;
+    private PulsarishClient _client = null!;
+
+    [OneTimeSetUp]
+    public async Task StartAsync()
+    {
+        _cluster = await InProcessCluster.StartAsync();
+        _client = _cluster.NewClient();
+    }
+
+    [OneTimeTearDown]
+    public async Task StopAsync()
+    {
+        await _client.DisposeAsync();
+        await _cluster.DisposeAsync();
+    }
+
+    [TestCase(SubscriptionType.Exclusive)]
+    [TestCase(SubscriptionType.Failover)]
+    [TestCase(SubscriptionType.Shared)]
+    [TestCase(SubscriptionType.KeyShared)]
+    public async Task TenThousandMessagesArriveInOrderExactlyOnce(SubscriptionType type)
+    {
+        string topic = $"order-{type}-{Guid.NewGuid():N}";
+        await using var consumer = await _client.SubscribeAsync(new ConsumerOptions
+        {
+            Topic = topic, SubscriptionName = "sub", SubscriptionType = type,
+            InitialPosition = SubscriptionInitialPosition.Earliest,
+        });
+        await using (var producer = await _client.CreateProducerAsync(new ProducerOptions { Topic = topic }))
+        {
+            var sends = new Task<MessageId>[MessageCount];
+            for (int i = 0; i < MessageCount; i++)
+            {
+                sends[i] = producer.SendAsync(Encoding.UTF8.GetBytes(i.ToString()), key: $"k{i % 16}");
+            }
+
+            var ids = await Task.WhenAll(sends);
+            Assert.That(ids, Is.Ordered, "receipts complete in send order with increasing ids");
+            Assert.That(ids.Distinct().Count(), Is.EqualTo(MessageCount));
+        }
+
+        var received = new List<int>(MessageCount);
+        var toAck = new List<MessageId>();
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (received.Count < MessageCount)
+        {
+            var message = await consumer.ReceiveAsync(deadline.Token);
+            received.Add(int.Parse(Encoding.UTF8.GetString(message.Payload.Span)));
+            toAck.Add(message.MessageId);
+            if (toAck.Count == 200)
+            {
+                await consumer.AcknowledgeAsync(toAck);
+                toAck.Clear();
+            }
+        }
+
+        if (toAck.Count > 0)
+        {
+            await consumer.AcknowledgeAsync(toAck);
+        }
+
+        Assert.That(received, Is.EqualTo(Enumerable.Range(0, MessageCount)), "every message once, in publish order");
+        using var quiet = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+        Assert.ThrowsAsync(Is.InstanceOf<OperationCanceledException>(), async () => await consumer.ReceiveAsync(quiet.Token),
+            "nothing is delivered twice");
+    }
+
+    [Test]
+    public async Task KeyRoutingOnAPartitionedTopicKeepsPerKeyOrder()
+    {
+        const int partitions = 4;
+        const int keys = 24;
+        const int perKey = 100;
+        string topic = $"persistent://public/default/keyed-{Guid.NewGuid():N}";
+        await _cluster.Cluster.Broker.Service.CreatePartitionedTopicAsync(topic, partitions);
+        Assert.That(await _client.GetPartitionCountAsync(topic), Is.EqualTo(partitions));
+
+        await using var consumer = await _client.SubscribeAsync(new ConsumerOptions
+        {
+            Topic = topic, SubscriptionName = "keyed", SubscriptionType = SubscriptionType.Exclusive,
+            InitialPosition = SubscriptionInitialPosition.Earliest,
+        });
+        await using (var producer = await _client.CreateProducerAsync(new ProducerOptions { Topic = topic }))
+        {
+            Assert.That(producer.Partitions, Is.EqualTo(partitions));
+            var sends = new List<Task<MessageId>>();
+            for (int seq = 0; seq < perKey; seq++)
+            {
+                for (int k = 0; k < keys; k++)
+                {
+                    sends.Add(producer.SendAsync(Encoding.UTF8.GetBytes($"key-{k}:{seq}"), key: $"key-{k}"));
+                }
+            }
+
+            var ids = await Task.WhenAll(sends);
+            for (int i = 0; i < ids.Length; i++)
+            {
+                int k = i % keys;
+                Assert.That(ids[i].Partition, Is.EqualTo((int)(Murmur3.HashUtf8($"key-{k}") % partitions)),
+                    "a keyed message goes to murmur3(key) mod N");
+            }
+        }
+
+        var lastSeq = new Dictionary<string, int>();
+        var partitionOfKey = new Dictionary<string, int>();
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        for (int n = 0; n < keys * perKey; n++)
+        {
+            var message = await consumer.ReceiveAsync(deadline.Token);
+            var parts = Encoding.UTF8.GetString(message.Payload.Span).Split(':');
+            Assert.That(message.Key, Is.EqualTo(parts[0]));
+            int seq = int.Parse(parts[1]);
+            Assert.That(seq, Is.EqualTo(lastSeq.GetValueOrDefault(parts[0], -1) + 1), $"order of {parts[0]}");
+            lastSeq[parts[0]] = seq;
+            Assert.That(partitionOfKey.TryAdd(parts[0], message.MessageId.Partition)
+                        || partitionOfKey[parts[0]] == message.MessageId.Partition, Is.True, "one partition per key");
+            await consumer.AcknowledgeAsync(message.MessageId);
+        }
+
+        Assert.That(lastSeq.Values, Is.All.EqualTo(perKey - 1));
+        Assert.That(partitionOfKey.Values.Distinct().Count(), Is.GreaterThan(1), "keys spread over partitions");
+    }
+
+    [TestCase(SubscriptionType.Shared)]
+    [TestCase(SubscriptionType.KeyShared)]
+    public async Task CumulativeAckOnSharedSubscriptionsIsRefused(SubscriptionType type)
+    {
+        string topic = $"cumulative-{Guid.NewGuid():N}";
+        await using var consumer = await _client.SubscribeAsync(new ConsumerOptions
+        {
+            Topic = topic, SubscriptionName = "shared", SubscriptionType = type,
+            InitialPosition = SubscriptionInitialPosition.Earliest,
+        });
+        await using var producer = await _client.CreateProducerAsync(new ProducerOptions { Topic = topic });
+        await producer.SendAsync("a"u8.ToArray(), key: "k");
+        await producer.SendAsync("b"u8.ToArray(), key: "k");
+
+        var first = await consumer.ReceiveAsync(new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
+        var error = Assert.ThrowsAsync<PulsarishClientException>(() => consumer.AcknowledgeCumulativeAsync(first.MessageId));
+        Assert.That(error!.ErrorReason, Is.EqualTo(Pulsarish.Protocol.Broker.ErrorReason.NotAllowed));
+        Assert.That(error.Message, Does.Contain("cumulative"));
+
+        // The stream goes on: individual acks work and the next message arrives.
+        await consumer.AcknowledgeAsync(first.MessageId);
+        var second = await consumer.ReceiveAsync(new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
+        Assert.That(Encoding.UTF8.GetString(second.Payload.Span), Is.EqualTo("b"));
+    }
+
+    [Test]
+    public async Task CumulativeAckOnExclusiveAcknowledgesEverythingBefore()
+    {
+        string topic = $"cumulative-ex-{Guid.NewGuid():N}";
+        await using var producer = await _client.CreateProducerAsync(new ProducerOptions { Topic = topic, BatchingEnabled = false });
+        var consumerOptions = new ConsumerOptions
+        {
+            Topic = topic, SubscriptionName = "ex", SubscriptionType = SubscriptionType.Exclusive,
+            InitialPosition = SubscriptionInitialPosition.Earliest, ReceiverQueueSize = 10,
+        };
+        await using (var consumer = await _client.SubscribeAsync(consumerOptions))
+        {
+            for (int i = 0; i < 10; i++)
+            {
+                await producer.SendAsync(Encoding.UTF8.GetBytes(i.ToString()));
+            }
+
+            Message? sixth = null;
+            for (int i = 0; i < 6; i++)
+            {
+                sixth = await consumer.ReceiveAsync(new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
+            }
+
+            await consumer.AcknowledgeCumulativeAsync(sixth!.MessageId);
+        }
+
+        await using var again = await _client.SubscribeAsync(consumerOptions);
+        var next = await again.ReceiveAsync(new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
+        Assert.That(Encoding.UTF8.GetString(next.Payload.Span), Is.EqualTo("6"), "0..5 were acknowledged cumulatively");
+    }
+
+    [Test]
+    public async Task NegativeAckRedeliversWithAHigherCount()
+    {
+        string topic = $"nack-{Guid.NewGuid():N}";
+        await using var consumer = await _client.SubscribeAsync(new ConsumerOptions
+        {
+            Topic = topic, SubscriptionName = "nack", SubscriptionType = SubscriptionType.Shared,
+            InitialPosition = SubscriptionInitialPosition.Earliest,
+        });
+        await using var producer = await _client.CreateProducerAsync(new ProducerOptions { Topic = topic });
+        await producer.SendAsync("once-more"u8.ToArray());
+        var first = await consumer.ReceiveAsync(new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
+        consumer.NegativeAcknowledge(first.MessageId);
+        var again = await consumer.ReceiveAsync(new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
+        Assert.That(again.MessageId, Is.EqualTo(first.MessageId));
+        Assert.That(again.RedeliveryCount, Is.GreaterThan(first.RedeliveryCount));
+        await consumer.AcknowledgeAsync(again.MessageId);
+    }
+
+    [Test]
+    public async Task SeekToEarliestReplaysAcknowledgedMessages()
+    {
+        string topic = $"seek-{Guid.NewGuid():N}";
+        await using var consumer = await _client.SubscribeAsync(new ConsumerOptions
+        {
+            Topic = topic, SubscriptionName = "seek", SubscriptionType = SubscriptionType.Exclusive,
+            InitialPosition = SubscriptionInitialPosition.Earliest,
+        });
+        await using var producer = await _client.CreateProducerAsync(new ProducerOptions { Topic = topic });
+        for (int i = 0; i < 5; i++)
+        {
+            await producer.SendAsync(Encoding.UTF8.GetBytes(i.ToString()));
+        }
+
+        for (int i = 0; i < 5; i++)
+        {
+            var m = await consumer.ReceiveAsync(new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
+            await consumer.AcknowledgeAsync(m.MessageId);
+        }
+
+        await consumer.SeekAsync(MessageId.Earliest);
+        var replayed = await consumer.ReceiveAsync(new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
+        Assert.That(Encoding.UTF8.GetString(replayed.Payload.Span), Is.EqualTo("0"));
+    }
+
+    [TestCase(MessageCompression.GZip)]
+    [TestCase(MessageCompression.Brotli)]
+    public async Task CompressedBatchesArriveAsSent(MessageCompression compression)
+    {
+        string topic = $"compressed-{compression}-{Guid.NewGuid():N}";
+        await using var consumer = await _client.SubscribeAsync(new ConsumerOptions
+        {
+            Topic = topic, SubscriptionName = "c", InitialPosition = SubscriptionInitialPosition.Earliest,
+        });
+        await using var producer = await _client.CreateProducerAsync(new ProducerOptions { Topic = topic, Compression = compression });
+        var payloads = Enumerable.Range(0, 50).Select(i => Encoding.UTF8.GetBytes(new string('x', 1000) + i)).ToList();
+        await Task.WhenAll(payloads.Select(p => producer.SendAsync(p, properties: new Dictionary<string, string> { ["p"] = "v" })));
+        for (int i = 0; i < payloads.Count; i++)
+        {
+            var m = await consumer.ReceiveAsync(new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
+            Assert.That(m.Payload.ToArray(), Is.EqualTo(payloads[i]));
+            Assert.That(m.Properties["p"], Is.EqualTo("v"));
+        }
+    }
+}
