@@ -41,6 +41,7 @@ internal sealed class ClusterProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Starts the cluster; <paramref name="extra"/> holds option/value pairs overriding the test defaults.</summary>
     public static async Task<ClusterProcess> StartAsync(int bookies, int brokers, params string[] extra)
     {
         int basePort = FreePortRange(40);
@@ -51,10 +52,14 @@ internal sealed class ClusterProcess : IAsyncDisposable
             "--bookies", bookies.ToString(CultureInfo.InvariantCulture),
             "--brokers", brokers.ToString(CultureInfo.InvariantCulture),
             "--base-port", basePort.ToString(CultureInfo.InvariantCulture),
-            "--zk-tick-ms", "200", "--metadata-session-timeout-ms", "3000",
-            "--restart-backoff-ms", "300", "--grace-period-ms", "5000",
         };
-        args.AddRange(extra);
+        var tunables = new Dictionary<string, string>
+        {
+            ["--zk-tick-ms"] = "200", ["--metadata-session-timeout-ms"] = "3000",
+            ["--restart-backoff-ms"] = "300", ["--grace-period-ms"] = "5000",
+        };
+        for (int i = 0; i + 1 < extra.Length; i += 2) tunables[extra[i]] = extra[i + 1];
+        foreach (var (option, value) in tunables) args.AddRange([option, value]);
         var psi = PulsarishBinary.StartInfo(args);
         var process = new Process { StartInfo = psi };
         var cluster = new ClusterProcess(process, dataDir, basePort);
