@@ -121,6 +121,7 @@ public sealed class BrokerServer : IAsyncDisposable
         {
             app.UseRouting();
             app.MapGrpcService<BrokerGrpcService>();
+            app.MapGrpcService<AdminGrpcService>();
             if (options.MetricsPort is not null)
             {
                 app.MapMetrics("/metrics", metrics.Registry);
