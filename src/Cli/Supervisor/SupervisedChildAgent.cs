@@ -42,8 +42,11 @@ public sealed class SupervisedChildAgent : IDisposable
 
     private void HeartbeatLoop()
     {
-        while (!_stop.Token.WaitHandle.WaitOne(HeartbeatInterval))
+        // The first beat at once, so that the supervisor holds this child to the heartbeat timeout from the start.
+        var wait = TimeSpan.Zero;
+        while (!_stop.Token.WaitHandle.WaitOne(wait))
         {
+            wait = HeartbeatInterval;
             try
             {
                 Console.Out.WriteLine(HeartbeatLine);

@@ -9,7 +9,7 @@ namespace Pulsarish.Cli.Supervisor;
 /// checked; a child that exits, stops beating or outgrows its memory bound is restarted after an exponential
 /// back-off. Tracked by its <see cref="Process"/> handle only, which also reaps it (no zombies). Thread-safe.
 /// </summary>
-internal sealed class SupervisedProcess : IDisposable
+public sealed class SupervisedProcess : IDisposable
 {
     private readonly ChildSpec _spec;
     private readonly SupervisorOptions _options;
@@ -198,7 +198,7 @@ internal sealed class SupervisedProcess : IDisposable
                 lock (_lock)
                 {
                     silence = Stopwatch.GetElapsedTime(_lastHeartbeatTicks);
-                    started = _beatSinceStart;
+                    started = _beatSinceStart || _readySinceStart;
                 }
                 var limit = started ? _options.HeartbeatTimeout : _options.StartupTimeout;
                 if (silence > limit) return $"sent no heartbeat for {silence.TotalSeconds:F1} s";

@@ -78,6 +78,28 @@ public sealed class ClusterSupervisorTests
         Assert.That(children.Where(ClusterProcess.IsAlive), Is.Empty, $"every child exits within {OrphanExitBound} of its supervisor");
     }
 
+    [Test]
+    public async Task ChildThatStopsSendingHeartbeatsIsKilledAndRestarted()
+    {
+        await using var cluster = await ClusterProcess.StartAsync(bookies: 1, brokers: 0, "--heartbeat-timeout-ms", "3000");
+        var bookie = cluster.Status()!.Members.Single(m => m.Name == "bookie-1");
+
+        Assert.That(PosixKill(bookie.Pid!.Value, "STOP"), Is.Zero); // hung, not dead: only the heartbeat tells
+
+        await cluster.WaitUntilAsync(
+            s => s.Members.Single(m => m.Name == "bookie-1") is { Restarts: >= 1, Ready: true, Pid: not null } m && m.Pid != bookie.Pid,
+            "the hung bookie replaced");
+        Assert.That(ClusterProcess.IsAlive(bookie.Pid.Value), Is.False, "the hung process was killed and reaped");
+        Assert.That(await File.ReadAllTextAsync(bookie.LogFile), Does.Contain("sent no heartbeat"));
+    }
+
+    private static int PosixKill(int pid, string signal)
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill", ["-" + signal, pid.ToString()]))!;
+        kill.WaitForExit();
+        return kill.ExitCode;
+    }
+
     private static async Task<bool> WatchForAbsenceAsync(IMetadataStore zk, string path, CancellationToken stop)
     {
         while (!stop.IsCancellationRequested)
