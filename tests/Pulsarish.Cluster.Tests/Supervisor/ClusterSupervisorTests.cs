@@ -43,11 +43,22 @@ public sealed class ClusterSupervisorTests
     }
 
     [Test]
-    public async Task DownStopsEveryProcessOfTheClusterGracefully()
+    public async Task StatusShowsTheRegisteredMembersAndDownStopsEveryProcessGracefully()
     {
         await using var cluster = await ClusterProcess.StartAsync(bookies: 2, brokers: 0);
         var pids = cluster.AllPids();
         Assert.That(pids, Has.Count.GreaterThanOrEqualTo(5), "supervisor, ZooKeeper guard and java, two bookies");
+
+        var status = Process.Start(PulsarishBinary.StartInfo(["cluster", "status", "--data", cluster.DataDir, "--output", "json"]))!;
+        string statusJson = await status.StandardOutput.ReadToEndAsync();
+        await status.WaitForExitAsync().WaitAsync(ClusterProcess.Patience);
+        Assert.That(status.ExitCode, Is.Zero, statusJson);
+        using (var doc = System.Text.Json.JsonDocument.Parse(statusJson))
+        {
+            Assert.That(doc.RootElement.GetProperty("supervisorRunning").GetBoolean(), Is.True);
+            var registered = doc.RootElement.GetProperty("registeredBookies").EnumerateArray().Select(e => e.GetString()).ToList();
+            Assert.That(registered, Is.EquivalentTo(cluster.Status()!.Bookies), "status shows the bookies registered in ZooKeeper");
+        }
 
         var down = Process.Start(PulsarishBinary.StartInfo(["cluster", "down", "--data", cluster.DataDir]))!;
         string downOutput = await down.StandardOutput.ReadToEndAsync() + await down.StandardError.ReadToEndAsync();
