@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.ComponentModel.DataAnnotations;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -39,8 +40,8 @@ public sealed class OwnershipService : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentException.ThrowIfNullOrWhiteSpace(options.BrokerId);
-        ArgumentException.ThrowIfNullOrWhiteSpace(options.AdvertisedAddress);
+        Validator.ValidateObject(options, new ValidationContext(options), validateAllProperties: true);
+        if (options.LoadReportInterval <= TimeSpan.Zero) throw new ArgumentException("LoadReportInterval must be > 0", nameof(options));
         _store = store;
         _options = options;
         loggerFactory ??= NullLoggerFactory.Instance;

@@ -1,9 +1,5 @@
 namespace Pulsarish.Cli.Supervisor;
 
-/// <summary>One member in cluster.json.</summary>
-public sealed record ClusterMemberStatus(
-    string Name, string Role, string Address, int? Pid, ChildState State, bool Ready, int Restarts, string LogFile);
-
 /// <summary>
 /// &lt;data&gt;/cluster.json, rewritten (atomically) on every state change of a child: where everything serves.
 /// </summary>

@@ -58,6 +58,18 @@ public sealed class ClusterOwnershipServiceTests
         Assert.That(await b.LookupAsync(topic), Is.EqualTo((b.Service.Address, true)));
     }
 
+    [Test]
+    public async Task OptionsAreValidatedAtConstruction()
+    {
+        await using var tree = EmbeddedMetadataStore.CreateInMemory();
+        Assert.Throws<System.ComponentModel.DataAnnotations.ValidationException>(() =>
+            _ = new OwnershipService(tree, new OwnershipOptions { BrokerId = "a/b", AdvertisedAddress = "x:1" }));
+        Assert.Throws<System.ComponentModel.DataAnnotations.ValidationException>(() =>
+            _ = new OwnershipService(tree, new OwnershipOptions { BrokerId = "a", AdvertisedAddress = "x:1", BundlesPerNamespace = 0 }));
+        Assert.Throws<System.ComponentModel.DataAnnotations.ValidationException>(() =>
+            _ = new OwnershipService(tree, new OwnershipOptions { BrokerId = "a", AdvertisedAddress = "" }));
+    }
+
     private static async Task<ClusterOwnershipService> StartAsync(IMetadataStore store, string brokerId)
     {
         var service = new OwnershipService(store, new OwnershipOptions
