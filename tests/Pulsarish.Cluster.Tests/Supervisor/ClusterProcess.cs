@@ -69,7 +69,8 @@ internal sealed class ClusterProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         TestContext.Progress.WriteLine($"cluster supervisor pid {process.Id}, data {dataDir}, base port {basePort}");
-        await cluster.WaitUntilAsync(s => s.Members.Count == 1 + bookies + brokers
+        int zookeepers = extra.Contains("--zookeeper") ? 0 : 1;
+        await cluster.WaitUntilAsync(s => s.Members.Count == zookeepers + bookies + brokers
                                           && s.Members.All(m => m.State == ChildState.Running && m.Ready && m.Pid is not null),
             "every member running and ready");
         return cluster;
