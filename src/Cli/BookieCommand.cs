@@ -74,6 +74,7 @@ public static class BookieCommand
 
     private static async Task<int> RunAsync(BookieOptions options, LogLevel level, CancellationToken ct)
     {
+        using var supervised = Supervisor.SupervisedChildAgent.Start();
         var setup = new BookieServerSetup
         {
             ConfigureLogging = logging => logging.SetMinimumLevel(level)

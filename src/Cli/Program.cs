@@ -15,6 +15,9 @@ public static class Program
         root.Subcommands.Add(PerfCommand.Create());
         root.Subcommands.Add(AutoRecoveryCommand.Create());
         BookieShellCommands.AddTo(root);
+        AdminCommands.AddTo(root);
+        root.Subcommands.Add(ClusterCommand.Create());
+        root.Subcommands.Add(BrokerCommand.Create());
         root.Subcommands.Add(StandaloneCommand.Create());
         root.Subcommands.Add(ProduceCommand.Create());
         root.Subcommands.Add(ConsumeCommand.Create());

@@ -121,6 +121,7 @@ public sealed class BrokerServer : IAsyncDisposable
         {
             app.UseRouting();
             app.MapGrpcService<BrokerGrpcService>();
+            app.MapGrpcService<AdminGrpcService>();
             if (options.MetricsPort is not null)
             {
                 app.MapMetrics("/metrics", metrics.Registry);
@@ -130,7 +131,8 @@ public sealed class BrokerServer : IAsyncDisposable
             var endPoint = grpcListen!.IPEndPoint!;
             string address = options.AdvertisedAddress ?? $"{endPoint.Address}:{endPoint.Port}";
             brokerOptions.AdvertisedAddress = address;
-            service = await BrokerService.StartAsync(brokerOptions, store, ledgerClient, null, loggerFactory, ct)
+            var ownership = setup.CreateOwnership is null ? null : await setup.CreateOwnership(address, ct).ConfigureAwait(false);
+            service = await BrokerService.StartAsync(brokerOptions, store, ledgerClient, ownership, loggerFactory, ct)
                 .ConfigureAwait(false);
             accessor.Attach(service);
             var server = new BrokerServer(app, accessor, service, metrics, options, loggerFactory, endPoint,

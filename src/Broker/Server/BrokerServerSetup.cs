@@ -7,4 +7,7 @@ public sealed class BrokerServerSetup
 {
     /// <summary>Replaces the logging configuration (default: warnings and above to stderr).</summary>
     public Action<ILoggingBuilder>? ConfigureLogging { get; init; }
+
+    /// <summary>Builds the ownership seam from the advertised address (default: this broker owns every topic).</summary>
+    public Func<string, CancellationToken, Task<Ownership.IOwnershipService>>? CreateOwnership { get; init; }
 }

@@ -1,0 +1,197 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Pulsarish.Broker.Ownership;
+using Pulsarish.Client;
+using Pulsarish.Cluster.Tests.Supervisor;
+using Pulsarish.Common.Metadata;
+using Pulsarish.Common.Metadata.ZooKeeper;
+using Pulsarish.Common.Tests.Metadata;
+using Pulsarish.TestKit;
+
+namespace Pulsarish.Cluster.Tests.Failover;
+
+/// <summary>
+/// DESIGN.md §7, a broker cut off from ZooKeeper: a supervised cluster (3 bookies, broker-1) on a test ZooKeeper, plus
+/// a broker process (broker-p) whose ZooKeeper connection runs through a <see cref="TcpPartitionProxy"/>.
+/// </summary>
+[TestFixture]
+[NonParallelizable]
+public sealed class BrokerSessionLossTests
+{
+    private const string StopLine = "stops serving every topic";
+
+    [Test]
+    public async Task PartitionedBrokerStopsServingBeforeTheOtherTakesOverAndRejoinsWithoutItsBundles()
+    {
+        await using var zk = await ZooKeeperServer.StartAsync();
+        await using var cluster = await ClusterProcess.StartAsync(bookies: 3, brokers: 1, "--zookeeper", zk.ConnectString);
+        string broker1 = cluster.Status()!.Brokers.Single();
+        await using var proxy = new TcpPartitionProxy(zk.ClientPort);
+        await using var partitioned = await BrokerProcess.StartAsync("broker-p", proxy.Port);
+        await using var observer = await ZooKeeperMetadataStore.ConnectAsync(new ZooKeeperClientOptions
+        {
+            ConnectString = zk.ConnectString, SessionTimeout = TimeSpan.FromSeconds(10),
+        });
+
+        await using var client = new PulsarishClient(new PulsarishClientOptions
+        {
+            ServiceUrls = [broker1, partitioned.Address], MaxReconnectDelay = TimeSpan.FromSeconds(1),
+            OperationTimeout = TimeSpan.FromSeconds(60),
+        });
+        string? topic = null;
+        for (int i = 0; i < 40 && topic is null; i++)
+        {
+            string candidate = $"persistent://public/default/partitioned-{i}";
+            if (await client.LookupAsync(candidate) == partitioned.Address) topic = candidate;
+        }
+        Assert.That(topic, Is.Not.Null, "broker-p owns some topic");
+
+        var acked = new ConcurrentQueue<long>();
+        await using var producer = await client.CreateProducerAsync(new ProducerOptions { Topic = topic!, ProducerName = "p" });
+        using var stop = new CancellationTokenSource();
+        var sending = SendLoopAsync(producer, acked, stop.Token);
+        await Task.Delay(TimeSpan.FromSeconds(2));
+
+        var clock = Stopwatch.StartNew();
+        proxy.Partition();
+        long takenOverAtMs = -1;
+        while (clock.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            // broker-1 answers from its own view; once it names itself it owns the bundle (or is about to acquire it).
+            if (await LookupOnAsync(broker1, topic!) == broker1)
+            {
+                takenOverAtMs = clock.ElapsedMilliseconds;
+                break;
+            }
+            await Task.Delay(50);
+        }
+        Assert.That(takenOverAtMs, Is.GreaterThan(0), "broker-1 takes the topic over");
+        long? stoppedAtMs = partitioned.LineSeenAtMs(StopLine, clock);
+        TestContext.Progress.WriteLine($"broker-p stopped serving at {stoppedAtMs} ms; broker-1 took over at {takenOverAtMs} ms");
+        Assert.That(stoppedAtMs, Is.Not.Null.And.LessThan(takenOverAtMs), "broker-p stopped serving before broker-1 could acquire");
+
+        await Task.Delay(TimeSpan.FromSeconds(4));
+        stop.Cancel();
+        await sending;
+        Assert.That(acked, Is.Not.Empty);
+
+        proxy.Heal();
+        var rejoin = Stopwatch.StartNew();
+        while (!await observer.ExistsAsync(OwnershipPaths.Broker("broker-p")) && rejoin.Elapsed < TimeSpan.FromSeconds(60))
+            await Task.Delay(100);
+        Assert.That(await observer.ExistsAsync(OwnershipPaths.Broker("broker-p")), Is.True, "broker-p re-registers after its new session");
+        Assert.That(await LookupOnAsync(partitioned.Address, topic!), Is.EqualTo(broker1), "broker-p serves only what it re-acquires");
+
+        await using var consumer = await client.SubscribeAsync(new ConsumerOptions
+        {
+            Topic = topic!, SubscriptionName = "verify", InitialPosition = SubscriptionInitialPosition.Earliest,
+        });
+        var expected = acked.ToHashSet();
+        long highest = expected.Max();
+        long last = -1;
+        var seen = new HashSet<long>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (last < highest)
+        {
+            var message = await consumer.ReceiveAsync(timeout.Token);
+            long seq = long.Parse(Encoding.UTF8.GetString(message.Payload.Span), CultureInfo.InvariantCulture);
+            if (!seen.Add(seq)) continue;
+            Assert.That(seq, Is.GreaterThan(last), $"message {seq} after {last} breaks the producer's order");
+            last = seq;
+        }
+        expected.ExceptWith(seen);
+        Assert.That(expected, Is.Empty, "every acknowledged message survives the hand-over");
+    }
+
+    private static async Task<string> LookupOnAsync(string broker, string topic)
+    {
+        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress("http://" + broker);
+        var answer = await new Protocol.Broker.PulsarishBroker.PulsarishBrokerClient(channel)
+            .LookupAsync(new Protocol.Broker.LookupRequest { Topic = topic }, deadline: DateTime.UtcNow.AddSeconds(10));
+        return answer.BrokerAddress;
+    }
+
+    private static async Task SendLoopAsync(Producer producer, ConcurrentQueue<long> acked, CancellationToken stop)
+    {
+        var pending = new List<Task>();
+        for (long seq = 0; !stop.IsCancellationRequested; seq++)
+        {
+            long current = seq;
+            pending.Add(producer.SendAsync(Encoding.UTF8.GetBytes(current.ToString(CultureInfo.InvariantCulture)))
+                .ContinueWith(t =>
+                {
+                    if (t.IsCompletedSuccessfully) acked.Enqueue(current);
+                }, TaskScheduler.Default));
+            if (pending.Count >= 20)
+            {
+                await Task.WhenAny(pending);
+                pending.RemoveAll(p => p.IsCompleted);
+            }
+            await Task.Delay(10, CancellationToken.None);
+        }
+        await Task.WhenAll(pending).WaitAsync(TimeSpan.FromSeconds(90));
+    }
+
+    /// <summary>A <c>pulsarish broker</c> process outside the supervisor, killed by PID on dispose.</summary>
+    private sealed class BrokerProcess : IAsyncDisposable
+    {
+        private readonly Process _process;
+        private readonly ConcurrentQueue<(long Ticks, string Line)> _lines = new();
+        private readonly TaskCompletionSource<string> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        private BrokerProcess(Process process) => _process = process;
+
+        public string Address { get; private set; } = "";
+
+        public static async Task<BrokerProcess> StartAsync(string brokerId, int zkPort)
+        {
+            using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+            probe.Start();
+            int port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+            probe.Stop();
+            var process = new Process
+            {
+                StartInfo = PulsarishBinary.StartInfo([
+                    "broker", "--broker-id", brokerId, "--port", port.ToString(CultureInfo.InvariantCulture),
+                    "--metadata-url", $"zk:127.0.0.1:{zkPort}", "--metadata-session-timeout-ms", "3000",
+                ]),
+            };
+            var broker = new BrokerProcess(process);
+            process.OutputDataReceived += (_, e) => broker.OnLine(e.Data);
+            process.ErrorDataReceived += (_, e) => broker.OnLine(e.Data);
+            process.Start();
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            TestContext.Progress.WriteLine($"broker {brokerId} pid {process.Id} on {port}");
+            broker.Address = await broker._ready.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            return broker;
+        }
+
+        /// <summary>When (on <paramref name="clock"/>) a line containing <paramref name="text"/> arrived, or null.</summary>
+        public long? LineSeenAtMs(string text, Stopwatch clock)
+        {
+            long startTicks = Stopwatch.GetTimestamp() - clock.Elapsed.Ticks * Stopwatch.Frequency / TimeSpan.TicksPerSecond;
+            foreach (var (ticks, line) in _lines)
+                if (line.Contains(text, StringComparison.Ordinal))
+                    return (ticks - startTicks) * 1000 / Stopwatch.Frequency;
+            return null;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            _process.Dispose();
+        }
+
+        private void OnLine(string? line)
+        {
+            if (line is null) return;
+            _lines.Enqueue((Stopwatch.GetTimestamp(), line));
+            const string ready = "broker ready ";
+            if (line.StartsWith(ready, StringComparison.Ordinal)) _ready.TrySetResult(line[ready.Length..].Trim());
+        }
+    }
+}
