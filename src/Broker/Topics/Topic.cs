@@ -208,13 +208,15 @@ public sealed class Topic : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(batch);
         try
         {
-            if (!ReferenceEquals(producer.Topic, this) || producer.IsClosed)
-            {
-                throw new NotAllowedException($"producer {producer} is not attached to {Name}");
-            }
+            // A closed topic detached its producers: they get its retriable error (reconnect and look up again),
+            // not the permanent one of a producer that was never attached.
             lock (_lock)
             {
                 ThrowIfClosed();
+            }
+            if (!ReferenceEquals(producer.Topic, this) || producer.IsClosed)
+            {
+                throw new NotAllowedException($"producer {producer} is not attached to {Name}");
             }
             int count = batch.Messages.Count;
             if (count == 0)
