@@ -10,6 +10,7 @@ internal sealed class BrokerProcess : IAsyncDisposable
 {
     private const int SigCont = 18;
     private const int SigStop = 19;
+    private const int SigTerm = 15;
     private readonly Process _process;
     private readonly ConcurrentQueue<(long Ticks, string Line)> _lines = new();
     private readonly TaskCompletionSource<string> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -26,10 +27,30 @@ internal sealed class BrokerProcess : IAsyncDisposable
     /// <summary>Resumes a frozen process (SIGCONT).</summary>
     public void Resume() => Signal(SigCont);
 
+    /// <summary>Asks the process to stop gracefully (SIGTERM), as <c>kill PID</c> does.</summary>
+    public void Terminate() => Signal(SigTerm);
+
+    /// <summary>Whether the process has exited.</summary>
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Waits (bounded) for the process to exit by itself; returns its exit code, or null on timeout.</summary>
+    public async Task<int?> WaitForExitAsync(TimeSpan timeout)
+    {
+        try
+        {
+            await _process.WaitForExitAsync().WaitAsync(timeout);
+            return _process.ExitCode;
+        }
+        catch (TimeoutException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Every line the process printed so far.</summary>
     public string Output => string.Join('\n', _lines.Select(l => l.Line));
 
-    public static async Task<BrokerProcess> StartAsync(string brokerId, int zkPort)
+    public static async Task<BrokerProcess> StartAsync(string brokerId, int zkPort, int sessionTimeoutMs = 3000)
     {
         using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         probe.Start();
@@ -39,7 +60,7 @@ internal sealed class BrokerProcess : IAsyncDisposable
         {
             StartInfo = PulsarishBinary.StartInfo([
                 "broker", "--broker-id", brokerId, "--port", port.ToString(CultureInfo.InvariantCulture),
-                "--metadata-url", $"zk:127.0.0.1:{zkPort}", "--metadata-session-timeout-ms", "3000",
+                "--metadata-url", $"zk:127.0.0.1:{zkPort}", "--metadata-session-timeout-ms", sessionTimeoutMs.ToString(CultureInfo.InvariantCulture),
             ]),
         };
         var broker = new BrokerProcess(process);
