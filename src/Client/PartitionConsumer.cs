@@ -56,20 +56,9 @@ internal sealed class PartitionConsumer : IAsyncDisposable
     /// <summary>The broker-confirmed consumer name.</summary>
     public string ConsumerName => _consumerName ?? "";
 
-    public async Task ConnectAsync(CancellationToken ct)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(_client.Options.OperationTimeout);
-        try
-        {
-            await ConnectOnceAsync(timeout.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            throw new PulsarishClientException(ErrorReason.ServiceNotReady,
-                $"consumer on {Topic} not subscribed within {_client.Options.OperationTimeout}");
-        }
-    }
+    public Task ConnectAsync(CancellationToken ct) => StreamHandshake.ConnectWithinAsync(
+        ConnectOnceAsync, _client.Options.OperationTimeout,
+        $"consumer on {Topic} not subscribed within {_client.Options.OperationTimeout}", ct);
 
     /// <summary>
     /// Accounts one message taken by the application: false when it belongs to an older connection (dropped:
@@ -198,10 +187,8 @@ internal sealed class PartitionConsumer : IAsyncDisposable
         var callCancel = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token);
         var call = broker.Consume(cancellationToken: callCancel.Token);
         var connection = new Connection(call, new OutboundStream<ConsumeRequest>(call.RequestStream), callCancel);
-        bool ok = false;
-        try
-        {
-            connection.Outbound.TryWrite(new ConsumeRequest
+        await StreamHandshake.OpenAsync(call.ResponseStream, callCancel,
+            () => connection.Outbound.TryWrite(new ConsumeRequest
             {
                 Subscribe = new Subscribe
                 {
@@ -214,63 +201,41 @@ internal sealed class PartitionConsumer : IAsyncDisposable
                     ConsumerName = _consumerName ?? "",
                     PriorityLevel = _options.PriorityLevel,
                 },
-            });
-            ConsumeResponse first;
-            using (ct.Register(static c => ((CancellationTokenSource)c!).Cancel(), callCancel))
-            {
-                if (!await call.ResponseStream.MoveNext(callCancel.Token).ConfigureAwait(false))
-                {
-                    throw new PulsarishClientException(ErrorReason.ServiceNotReady, $"broker {address} closed the consumer stream");
-                }
+            }),
+            first => OnSubscribed(connection, first, address), connection.Abort,
+            $"broker {address} closed the consumer stream", ct).ConfigureAwait(false);
+    }
 
-                first = call.ResponseStream.Current;
-            }
-
-            if (first.ResponseCase == ConsumeResponse.ResponseOneofCase.Error)
-            {
-                throw new PulsarishClientException(first.Error.Reason, first.Error.Message);
-            }
-
-            if (first.ResponseCase != ConsumeResponse.ResponseOneofCase.Subscribed)
-            {
-                throw new PulsarishClientException(ErrorReason.BadRequest, $"broker answered {first.ResponseCase} to subscribe");
-            }
-
-            TaskCompletionSource connected;
-            lock (_lock)
-            {
-                _closing.Token.ThrowIfCancellationRequested();
-                _consumerName = first.Subscribed.ConsumerName;
-                connection.Epoch = ++_epoch;
-                _takenSinceFlow = 0;
-                _connection = connection;
-                connected = _connected;
-                _connected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            }
-
-            connection.Outbound.TryWrite(new ConsumeRequest { Flow = new Flow { Permits = _options.ReceiverQueueSize } });
-            ok = true;
-            _logger.LogInformation("Consumer {ConsumerName} subscribed to {Topic} ({Subscription}) on {Broker}",
-                _consumerName, Topic, _options.SubscriptionName, address);
-            _ = Task.Run(() => ReadAsync(connection));
-            connected.TrySetResult();
-        }
-        catch (RpcException e)
+    /// <summary>Takes the broker's first answer on a new Consume stream: the stream becomes the current one.</summary>
+    private void OnSubscribed(Connection connection, ConsumeResponse first, string address)
+    {
+        if (first.ResponseCase == ConsumeResponse.ResponseOneofCase.Error)
         {
-            if (ct.IsCancellationRequested)
-            {
-                throw new OperationCanceledException(ct);
-            }
+            throw new PulsarishClientException(first.Error.Reason, first.Error.Message);
+        }
 
-            throw ErrorReasons.ToClientException(e);
-        }
-        finally
+        if (first.ResponseCase != ConsumeResponse.ResponseOneofCase.Subscribed)
         {
-            if (!ok)
-            {
-                connection.Abort();
-            }
+            throw new PulsarishClientException(ErrorReason.BadRequest, $"broker answered {first.ResponseCase} to subscribe");
         }
+
+        TaskCompletionSource connected;
+        lock (_lock)
+        {
+            _closing.Token.ThrowIfCancellationRequested();
+            _consumerName = first.Subscribed.ConsumerName;
+            connection.Epoch = ++_epoch;
+            _takenSinceFlow = 0;
+            _connection = connection;
+            connected = _connected;
+            _connected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        connection.Outbound.TryWrite(new ConsumeRequest { Flow = new Flow { Permits = _options.ReceiverQueueSize } });
+        _logger.LogInformation("Consumer {ConsumerName} subscribed to {Topic} ({Subscription}) on {Broker}",
+            _consumerName, Topic, _options.SubscriptionName, address);
+        _ = Task.Run(() => ReadAsync(connection));
+        connected.TrySetResult();
     }
 
     private async Task ReadAsync(Connection connection)

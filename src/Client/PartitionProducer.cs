@@ -63,20 +63,9 @@ internal sealed class PartitionProducer : IAsyncDisposable
     public long LastSequenceId => Interlocked.Read(ref _nextSequenceId) - 1;
 
     /// <summary>Connects for the first time (errors propagate: nothing to retry yet).</summary>
-    public async Task ConnectAsync(CancellationToken ct)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(_client.Options.OperationTimeout);
-        try
-        {
-            await ConnectOnceAsync(timeout.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            throw new PulsarishClientException(ErrorReason.ServiceNotReady,
-                $"producer on {Topic} not connected within {_client.Options.OperationTimeout}");
-        }
-    }
+    public Task ConnectAsync(CancellationToken ct) => StreamHandshake.ConnectWithinAsync(
+        ConnectOnceAsync, _client.Options.OperationTimeout,
+        $"producer on {Topic} not connected within {_client.Options.OperationTimeout}", ct);
 
     /// <summary>
     /// Adds a message to the current batch. The caller (<see cref="SendGate"/>) already took one pending permit,
@@ -209,10 +198,8 @@ internal sealed class PartitionProducer : IAsyncDisposable
         var call = broker.Produce(cancellationToken: callCancel.Token);
         var outbound = new OutboundStream<ProduceRequest>(call.RequestStream);
         var connection = new Connection(call, outbound, callCancel, address);
-        bool ok = false;
-        try
-        {
-            outbound.TryWrite(new ProduceRequest
+        await StreamHandshake.OpenAsync(call.ResponseStream, callCancel,
+            () => outbound.TryWrite(new ProduceRequest
             {
                 Open = new ProducerOpen
                 {
@@ -220,66 +207,47 @@ internal sealed class PartitionProducer : IAsyncDisposable
                     ProducerName = _producerName ?? "",
                     AccessMode = _options.ExclusiveAccess ? ProducerAccessMode.Exclusive : ProducerAccessMode.Shared,
                 },
-            });
-            ProduceResponse first;
-            using (ct.Register(static c => ((CancellationTokenSource)c!).Cancel(), callCancel))
-            {
-                if (!await call.ResponseStream.MoveNext(callCancel.Token).ConfigureAwait(false))
-                {
-                    throw new PulsarishClientException(ErrorReason.ServiceNotReady, $"broker {address} closed the producer stream");
-                }
+            }),
+            first => OnOpened(connection, first, address), connection.Abort,
+            $"broker {address} closed the producer stream", ct).ConfigureAwait(false);
+    }
 
-                first = call.ResponseStream.Current;
-            }
-
-            if (first.ResponseCase == ProduceResponse.ResponseOneofCase.Error)
-            {
-                throw new PulsarishClientException(first.Error.Reason, first.Error.Message);
-            }
-
-            if (first.ResponseCase != ProduceResponse.ResponseOneofCase.Opened)
-            {
-                throw new PulsarishClientException(ErrorReason.BadRequest, $"broker answered {first.ResponseCase} to open");
-            }
-
-            lock (_lock)
-            {
-                _closing.Token.ThrowIfCancellationRequested();
-                _producerName = first.Opened.ProducerName;
-                if (_nextSequenceId < 0)
-                {
-                    _nextSequenceId = first.Opened.LastSequenceId + 1;
-                }
-
-                // Resend every unreceipted batch with its original sequence ids; the broker drops duplicates.
-                foreach (var batch in _pending)
-                {
-                    outbound.TryWrite(batch.Request);
-                }
-
-                _connection = connection;
-            }
-
-            ok = true;
-            _logger.LogInformation("Producer {ProducerName} connected to {Topic} on {Broker}", _producerName, Topic, address);
-            _ = Task.Run(() => ReadReceiptsAsync(connection));
-        }
-        catch (RpcException e)
+    /// <summary>
+    /// Takes the broker's first answer on a new Produce stream: resends every pending batch and makes the stream
+    /// the current one.
+    /// </summary>
+    private void OnOpened(Connection connection, ProduceResponse first, string address)
+    {
+        if (first.ResponseCase == ProduceResponse.ResponseOneofCase.Error)
         {
-            if (ct.IsCancellationRequested)
+            throw new PulsarishClientException(first.Error.Reason, first.Error.Message);
+        }
+
+        if (first.ResponseCase != ProduceResponse.ResponseOneofCase.Opened)
+        {
+            throw new PulsarishClientException(ErrorReason.BadRequest, $"broker answered {first.ResponseCase} to open");
+        }
+
+        lock (_lock)
+        {
+            _closing.Token.ThrowIfCancellationRequested();
+            _producerName = first.Opened.ProducerName;
+            if (_nextSequenceId < 0)
             {
-                throw new OperationCanceledException(ct);
+                _nextSequenceId = first.Opened.LastSequenceId + 1;
             }
 
-            throw ErrorReasons.ToClientException(e);
-        }
-        finally
-        {
-            if (!ok)
+            // Resend every unreceipted batch with its original sequence ids; the broker drops duplicates.
+            foreach (var batch in _pending)
             {
-                connection.Abort();
+                connection.Outbound.TryWrite(batch.Request);
             }
+
+            _connection = connection;
         }
+
+        _logger.LogInformation("Producer {ProducerName} connected to {Topic} on {Broker}", _producerName, Topic, address);
+        _ = Task.Run(() => ReadReceiptsAsync(connection));
     }
 
     private async Task ReadReceiptsAsync(Connection connection)
