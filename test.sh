@@ -38,5 +38,10 @@ done
 files=("$results"/*.trx)
 if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi   # a crashed test host counts as a failure
 if [ ${#files[@]} -eq 0 ]; then failed=$((failed + 1)); fi
+if [ "$failed" -ne 0 ]; then
+  echo "== failure details"
+  # Each failed test's message and stack as the console logger printed them.
+  awk '/^  Failed /{n=40} n>0{print; n--}' "$results.log" | head -300
+fi
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ "$rc" -eq 0 ]
