@@ -53,6 +53,7 @@ public sealed class PerfMeter
         var measuredFrom = TimeSpan.Zero;
         long baseMessages = 0;
         long baseBytes = 0;
+        long ticks = 0;
         long lastMessages = 0;
         long lastBytes = 0;
         var lastTime = TimeSpan.Zero;
@@ -66,7 +67,8 @@ public sealed class PerfMeter
                 long bytes = Interlocked.Read(ref _bytes);
                 var histogram = _recorder.GetIntervalHistogram();
                 string phase = warming ? " (warm-up)" : "";
-                if (warming && now >= _warmup)
+                ticks++;
+                if (warming && ticks * interval >= _warmup)
                 {
                     // The summary covers what is recorded from here on.
                     warming = false;
