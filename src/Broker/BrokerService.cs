@@ -71,6 +71,7 @@ public sealed class BrokerService : IAsyncDisposable
             await broker.Namespaces.EnsureDefaultNamespaceAsync(ct).ConfigureAwait(false);
         }
         broker.Ownership.OwnershipLost += broker.OnOwnershipLost;
+        broker.Ownership.UnloadTopics = broker.UnloadTopicsAsync;
         broker._maintenanceTimer = new Timer(static s => _ = ((BrokerService)s!).MaintenanceTickAsync(), broker,
             options.RetentionCheckInterval, options.RetentionCheckInterval);
         broker._ackTimeoutTimer = new Timer(static s => ((BrokerService)s!).AckTimeoutTick(), broker,
@@ -199,6 +200,20 @@ public sealed class BrokerService : IAsyncDisposable
         {
             _topics.TryRemove(new KeyValuePair<string, Lazy<Task<Topic>>>(topic.Name.FullName, lazy));
         }
+    }
+
+    /// <summary>Unloads every loaded topic matching <paramref name="matches"/> and completes when all are closed.</summary>
+    private Task UnloadTopicsAsync(Func<TopicName, bool> matches)
+    {
+        var unloads = new List<Task>();
+        foreach (var name in LoadedTopics)
+        {
+            if (matches(TopicName.Parse(name)))
+            {
+                unloads.Add(UnloadTopicAsync(name));
+            }
+        }
+        return Task.WhenAll(unloads);
     }
 
     private void OnOwnershipLost(Func<TopicName, bool> lost)

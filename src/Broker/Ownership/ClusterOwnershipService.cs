@@ -17,7 +17,16 @@ public sealed class ClusterOwnershipService : IOwnershipService, IAsyncDisposabl
         Service = service;
         service.ServingStopped += _ => OwnershipLost?.Invoke(static _ => true);
         service.BundleLost += bundle => OwnershipLost?.Invoke(topic => service.Bundles.Find(topic.FullName) == bundle);
+        service.ReleasingBundle = bundle =>
+        {
+            Func<TopicName, bool> inBundle = topic => service.Bundles.Find(topic.FullName) == bundle;
+            if (UnloadTopics is { } unload) return unload(inBundle);
+            OwnershipLost?.Invoke(inBundle);
+            return Task.CompletedTask;
+        };
     }
+
+    public Func<Func<TopicName, bool>, Task>? UnloadTopics { get; set; }
 
     /// <summary>The bundle ownership underneath.</summary>
     public OwnershipService Service { get; }

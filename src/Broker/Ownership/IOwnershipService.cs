@@ -18,6 +18,13 @@ public interface IOwnershipService
     /// </summary>
     Task<(string Address, bool IsLocal)> LookupAsync(TopicName topic, bool authoritative = false, CancellationToken ct = default);
 
-    /// <summary>Raised when ownership of topics is lost (session expiry, bundle unload); the broker unloads them.</summary>
+    /// <summary>Raised when ownership of topics is lost (session expiry, a record deleted by someone else); the broker unloads them.</summary>
     event Action<Func<TopicName, bool>>? OwnershipLost;
+
+    /// <summary>
+    /// Set by the broker: closes the matching topics and completes when they are closed. An orderly release (bundle
+    /// unload, graceful shutdown) awaits it before giving the topics up, so the next owner never opens a topic that
+    /// is still being closed here.
+    /// </summary>
+    Func<Func<TopicName, bool>, Task>? UnloadTopics { get; set; }
 }

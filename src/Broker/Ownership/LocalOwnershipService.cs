@@ -11,4 +11,6 @@ public sealed class LocalOwnershipService(string advertisedAddress) : IOwnership
         => Task.FromResult((advertisedAddress, true));
 
     public event Action<Func<TopicName, bool>>? OwnershipLost { add { } remove { } }
+
+    public Func<Func<TopicName, bool>, Task>? UnloadTopics { get; set; }
 }

@@ -91,6 +91,13 @@ public sealed class OwnershipService : IAsyncDisposable
     /// <summary>A bundle this broker owned is no longer its own (released, lost with the session, or deleted by someone else).</summary>
     public event Action<NamespaceBundle>? BundleLost;
 
+    /// <summary>
+    /// Closes the topics of a bundle being released in order (<see cref="ReleaseAsync"/>): awaited before the ownership
+    /// record is deleted, so the next owner never opens a topic this broker is still closing (its last ledger,
+    /// cursors and de-duplication snapshot are written first). When unset, releases raise <see cref="BundleLost"/>.
+    /// </summary>
+    public Func<NamespaceBundle, Task>? ReleasingBundle { get; set; }
+
     /// <summary>Registers the broker and starts serving.</summary>
     public async Task StartAsync(CancellationToken ct = default)
     {
@@ -152,14 +159,33 @@ public sealed class OwnershipService : IAsyncDisposable
         return IsOwnedByMe(topic) ? null : address;
     }
 
-    /// <summary>Graceful unload: stop serving the bundle (<see cref="BundleLost"/>), then delete its ownership record.</summary>
+    /// <summary>
+    /// Graceful unload: stop serving the bundle, close its topics (<see cref="ReleasingBundle"/>, awaited), then delete
+    /// its ownership record.
+    /// </summary>
     public async Task ReleaseAsync(NamespaceBundle bundle, CancellationToken ct = default)
     {
         if (!_owned.TryRemove(bundle.Path, out _)) return;
         _releasing[bundle.Path] = 0;
         try
         {
-            BundleLost?.Invoke(bundle);
+            if (ReleasingBundle is { } closeTopics)
+            {
+                try
+                {
+                    await closeTopics(bundle).ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    // Releasing anyway: the next owner fences whatever was not closed (DESIGN §4, §7).
+                    _logger.LogWarning(ex, "Closing the topics of {Bundle} before releasing it failed", bundle);
+                }
+            }
+            else
+            {
+                BundleLost?.Invoke(bundle);
+            }
+
             try
             {
                 await _store.DeleteAsync(bundle.Path, null, ct).ConfigureAwait(false);
