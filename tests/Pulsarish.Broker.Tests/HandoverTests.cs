@@ -35,4 +35,62 @@ public sealed class HandoverTests : BrokerTestBase
             .Concat(Enumerable.Range(0, 10).Select(i => $"third-{i}"));
         Assert.That(received.Select(Text), Is.EqualTo(expected));
     }
+
+    [Test]
+    [Repeat(3)]
+    public async Task NextOwnerOpeningWhileThePreviousOneIsStillClosingLosesNoAcknowledgedMessage()
+    {
+        var a = await StartBrokerAsync();
+        await CreateNamespaceAsync(a);
+        var b = await StartBrokerAsync();
+        string name = TopicName("racing-close");
+
+        var onA = await a.GetOrLoadTopicAsync(name);
+        var producerA = onA.AddProducer("p");
+        var acked = new System.Collections.Concurrent.ConcurrentDictionary<long, bool>();
+        var sendsOnA = new List<Task>();
+        for (long seq = 0; seq < 200; seq++)
+        {
+            long s = seq;
+            sendsOnA.Add(onA.PublishAsync(producerA, Batch(s, $"m-{s}")).ContinueWith(t =>
+            {
+                if (t.IsCompletedSuccessfully && !t.Result.IsDuplicate) acked[s] = true;
+            }, TaskScheduler.Default));
+            if (seq == 150)
+            {
+                // The unload starts with sends in flight, and the next owner opens the topic at once.
+                _ = a.UnloadTopicAsync(name);
+            }
+        }
+        var onB = await b.GetOrLoadTopicAsync(name);
+        await Task.WhenAll(sendsOnA);
+        // The client resends what A did not receipt; B's de-duplication drops what A persisted.
+        var producerB = onB.AddProducer("p");
+        for (long seq = 0; seq < 200; seq++)
+        {
+            if (acked.ContainsKey(seq)) continue;
+            try
+            {
+                var result = await onB.PublishAsync(producerB, Batch(seq, $"m-{seq}"));
+                acked[seq] = true;
+            }
+            catch (Exception)
+            {
+                // Not acknowledged: not expected back.
+            }
+        }
+        await b.UnloadTopicAsync(name);
+
+        var again = await a.GetOrLoadTopicAsync(name);
+        var consumer = await TestConsumer.SubscribeAsync(again, "verify", SubscriptionType.Exclusive);
+        var seen = new HashSet<long>();
+        while (true)
+        {
+            var batch = await consumer.ReceiveAsync(TimeSpan.FromSeconds(2));
+            if (batch is null) break;
+            seen.Add(long.Parse(Text(batch)[2..]));
+        }
+        var missing = acked.Keys.Where(k => !seen.Contains(k)).OrderBy(k => k).ToList();
+        Assert.That(missing, Is.Empty, $"acknowledged but missing ({acked.Count} acknowledged, {seen.Count} read)");
+    }
 }
