@@ -106,6 +106,7 @@ internal sealed class AddStream
     {
         while (await requests.MoveNext(ct).ConfigureAwait(false))
         {
+            _metrics.AddRequestMessages.Inc();
             await _window.WaitAsync(ct).ConfigureAwait(false);
             Dispatch(requests.Current);
         }
@@ -115,6 +116,7 @@ internal sealed class AddStream
     {
         while (await requests.MoveNext(ct).ConfigureAwait(false))
         {
+            _metrics.AddRequestMessages.Inc();
             var adds = requests.Current.Adds;
             for (int i = 0; i < adds.Count; i++)
             {
@@ -283,6 +285,7 @@ internal sealed class AddStream
         {
             writer.WriteOptions = moreQueued ? BufferHint : null;
             await writer.WriteAsync(message).ConfigureAwait(false);
+            _metrics.AddResponseMessages.Inc();
             return true;
         }
         catch (Exception ex)
