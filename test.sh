@@ -41,7 +41,7 @@ if [ ${#files[@]} -eq 0 ]; then failed=$((failed + 1)); fi
 if [ "$failed" -ne 0 ]; then
   echo "== failure details"
   # Each failed test's message and stack as the console logger printed them.
-  awk '/^  Failed /{n=40} n>0{print; n--}' "$results.log" | head -300
+  awk '/^  Failed /{n=40} /^  (Passed|Skipped) /{n=0} n>0{print; n--}' "$results.log" | head -300
 fi
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ "$rc" -eq 0 ]

@@ -1,7 +1,8 @@
 // Side-by-side benchmark client for NATS JetStream (file storage), reporting the same figures as
 // `pulsarish perf produce|consume`: msg/s, MB/s, publish latency (publish call → ack) and end-to-end latency
 // (send timestamp in the payload → receive). Usage:
-//   dotnet run -c Release -- --url nats://127.0.0.1:14222 --duration 20 --size 1024 --window 1000 [--rate 0]
+//   dotnet run -c Release -- --url nats://127.0.0.1:14222 --duration 20 --size 1024 --window 1000 [--rate 0] [--warmup 0]
+// --warmup S runs S seconds first and leaves them out of the figures (as `pulsarish perf … --warmup`).
 using System.Buffers.Binary;
 using System.Diagnostics;
 using HdrHistogram;
@@ -14,6 +15,7 @@ int seconds = int.Parse(Arg("--duration", "20"));
 int size = Math.Max(16, int.Parse(Arg("--size", "1024")));
 int window = int.Parse(Arg("--window", "1000"));
 int rate = int.Parse(Arg("--rate", "0"));
+int warmupSeconds = int.Parse(Arg("--warmup", "0"));
 
 await using var nats = new NatsConnection(new NatsOpts { Url = url });
 var js = new NatsJSContext(nats);
@@ -37,8 +39,10 @@ var publishLatency = new LongConcurrentHistogram(1, 3_600_000_000, 3);
 var endToEnd = new LongConcurrentHistogram(1, 3_600_000_000, 3);
 long published = 0;
 long received = 0;
-using var run = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
-using var drain = new CancellationTokenSource(TimeSpan.FromSeconds(seconds + 5));
+using var run = new CancellationTokenSource(TimeSpan.FromSeconds(warmupSeconds + seconds));
+using var drain = new CancellationTokenSource(TimeSpan.FromSeconds(warmupSeconds + seconds + 5));
+var measuring = Stopwatch.StartNew();
+bool Measured() => measuring.Elapsed.TotalSeconds >= warmupSeconds;
 
 var consuming = Task.Run(async () =>
 {
@@ -47,8 +51,11 @@ var consuming = Task.Run(async () =>
         await foreach (var msg in consumer.ConsumeAsync<byte[]>(opts: new NatsJSConsumeOpts { MaxMsgs = 1000 }, cancellationToken: drain.Token))
         {
             long sentTicks = BinaryPrimitives.ReadInt64LittleEndian(msg.Data);
-            endToEnd.RecordValue(Math.Max(1, (DateTime.UtcNow.Ticks - sentTicks) / 10));
-            Interlocked.Increment(ref received);
+            if (Measured())
+            {
+                endToEnd.RecordValue(Math.Max(1, (DateTime.UtcNow.Ticks - sentTicks) / 10));
+                Interlocked.Increment(ref received);
+            }
             await msg.AckAsync(cancellationToken: drain.Token);
         }
     }
@@ -60,31 +67,43 @@ var consuming = Task.Run(async () =>
 
 var started = Stopwatch.StartNew();
 using var inFlight = new SemaphoreSlim(window, window);
-long sent = 0;
-try
+var senderDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+// The send loop runs on its own thread so that pacing can sleep 1 ms (Task.Delay(1) sleeps ~4 ms on this machine)
+// without holding a thread-pool thread the NATS client needs.
+var sender = new Thread(() =>
 {
-    while (!run.IsCancellationRequested)
+    long sent = 0;
+    try
     {
-        if (rate > 0 && sent >= started.Elapsed.TotalSeconds * rate)
+        while (!run.IsCancellationRequested)
         {
-            await Task.Delay(1, run.Token);
-            continue;
+            if (rate > 0 && sent >= started.Elapsed.TotalSeconds * rate)
+            {
+                Thread.Sleep(1);
+                continue;
+            }
+
+            inFlight.Wait(run.Token);
+            var payload = new byte[size];
+            BinaryPrimitives.WriteInt64LittleEndian(payload, DateTime.UtcNow.Ticks);
+            long t0 = Stopwatch.GetTimestamp();
+            sent++;
+            _ = PublishAsync(payload, t0);
         }
-
-        await inFlight.WaitAsync(run.Token);
-        var payload = new byte[size];
-        BinaryPrimitives.WriteInt64LittleEndian(payload, DateTime.UtcNow.Ticks);
-        long t0 = Stopwatch.GetTimestamp();
-        sent++;
-        _ = PublishAsync(payload, t0);
     }
-}
-catch (OperationCanceledException)
-{
-    // Run over.
-}
+    catch (OperationCanceledException)
+    {
+        // Run over.
+    }
+    finally
+    {
+        senderDone.SetResult();
+    }
+}) { IsBackground = true, Name = "sender" };
+sender.Start();
+await senderDone.Task;
 
-double elapsed = started.Elapsed.TotalSeconds;
+double elapsed = started.Elapsed.TotalSeconds - warmupSeconds;
 for (int i = 0; i < window; i++)
 {
     await inFlight.WaitAsync(TimeSpan.FromSeconds(10));
@@ -101,8 +120,11 @@ async Task PublishAsync(byte[] payload, long t0)
     {
         var ack = await js.PublishAsync("bench.x", payload);
         ack.EnsureSuccess();
-        publishLatency.RecordValue(Math.Max(1, (long)Stopwatch.GetElapsedTime(t0).TotalMicroseconds));
-        Interlocked.Increment(ref published);
+        if (Measured())
+        {
+            publishLatency.RecordValue(Math.Max(1, (long)Stopwatch.GetElapsedTime(t0).TotalMicroseconds));
+            Interlocked.Increment(ref published);
+        }
     }
     finally
     {

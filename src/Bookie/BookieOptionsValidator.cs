@@ -70,6 +70,13 @@ public sealed class BookieOptionsValidator : IValidateOptions<BookieOptions>
             failures.Add($"DiskUsageThreshold must be in (0, 1], was {options.DiskUsageThreshold}");
         }
 
+        if (options.DiskUsageLwmThreshold <= 0 || options.DiskUsageLwmThreshold > options.DiskUsageThreshold)
+        {
+            // Below the high-water mark, or a read-only bookie could never turn writable again.
+            failures.Add($"DiskUsageLwmThreshold must be in (0, DiskUsageThreshold={options.DiskUsageThreshold}], " +
+                $"was {options.DiskUsageLwmThreshold}");
+        }
+
         if (options.DiskCheckInterval <= TimeSpan.Zero)
         {
             failures.Add("DiskCheckInterval must be positive");

@@ -104,7 +104,9 @@ public static class BrokerCommand
             },
         };
         var server = await BrokerServer.StartAsync(serverOptions, brokerOptions, store, ledgers, setup, ct);
-        ownership!.Service.LoadProvider = () => new BrokerLoad(server.Service.LoadedTopics.Count, 0, 0);
+        var load = new BrokerLoadSampler(() => server.Service.LoadedTopics.Count, () => server.Metrics.MessagesIn.Value,
+            () => server.Metrics.MessagesOut.Value);
+        ownership!.Service.LoadProvider = load.Sample;
         Console.Out.WriteLine($"broker ready {server.Address}");
         Console.Out.Flush();
         try

@@ -23,10 +23,15 @@ public static class PerfConsume
         var position = new Option<string>("--initial-position", "-p") { Description = "latest or earliest", DefaultValueFactory = _ => "latest" };
         var interval = new Option<int>("--stats-interval-seconds", "-i") { Description = "Report interval", DefaultValueFactory = _ => 5 };
         var json = new Option<bool>("--json") { Description = "Print only the final summary as JSON" };
+        var warmup = new Option<string>("--warmup")
+        {
+            Description = "Run this long first and leave it out of the summary (from the first report after it)",
+            DefaultValueFactory = _ => "0s",
+        };
 
         var command = new Command("consume", "Consume load and report throughput and end-to-end latency")
         {
-            topic, url, subscription, type, consumers, queue, duration, position, interval, json,
+            topic, url, subscription, type, consumers, queue, duration, position, interval, json, warmup,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -69,9 +74,10 @@ public static class PerfConsume
                 return 1;
             }
 
-            var meter = new PerfMeter("Received");
+            var warmupTime = PerfCommand.ParseDuration(parse.GetValue(warmup)!);
+            var meter = new PerfMeter("Received", warmupTime);
             using var run = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            run.CancelAfter(runTime);
+            run.CancelAfter(runTime + warmupTime);
             var reporting = meter.ReportUntilAsync(TimeSpan.FromSeconds(parse.GetValue(interval)), asJson, run.Token);
             var loops = list.Select(c => Task.Run(() => ConsumeLoopAsync(c, meter, run.Token))).ToArray();
             await Task.WhenAll(loops);

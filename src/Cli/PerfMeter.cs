@@ -8,7 +8,9 @@ namespace Pulsarish.Cli;
 /// <summary>
 /// Counters and a latency recorder of <c>perf produce</c> / <c>perf consume</c>, as pulsar-perf reports them:
 /// every interval the rate (msg/s, MB/s) and latency percentiles of that interval, and at the end the whole run's.
-/// Latencies are recorded in microseconds from any thread.
+/// Latencies are recorded in microseconds from any thread. Like pulsar-perf's warm-up time, what happens during the
+/// warm-up (JIT compilation and tier-up in the client and the server, connection set-up) is printed per interval
+/// but left out of the final summary.
 /// </summary>
 public sealed class PerfMeter
 {
@@ -24,7 +26,13 @@ public sealed class PerfMeter
     private long _bytes;
     private long _errors;
 
-    public PerfMeter(string what) => _what = what;
+    private readonly TimeSpan _warmup;
+
+    public PerfMeter(string what, TimeSpan warmup = default)
+    {
+        _what = what;
+        _warmup = warmup;
+    }
 
     public long Messages => Interlocked.Read(ref _messages);
 
@@ -41,6 +49,11 @@ public sealed class PerfMeter
     public async Task<PerfSummary> ReportUntilAsync(TimeSpan interval, bool json, CancellationToken ct)
     {
         var started = Stopwatch.StartNew();
+        bool warming = _warmup > TimeSpan.Zero;
+        var measuredFrom = TimeSpan.Zero;
+        long baseMessages = 0;
+        long baseBytes = 0;
+        long ticks = 0;
         long lastMessages = 0;
         long lastBytes = 0;
         var lastTime = TimeSpan.Zero;
@@ -53,12 +66,26 @@ public sealed class PerfMeter
                 long messages = Messages;
                 long bytes = Interlocked.Read(ref _bytes);
                 var histogram = _recorder.GetIntervalHistogram();
-                _total.Add(histogram);
+                string phase = warming ? " (warm-up)" : "";
+                ticks++;
+                if (warming && ticks * interval >= _warmup)
+                {
+                    // The summary covers what is recorded from here on.
+                    warming = false;
+                    measuredFrom = now;
+                    baseMessages = messages;
+                    baseBytes = bytes;
+                }
+                else if (!warming)
+                {
+                    _total.Add(histogram);
+                }
+
                 double seconds = (now - lastTime).TotalSeconds;
                 if (!json)
                 {
                     Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"{_what}: {(messages - lastMessages) / seconds,10:F1} msg/s --- {(bytes - lastBytes) / seconds / 1e6,7:F2} MB/s --- " +
+                        $"{_what}{phase}: {(messages - lastMessages) / seconds,10:F1} msg/s --- {(bytes - lastBytes) / seconds / 1e6,7:F2} MB/s --- " +
                         $"latency ms: {Format(histogram)}"));
                 }
 
@@ -72,10 +99,16 @@ public sealed class PerfMeter
             // End of the run.
         }
 
-        _total.Add(_recorder.GetIntervalHistogram());
-        var elapsed = started.Elapsed.TotalSeconds;
-        return new PerfSummary(_what, Messages, Interlocked.Read(ref _errors), elapsed, Messages / elapsed,
-            Interlocked.Read(ref _bytes) / elapsed / 1e6, Millis(_total.GetMean()),
+        var last = _recorder.GetIntervalHistogram();
+        if (!warming)
+        {
+            _total.Add(last);
+        }
+
+        var elapsed = (started.Elapsed - measuredFrom).TotalSeconds;
+        long measured = Messages - baseMessages;
+        return new PerfSummary(_what, measured, Interlocked.Read(ref _errors), elapsed, measured / elapsed,
+            (Interlocked.Read(ref _bytes) - baseBytes) / elapsed / 1e6, Millis(_total.GetMean()),
             Millis(_total.GetValueAtPercentile(50)), Millis(_total.GetValueAtPercentile(95)),
             Millis(_total.GetValueAtPercentile(99)), Millis(_total.GetValueAtPercentile(99.9)),
             Millis(_total.GetMaxValue()));

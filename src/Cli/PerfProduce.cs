@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Pulsarish.Client;
+using Pulsarish.Common.Threading;
 
 namespace Pulsarish.Cli;
 
@@ -26,11 +27,16 @@ public static class PerfProduce
         var compression = new Option<MessageCompression>("--compression") { Description = "None, GZip or Brotli", DefaultValueFactory = _ => MessageCompression.None };
         var interval = new Option<int>("--stats-interval-seconds", "-i") { Description = "Report interval", DefaultValueFactory = _ => 5 };
         var json = new Option<bool>("--json") { Description = "Print only the final summary as JSON" };
+        var warmup = new Option<string>("--warmup")
+        {
+            Description = "Run this long first and leave it out of the summary (from the first report after it)",
+            DefaultValueFactory = _ => "0s",
+        };
 
         var command = new Command("produce", "Publish load and report throughput and publish latency")
         {
             topic, url, rate, size, producers, duration, noBatching, batchMessages, batchDelay, pending, compression,
-            interval, json,
+            interval, json, warmup,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -69,9 +75,10 @@ public static class PerfProduce
                 return 1;
             }
 
-            var meter = new PerfMeter("Produced");
+            var warmupTime = PerfCommand.ParseDuration(parse.GetValue(warmup)!);
+            var meter = new PerfMeter("Produced", warmupTime);
             using var run = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            run.CancelAfter(runTime);
+            run.CancelAfter(runTime + warmupTime);
             var payload = new byte[bytes];
             Random.Shared.NextBytes(payload);
             double perProducerRate = totalRate == 0 ? 0 : (double)totalRate / producerCount;
@@ -107,7 +114,11 @@ public static class PerfProduce
                     double due = Stopwatch.GetElapsedTime(started).TotalSeconds * rate;
                     if (sent >= due)
                     {
-                        await Task.Delay(1, ct);
+                        // Task.Delay(1) sleeps ~4 ms here, which would send the rate in 4 ms bursts.
+                        var tick = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                        DeadlineTimer.Shared.Schedule(TimeSpan.FromMilliseconds(1),
+                            static s => ((TaskCompletionSource)s!).TrySetResult(), tick);
+                        await tick.Task.WaitAsync(ct);
                         continue;
                     }
                 }

@@ -90,7 +90,8 @@ public sealed class PulsarishClient : IAsyncDisposable
         {
             for (int hop = 0; hop < MaxLookupRedirects; hop++)
             {
-                var answer = await broker.LookupAsync(new LookupRequest { Topic = full }, cancellationToken: token)
+                // A redirected hop is authoritative: the broker we were sent to takes an unowned bundle itself.
+                var answer = await broker.LookupAsync(new LookupRequest { Topic = full, Authoritative = hop > 0 }, cancellationToken: token)
                     .ConfigureAwait(false);
                 if (!answer.Redirect || string.Equals(answer.BrokerAddress, address, StringComparison.OrdinalIgnoreCase))
                 {

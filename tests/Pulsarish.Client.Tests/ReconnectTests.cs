@@ -18,6 +18,42 @@ public sealed class ReconnectTests
     private const int MessageCount = 3_000;
 
     [Test]
+    public async Task IdleProducerReattachesAsSoonAsItsTopicIsUnloaded()
+    {
+        await using var cluster = await InProcessCluster.StartAsync();
+        await using var client = cluster.NewClient();
+        string topic = $"persistent://public/default/unload-{Guid.NewGuid():N}";
+        await using var producer = await client.CreateProducerAsync(new ProducerOptions { Topic = topic, ProducerName = "idle" });
+        await producer.SendAsync(Encoding.UTF8.GetBytes("before"));
+        var broker = cluster.Cluster.Broker.Service;
+
+        await broker.UnloadTopicAsync(topic);
+
+        // No send happens: the broker ended the stream, so the producer looks the topic up and opens it again.
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        bool reattached = false;
+        while (!reattached && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+            if (broker.LoadedTopics.Contains(topic))
+            {
+                var stats = await broker.GetStatsAsync(topic);
+                reattached = stats.Publishers.Any(p => p.Name == "idle");
+            }
+        }
+
+        Assert.That(reattached, Is.True, "the idle producer is attached to the reloaded topic without sending");
+        await producer.SendAsync(Encoding.UTF8.GetBytes("after"));
+        await using var consumer = await client.SubscribeAsync(new ConsumerOptions
+        {
+            Topic = topic, SubscriptionName = "check", InitialPosition = SubscriptionInitialPosition.Earliest,
+        });
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        Assert.That(Encoding.UTF8.GetString((await consumer.ReceiveAsync(timeout.Token)).Payload.Span), Is.EqualTo("before"));
+        Assert.That(Encoding.UTF8.GetString((await consumer.ReceiveAsync(timeout.Token)).Payload.Span), Is.EqualTo("after"));
+    }
+
+    [Test]
     public async Task ResendAfterBrokerRestartIsDeduplicated()
     {
         await using var cluster = await InProcessCluster.StartAsync();

@@ -31,9 +31,9 @@ public sealed class ClusterOwnershipService : IOwnershipService, IAsyncDisposabl
         if (owner is not null) throw new NotOwnerException(topic.FullName);
     }
 
-    public async Task<(string Address, bool IsLocal)> LookupAsync(TopicName topic, CancellationToken ct = default)
+    public async Task<(string Address, bool IsLocal)> LookupAsync(TopicName topic, bool authoritative = false, CancellationToken ct = default)
     {
-        string address = await Service.LookupAsync(topic.FullName, authoritative: false, ct).ConfigureAwait(false);
+        string address = await Service.LookupAsync(topic.FullName, authoritative, ct).ConfigureAwait(false);
         return (address, address == Service.Address);
     }
 

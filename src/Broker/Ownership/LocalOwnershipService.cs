@@ -7,7 +7,7 @@ public sealed class LocalOwnershipService(string advertisedAddress) : IOwnership
 {
     public Task EnsureOwnedAsync(TopicName topic, CancellationToken ct = default) => Task.CompletedTask;
 
-    public Task<(string Address, bool IsLocal)> LookupAsync(TopicName topic, CancellationToken ct = default)
+    public Task<(string Address, bool IsLocal)> LookupAsync(TopicName topic, bool authoritative = false, CancellationToken ct = default)
         => Task.FromResult((advertisedAddress, true));
 
     public event Action<Func<TopicName, bool>>? OwnershipLost { add { } remove { } }

@@ -36,7 +36,7 @@ public sealed class BrokerGrpcService : PulsarishBroker.PulsarishBrokerBase
         {
             var broker = _accessor.Service;
             var name = TopicName.Parse(request.Topic);
-            var (address, isLocal) = await broker.Ownership.LookupAsync(name, ct).ConfigureAwait(false);
+            var (address, isLocal) = await broker.Ownership.LookupAsync(name, request.Authoritative, ct).ConfigureAwait(false);
             return new LookupResponse { BrokerAddress = address, Redirect = !isLocal };
         }, context);
 

@@ -93,20 +93,34 @@ internal sealed class ProduceStream
             FullMode = BoundedChannelFullMode.Wait,
         });
         using var writerFailed = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        using var reading = CancellationTokenSource.CreateLinkedTokenSource(writerFailed.Token, producer.Detached);
         var writer = Task.Run(() => WriteReceiptsAsync(inFlight.Reader, responses, writerFailed));
+        bool detached = false;
         try
         {
-            while (await requests.MoveNext(writerFailed.Token).ConfigureAwait(false))
+            while (await requests.MoveNext(reading.Token).ConfigureAwait(false))
             {
                 var request = requests.Current;
                 var send = ToInFlight(producer, request);
-                await inFlight.Writer.WriteAsync(send, writerFailed.Token).ConfigureAwait(false);
+                await inFlight.Writer.WriteAsync(send, reading.Token).ConfigureAwait(false);
             }
+        }
+        catch (OperationCanceledException) when (producer.Detached.IsCancellationRequested && !writerFailed.IsCancellationRequested)
+        {
+            // The topic was unloaded here: answer what was read, then end the call (below).
+            detached = true;
         }
         finally
         {
             inFlight.Writer.TryComplete();
             await writer.ConfigureAwait(false);
+        }
+
+        if (detached)
+        {
+            // Retriable: the client looks the topic up again and resends whatever was not receipted.
+            throw ErrorMapper.ToRpcException(ErrorReason.ServiceNotReady,
+                $"topic {producer.Topic.Name.FullName} was unloaded from this broker; look it up again");
         }
     }
 

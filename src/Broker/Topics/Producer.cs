@@ -29,6 +29,13 @@ public sealed class Producer
     internal long MessagesIn;
     internal long BytesIn;
     internal volatile bool IsClosed;
+    private readonly CancellationTokenSource _detached = new();
+
+    /// <summary>
+    /// Cancelled when the topic lets the producer go (unload, deletion, ownership loss) rather than the producer
+    /// leaving: its stream ends, so the client looks the topic up again at once instead of at its next send.
+    /// </summary>
+    public CancellationToken Detached => _detached.Token;
 
     /// <summary>Sends accepted and not yet persisted.</summary>
     public int PendingMessages => Volatile.Read(ref PendingSends);
@@ -38,6 +45,13 @@ public sealed class Producer
 
     /// <summary>Detaches the producer from its topic.</summary>
     public void Close() => Topic.RemoveProducer(this);
+
+    /// <summary>The topic closed under the producer: mark it closed and signal <see cref="Detached"/>.</summary>
+    internal void DetachFromClosedTopic()
+    {
+        IsClosed = true;
+        _detached.Cancel();
+    }
 
     public override string ToString() => $"{Name}#{ProducerId}";
 }

@@ -527,6 +527,7 @@ public sealed class Topic : IAsyncDisposable
     /// </summary>
     internal async Task CloseAsync(Exception reason, bool flush)
     {
+        Producer[] detached;
         lock (_lock)
         {
             if (_closed)
@@ -534,11 +535,17 @@ public sealed class Topic : IAsyncDisposable
                 return;
             }
             _closed = true;
-            foreach (var p in _producers.Values)
+            detached = _producers.Values.ToArray();
+            foreach (var p in detached)
             {
                 p.IsClosed = true;
             }
             _producers.Clear();
+        }
+        // Outside the lock: cancellation runs the producers' stream callbacks.
+        foreach (var p in detached)
+        {
+            p.DetachFromClosedTopic();
         }
         if (flush)
         {

@@ -32,6 +32,20 @@ public sealed class BookieOptionsValidatorTests
         Assert.That(result.Failures, Has.Some.Contains("DiskUsageThreshold"));
     }
 
+    [TestCase(0.0)]
+    [TestCase(0.97)]
+    public void LowWaterMarkOutsideZeroToHighWaterMarkIsReported(double lowWaterMark)
+    {
+        var options = Valid();
+        options.DiskUsageThreshold = 0.95;
+        options.DiskUsageLwmThreshold = lowWaterMark;
+
+        var result = new BookieOptionsValidator().Validate(null, options);
+
+        Assert.That(result.Failed, Is.True);
+        Assert.That(result.Failures, Has.Some.Contains("DiskUsageLwmThreshold"));
+    }
+
     [Test]
     public void StartRefusesInvalidOptionsBeforeOpeningStorage()
     {

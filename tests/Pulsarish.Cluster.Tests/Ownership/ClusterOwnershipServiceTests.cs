@@ -59,6 +59,29 @@ public sealed class ClusterOwnershipServiceTests
     }
 
     [Test]
+    public async Task AuthoritativeLookupTakesAnUnownedBundleThatAPlainLookupWouldRedirect()
+    {
+        await using var tree = EmbeddedMetadataStore.CreateInMemory();
+        var otherSession = tree.CreateSession();
+        await using var a = await StartAsync(tree, "broker-a");
+        await using var b = await StartAsync(otherSession, "broker-b");
+        TopicName? redirected = null;
+        for (int i = 0; i < 200 && redirected is null; i++)
+        {
+            var candidate = TopicName.Parse($"persistent://public/default/auth-{i}");
+            var (address, isLocal) = await a.LookupAsync(candidate);
+            if (!isLocal && address == b.Service.Address) redirected = candidate;
+        }
+        Assert.That(redirected, Is.Not.Null, "broker-a sends some unowned bundle to broker-b");
+        Assert.That(b.Service.IsOwnedByMe(redirected!.FullName), Is.False, "a plain lookup acquires nothing elsewhere");
+
+        // The client was sent to broker-a by someone else: broker-a takes the bundle instead of redirecting again.
+        Assert.That(await a.LookupAsync(redirected, authoritative: true), Is.EqualTo((a.Service.Address, true)));
+        Assert.That(a.Service.IsOwnedByMe(redirected.FullName), Is.True);
+        Assert.That(await b.LookupAsync(redirected), Is.EqualTo((a.Service.Address, false)), "broker-b now points to the owner");
+    }
+
+    [Test]
     public async Task OptionsAreValidatedAtConstruction()
     {
         await using var tree = EmbeddedMetadataStore.CreateInMemory();
