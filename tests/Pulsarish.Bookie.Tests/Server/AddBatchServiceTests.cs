@@ -147,6 +147,35 @@ public sealed class AddBatchServiceTests
     }
 
     [Test]
+    public async Task StopEndsAnOpenAddBatchStreamWithUnavailableAfterAnsweringWhatItRead()
+    {
+        using var call = _client.AddBatch(deadline: DateTime.UtcNow.AddSeconds(30));
+        var first = new AddBatchRequest();
+        first.Adds.Add(BookieRequests.Add(1, 40, 0, [1], Key));
+        first.Adds.Add(BookieRequests.Add(2, 40, 1, [2], Key, lac: 0));
+        await call.RequestStream.WriteAsync(first);
+        var answered = new HashSet<ulong>();
+        while (answered.Count < 2 && await call.ResponseStream.MoveNext(CancellationToken.None))
+        {
+            foreach (var response in call.ResponseStream.Current.Responses)
+            {
+                Assert.That(response.Status, Is.EqualTo(StatusCode.Ok));
+                answered.Add(response.RequestId);
+            }
+        }
+
+        Assert.That(answered, Is.EquivalentTo(new ulong[] { 1, 2 }));
+        // A writer reads answers concurrently, as the ledger client does.
+        var next = call.ResponseStream.MoveNext(CancellationToken.None);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await _server.StopAsync();
+
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(5)), "an idle open stream must not hold the stop");
+        var ended = Assert.ThrowsAsync<RpcException>(async () => await next);
+        Assert.That(ended!.StatusCode, Is.EqualTo(Grpc.Core.StatusCode.Unavailable), ended.Status.ToString());
+    }
+
+    [Test]
     public async Task GarbageBytesOnTheAddBatchStreamFailTheCallButNotTheServer()
     {
         byte[] garbage = [0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0x12, 0x34, 0xFA, 0xCE];
