@@ -3,6 +3,8 @@
 # Prints the perf report plus the bookie's CPU time per add (utime+stime from /proc over the whole run, warm-up
 # included, divided by the adds of the run scaled to warm-up + measured time).
 # usage: bench/bookie-perf.sh GROUP_WAIT_MICROS WRITERS ENTRY_BYTES PIPELINE DURATION [more perf args]
+#   e.g. --transport single (one Add stream and one message per add per writer) instead of the default
+#   --transport batch (writers share one AddBatch stream, as the ledger client does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 G=$1; W=$2; E=$3; P=$4; T=$5; shift 5

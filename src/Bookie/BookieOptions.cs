@@ -52,6 +52,12 @@ public sealed class BookieOptions
     /// </summary>
     public int MaxInFlightAddsPerStream { get; set; } = 4_096;
 
+    /// <summary>
+    /// Answers one AddBatchResponse carries at most: the AddBatch stream's writer puts every completion queued since
+    /// its last write (typically one group commit) into one message, up to this many.
+    /// </summary>
+    public int MaxAddResponsesPerMessage { get; set; } = 1_024;
+
     /// <summary>Largest master key accepted, in bytes (BookKeeper's keys are 20-byte SHA-1 digests).</summary>
     public int MaxMasterKeyBytes { get; set; } = 256;
 

@@ -55,6 +55,11 @@ public sealed class BookieOptionsValidator : IValidateOptions<BookieOptions>
             failures.Add($"MaxInFlightAddsPerStream must be >= 1, was {options.MaxInFlightAddsPerStream}");
         }
 
+        if (options.MaxAddResponsesPerMessage < 1)
+        {
+            failures.Add($"MaxAddResponsesPerMessage must be >= 1, was {options.MaxAddResponsesPerMessage}");
+        }
+
         if (options.MaxMasterKeyBytes < 0)
         {
             failures.Add($"MaxMasterKeyBytes must be >= 0, was {options.MaxMasterKeyBytes}");

@@ -68,9 +68,11 @@ public static class PerfCommand
 
             bool asJson = parse.GetValue(json);
             var inv = CultureInfo.InvariantCulture;
-            // The ceiling: the same load straight on one bookie (no replication, no ledger client).
+            // The ceiling: the same load straight on one bookie (no replication, no ledger handle), on the ledger
+            // client's transport (one shared AddBatch stream), so the ratios compare like with like.
             var single = await new BookiePerf(new BookiePerf.Settings(addresses[0], writerCount, bytes, depth, measured, warm,
-                FirstLedgerId: DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000)).RunAsync(ct);
+                FirstLedgerId: DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000,
+                Transport: BookiePerf.PerfTransport.Batch)).RunAsync(ct);
             Report("single-bookie", single.AddsPerSecond, single.BytesPerSecond, single.P50Micros, single.P99Micros,
                 single.P999Micros, single.MaxMicros, single.Errors, 1.0);
             int failures = 0;
@@ -133,10 +135,16 @@ public static class PerfCommand
             Description = "Total disk-ceiling time, half before and half after the load", DefaultValueFactory = _ => "10s",
         };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var transport = new Option<string>("--transport")
+        {
+            Description = "batch: writers share one AddBatch stream (the ledger client's transport); single: one Add stream per writer",
+            DefaultValueFactory = _ => "batch",
+        };
 
         var command = new Command("bookie", "Add throughput and latency of a bookie vs. the disk's fdatasync ceiling")
         {
             address, inProcess, dataDir, writers, entryBytes, pipeline, duration, warmup, ceilingDir, ceilingDuration, json,
+            transport,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -146,6 +154,12 @@ public static class PerfCommand
             if (writerCount < 1 || bytes < 1 || depth < 1)
             {
                 Console.Error.WriteLine("--writers, --entry-bytes and --pipeline must be positive");
+                return 2;
+            }
+
+            if (!Enum.TryParse<BookiePerf.PerfTransport>(parse.GetValue(transport), ignoreCase: true, out var wire))
+            {
+                Console.Error.WriteLine("--transport must be batch or single");
                 return 2;
             }
 
@@ -179,7 +193,7 @@ public static class PerfCommand
                 }
 
                 var settings = new BookiePerf.Settings(target, writerCount, bytes, depth, measured, warm,
-                    FirstLedgerId: DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000);
+                    FirstLedgerId: DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000, Transport: wire);
                 int groupBytes = (int)Math.Min(new BookieOptions().MaxGroupBytes,
                     (long)writerCount * depth * (bytes + JournalOverheadBytes));
                 string ceilingDirectory = ceilingPath ?? Path.GetTempPath();
@@ -226,7 +240,7 @@ public static class PerfCommand
         {
             Console.Out.WriteLine(JsonSerializer.Serialize(new
             {
-                s.Writers, s.EntryBytes, s.PipelineDepth, durationSeconds = r.Seconds, r.Adds, r.Errors,
+                s.Writers, s.EntryBytes, s.PipelineDepth, transport = s.Transport.ToString().ToLowerInvariant(), durationSeconds = r.Seconds, r.Adds, r.Errors,
                 r.AddsPerSecond, mbPerSecond = r.BytesPerSecond / 1e6, p50Micros = r.P50Micros, p99Micros = r.P99Micros,
                 p999Micros = r.P999Micros, maxMicros = r.MaxMicros, allocatedBytesPerAdd = allocatedPerAdd,
                 allocationsInclude = inProcess ? "client+server" : "server",
@@ -239,8 +253,8 @@ public static class PerfCommand
 
         var inv = CultureInfo.InvariantCulture;
         Console.Out.WriteLine(string.Format(inv,
-            "writers {0}, entry {1} B, pipeline {2}, measured {3:F1} s: {4} adds ({5} errors)",
-            s.Writers, s.EntryBytes, s.PipelineDepth, r.Seconds, r.Adds, r.Errors));
+            "writers {0}, entry {1} B, pipeline {2}, transport {6}, measured {3:F1} s: {4} adds ({5} errors)",
+            s.Writers, s.EntryBytes, s.PipelineDepth, r.Seconds, r.Adds, r.Errors, s.Transport.ToString().ToLowerInvariant()));
         Console.Out.WriteLine(string.Format(inv, "  adds/s {0:F0}   MB/s {1:F2}", r.AddsPerSecond, r.BytesPerSecond / 1e6));
         Console.Out.WriteLine(string.Format(inv, "  latency µs  p50 {0}  p99 {1}  p99.9 {2}  max {3}",
             r.P50Micros, r.P99Micros, r.P999Micros, r.MaxMicros));

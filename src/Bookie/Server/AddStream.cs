@@ -12,11 +12,13 @@ using StatusCode = Pulsarish.Protocol.Bookie.StatusCode;
 namespace Pulsarish.Bookie.Server;
 
 /// <summary>
-/// One client's Add stream. Requests are read in order and handed to storage without waiting for earlier ones
-/// (pipelined: up to <see cref="BookieOptions.MaxInFlightAddsPerStream"/> adds in flight). Completions arrive on
-/// storage's journal thread and are queued to a bounded channel drained by a single writer task, because
-/// <see cref="IServerStreamWriter{T}"/> is not thread-safe. A slot of the in-flight window is released only once
-/// its response is on the wire, so a client that stops reading responses stops being read.
+/// One client's Add or AddBatch stream. Requests are read in order and handed to storage without waiting for earlier
+/// ones (pipelined: up to <see cref="BookieOptions.MaxInFlightAddsPerStream"/> adds in flight, counted per entry also
+/// when entries come many per AddBatch message). Completions arrive on storage's journal thread and are queued to a
+/// bounded channel drained by a single writer task, because <see cref="IServerStreamWriter{T}"/> is not thread-safe:
+/// on an Add stream it writes one message per answer, on an AddBatch stream every answer queued since its last write
+/// (up to <see cref="BookieOptions.MaxAddResponsesPerMessage"/>) goes into one message. A slot of the in-flight window
+/// is released only once its answer is on the wire, so a client that stops reading responses stops being read.
 /// </summary>
 internal sealed class AddStream
 {
@@ -27,7 +29,6 @@ internal sealed class AddStream
     private readonly BookieState _state;
     private readonly BookieMetrics _metrics;
     private readonly ILogger _logger;
-    private readonly IServerStreamWriter<AddResponse> _writer;
     private readonly Channel<AddResponse> _responses;
     private readonly SemaphoreSlim _window;
     // Pools bounded by the window: at most MaxInFlightAddsPerStream of each exist per stream.
@@ -39,14 +40,13 @@ internal sealed class AddStream
     private int _pendingAdds = 1;
 
     public AddStream(ILedgerStorage storage, BookieOptions options, BookieState state, BookieMetrics metrics,
-        ILogger logger, IServerStreamWriter<AddResponse> writer)
+        ILogger logger)
     {
         _storage = storage;
         _options = options;
         _state = state;
         _metrics = metrics;
         _logger = logger;
-        _writer = writer;
         _window = new SemaphoreSlim(options.MaxInFlightAddsPerStream, options.MaxInFlightAddsPerStream);
         _responses = Channel.CreateBounded<AddResponse>(new BoundedChannelOptions(options.MaxInFlightAddsPerStream)
         {
@@ -56,22 +56,27 @@ internal sealed class AddStream
         });
     }
 
+    /// <summary>Serves an Add stream: one request and one response message per entry.</summary>
+    public Task RunAsync(IAsyncStreamReader<AddRequest> requests, IServerStreamWriter<AddResponse> writer,
+        CancellationToken ct)
+        => RunAsync(token => ReadSingleAsync(requests, token), WriteSingleAsync(writer), ct);
+
+    /// <summary>Serves an AddBatch stream: many entries per request message, many answers per response message.</summary>
+    public Task RunBatchAsync(IAsyncStreamReader<AddBatchRequest> requests, IServerStreamWriter<AddBatchResponse> writer,
+        CancellationToken ct)
+        => RunAsync(token => ReadBatchesAsync(requests, token), WriteBatchesAsync(writer), ct);
+
     /// <summary>
     /// Reads requests until the client completes the stream, the call ends, or the bookie stops (then the call ends
     /// with UNAVAILABLE once every add read so far is answered).
     /// </summary>
-    public async Task RunAsync(IAsyncStreamReader<AddRequest> requests, CancellationToken ct)
+    private async Task RunAsync(Func<CancellationToken, Task> read, Task writing, CancellationToken ct)
     {
-        var writing = WriteResponsesAsync();
         using var call = CancellationTokenSource.CreateLinkedTokenSource(ct, _state.Stopping);
         bool stopped = false;
         try
         {
-            while (await requests.MoveNext(call.Token).ConfigureAwait(false))
-            {
-                await _window.WaitAsync(call.Token).ConfigureAwait(false);
-                Dispatch(requests.Current);
-            }
+            await read(call.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (_state.Stopping.IsCancellationRequested && !ct.IsCancellationRequested)
         {
@@ -94,6 +99,35 @@ internal sealed class AddStream
         {
             // Every add read so far has been answered; the writer reconnects to another bookie or after restart.
             throw new RpcException(new Status(Grpc.Core.StatusCode.Unavailable, "bookie is shutting down"));
+        }
+    }
+
+    private async Task ReadSingleAsync(IAsyncStreamReader<AddRequest> requests, CancellationToken ct)
+    {
+        while (await requests.MoveNext(ct).ConfigureAwait(false))
+        {
+            _metrics.AddRequestMessages.Inc();
+            await _window.WaitAsync(ct).ConfigureAwait(false);
+            Dispatch(requests.Current);
+        }
+    }
+
+    private async Task ReadBatchesAsync(IAsyncStreamReader<AddBatchRequest> requests, CancellationToken ct)
+    {
+        while (await requests.MoveNext(ct).ConfigureAwait(false))
+        {
+            _metrics.AddRequestMessages.Inc();
+            var adds = requests.Current.Adds;
+            for (int i = 0; i < adds.Count; i++)
+            {
+                // The window counts entries, not messages: a full window stops the reading mid-batch.
+                if (!_window.Wait(0))
+                {
+                    await _window.WaitAsync(ct).ConfigureAwait(false);
+                }
+
+                Dispatch(adds[i]);
+            }
         }
     }
 
@@ -196,7 +230,7 @@ internal sealed class AddStream
         Debug.Assert(queued, "response channel holds one place per in-flight window slot");
     }
 
-    private async Task WriteResponsesAsync()
+    private async Task WriteSingleAsync(IServerStreamWriter<AddResponse> writer)
     {
         var reader = _responses.Reader;
         bool broken = false;
@@ -204,25 +238,60 @@ internal sealed class AddStream
         {
             while (reader.TryRead(out var response))
             {
-                if (!broken)
-                {
-                    try
-                    {
-                        // Flush only when nothing else is queued: one flush covers a whole group commit.
-                        _writer.WriteOptions = reader.Count > 0 ? BufferHint : null;
-                        await _writer.WriteAsync(response).ConfigureAwait(false);
-                    }
-                    catch (Exception ex)
-                    {
-                        broken = true;
-                        _logger.LogDebug(ex, "Add stream closed while writing responses");
-                    }
-                }
-
+                // Flush only when nothing else is queued: one flush covers a whole group commit.
+                broken = broken || !await TryWriteAsync(writer, response, moreQueued: reader.Count > 0).ConfigureAwait(false);
                 // Serialized by now: the message object can carry the next response.
                 _freeResponses.Enqueue(response);
                 _window.Release();
             }
+        }
+    }
+
+    private async Task WriteBatchesAsync(IServerStreamWriter<AddBatchResponse> writer)
+    {
+        var reader = _responses.Reader;
+        // One message object for the stream's life: it is serialized by the time WriteAsync completes.
+        var message = new AddBatchResponse();
+        var answers = message.Responses;
+        bool broken = false;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (answers.Count < _options.MaxAddResponsesPerMessage && reader.TryRead(out var response))
+            {
+                answers.Add(response);
+            }
+
+            if (answers.Count == 0)
+            {
+                continue;
+            }
+
+            broken = broken || !await TryWriteAsync(writer, message, moreQueued: reader.Count > 0).ConfigureAwait(false);
+            int written = answers.Count;
+            for (int i = 0; i < written; i++)
+            {
+                _freeResponses.Enqueue(answers[i]);
+            }
+
+            answers.Clear();
+            _window.Release(written);
+        }
+    }
+
+    /// <summary>Writes one message; false once the stream is closed (later answers are dropped, their slots freed).</summary>
+    private async ValueTask<bool> TryWriteAsync<T>(IServerStreamWriter<T> writer, T message, bool moreQueued)
+    {
+        try
+        {
+            writer.WriteOptions = moreQueued ? BufferHint : null;
+            await writer.WriteAsync(message).ConfigureAwait(false);
+            _metrics.AddResponseMessages.Inc();
+            return true;
+        }
+        catch (Exception ex)
+        {
+            _logger.LogDebug(ex, "Add stream closed while writing responses");
+            return false;
         }
     }
 

@@ -20,6 +20,10 @@ public sealed class BookieMetrics
             "Time from receiving an add to its journal durability, successful adds only.",
             new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.0001, 2, 16) });
         AddedBytes = factory.CreateCounter("pulsarish_bookie_added_bytes_total", "Payload bytes of successful adds.");
+        AddRequestMessages = factory.CreateCounter("pulsarish_bookie_add_request_messages_total",
+            "Messages read on Add and AddBatch streams (adds per message = adds_total / this).");
+        AddResponseMessages = factory.CreateCounter("pulsarish_bookie_add_response_messages_total",
+            "Messages written on Add and AddBatch streams (answers per message = adds_total / this).");
         var adds = factory.CreateCounter("pulsarish_bookie_adds_total", "Add requests answered, by status.",
             new CounterConfiguration { LabelNames = ["status"] });
         var reads = factory.CreateCounter("pulsarish_bookie_reads_total", "Entry reads answered, by status.",
@@ -46,6 +50,12 @@ public sealed class BookieMetrics
 
     /// <summary>Payload bytes acknowledged.</summary>
     public Counter AddedBytes { get; }
+
+    /// <summary>Request messages read on add streams (one per add on Add, one per batch on AddBatch).</summary>
+    public Counter AddRequestMessages { get; }
+
+    /// <summary>Response messages written on add streams.</summary>
+    public Counter AddResponseMessages { get; }
 
     /// <summary>Counts one answered add.</summary>
     public void CountAdd(StatusCode status) => _addsByStatus[(int)status].Inc();

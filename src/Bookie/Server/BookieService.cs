@@ -32,14 +32,21 @@ public sealed class BookieService : Protocol.Bookie.Bookie.BookieBase
     }
 
     /// <inheritdoc />
-    public override async Task Add(IAsyncStreamReader<AddRequest> requestStream,
+    public override Task Add(IAsyncStreamReader<AddRequest> requestStream,
         IServerStreamWriter<AddResponse> responseStream, ServerCallContext context)
+        => ServeAddStreamAsync(stream => stream.RunAsync(requestStream, responseStream, context.CancellationToken));
+
+    /// <inheritdoc />
+    public override Task AddBatch(IAsyncStreamReader<AddBatchRequest> requestStream,
+        IServerStreamWriter<AddBatchResponse> responseStream, ServerCallContext context)
+        => ServeAddStreamAsync(stream => stream.RunBatchAsync(requestStream, responseStream, context.CancellationToken));
+
+    private async Task ServeAddStreamAsync(Func<AddStream, Task> serve)
     {
         _state.AddStreamOpened();
         try
         {
-            await new AddStream(_storage, _options, _state, _metrics, _logger, responseStream)
-                .RunAsync(requestStream, context.CancellationToken).ConfigureAwait(false);
+            await serve(new AddStream(_storage, _options, _state, _metrics, _logger)).ConfigureAwait(false);
         }
         finally
         {

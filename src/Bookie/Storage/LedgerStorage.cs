@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Threading.Tasks.Sources;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Pulsarish.Common.Errors;
@@ -33,6 +34,8 @@ public sealed class LedgerStorage : ILedgerStorage
     private readonly Journal _journal = null!;
     private readonly ConcurrentDictionary<long, LedgerState> _ledgers = new();
     private readonly ConcurrentDictionary<long, byte> _dirtyLedgers = new();
+    private readonly ConcurrentQueue<PendingAdd> _freePendingAdds = new();
+    private int _freePendingAddCount;
     private readonly Dictionary<long, Dictionary<long, long>> _entryLogUsage;
     private readonly SemaphoreSlim _maintenance = new(1, 1);
     private readonly SemaphoreSlim _flushSignal = new(0, int.MaxValue);
@@ -103,9 +106,37 @@ public sealed class LedgerStorage : ILedgerStorage
     public Journal Journal => _journal;
 
     /// <inheritdoc />
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask AddEntryAsync(long ledgerId, long entryId, ReadOnlyMemory<byte> masterKey, long lac,
+    public ValueTask AddEntryAsync(long ledgerId, long entryId, ReadOnlyMemory<byte> masterKey, long lac,
         ReadOnlyMemory<byte> entry, bool recovery, CancellationToken ct = default)
+    {
+        // Not an async method: the common add (known ledger, room in the write cache) waits for the journal through
+        // a pooled PendingAdd instead of a state-machine box per entry. Failures still surface through the task.
+        try
+        {
+            LedgerState state = BeginAdd(ledgerId, entryId, masterKey, lac, entry, recovery, out bool journalKey);
+            Task? spaceAvailable = null;
+            if (journalKey || !_writeCache.TryAdd(ledgerId, entryId, entry.Span, out spaceAvailable))
+            {
+                return AddEntrySlowAsync(state, journalKey, spaceAvailable, ledgerId, entryId, lac, entry, recovery, ct);
+            }
+            ValueTask entryWrite = _journal.AppendAsync(JournalRecordKind.Entry, ledgerId, entryId, lac, entry, ct);
+            if (entryWrite.IsCompleted)
+            {
+                entryWrite.GetAwaiter().GetResult();
+                EndAdd(state, ledgerId, recovery, journalKey: false);
+                return default;
+            }
+            return PendingAdd.Rent(this).Start(state, ledgerId, recovery, entryWrite);
+        }
+        catch (Exception e)
+        {
+            return ValueTask.FromException(e);
+        }
+    }
+
+    /// <summary>Checks an add and records its ids in the ledger's state; the entry is not stored yet.</summary>
+    private LedgerState BeginAdd(long ledgerId, long entryId, ReadOnlyMemory<byte> masterKey, long lac,
+        ReadOnlyMemory<byte> entry, bool recovery, out bool journalKey)
     {
         ValidateIds(ledgerId, entryId);
         if (entry.IsEmpty)
@@ -118,7 +149,7 @@ public sealed class LedgerStorage : ILedgerStorage
         }
         ValidateMasterKey(masterKey);
         ThrowIfDisposed();
-        LedgerState state = GetOrCreateAuthorized(ledgerId, masterKey, out bool journalKey);
+        LedgerState state = GetOrCreateAuthorized(ledgerId, masterKey, out journalKey);
         lock (state)
         {
             if (!recovery && state.Fenced)
@@ -135,12 +166,40 @@ public sealed class LedgerStorage : ILedgerStorage
             }
         }
         _dirtyLedgers.TryAdd(ledgerId, 0);
+        return state;
+    }
+
+    /// <summary>After the journal made the entry durable: refuses to acknowledge a normal add once a fence began.</summary>
+    private static void EndAdd(LedgerState state, long ledgerId, bool recovery, bool journalKey)
+    {
+        lock (state)
+        {
+            if (journalKey)
+            {
+                state.MasterKeyDurable = true;
+            }
+            // Never acknowledge a normal add once the fence began: the fence answer must cover every acked entry (DESIGN §4).
+            if (!recovery && state.Fenced)
+            {
+                throw new LedgerFencedException(ledgerId);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The rest of an add that must wait for write-cache space or journal the ledger's master key first.
+    /// <paramref name="spaceAvailable"/> is set when the entry is not in the write cache yet.
+    /// </summary>
+    private async ValueTask AddEntrySlowAsync(LedgerState state, bool journalKey, Task? spaceAvailable, long ledgerId,
+        long entryId, long lac, ReadOnlyMemory<byte> entry, bool recovery, CancellationToken ct)
+    {
         // Into the write cache before the journal: that ordering makes the swap-time journal position a valid checkpoint.
-        while (!_writeCache.TryAdd(ledgerId, entryId, entry.Span, out Task spaceAvailable))
+        while (spaceAvailable is not null || !_writeCache.TryAdd(ledgerId, entryId, entry.Span, out spaceAvailable))
         {
             Interlocked.Increment(ref _writeCacheFullWaits);
             RequestFlush();
-            await spaceAvailable.WaitAsync(ct).ConfigureAwait(false);
+            await spaceAvailable!.WaitAsync(ct).ConfigureAwait(false);
+            spaceAvailable = null;
         }
         ValueTask keyWrite = journalKey
             ? _journal.AppendAsync(JournalRecordKind.MasterKey, ledgerId, -1, -1, state.MasterKey, ct)
@@ -154,18 +213,93 @@ public sealed class LedgerStorage : ILedgerStorage
         {
             await entryWrite.ConfigureAwait(false);
         }
-        lock (state)
+        EndAdd(state, ledgerId, recovery, journalKey);
+    }
+
+    /// <summary>
+    /// The journal wait of one common add, reused across adds (at most <see cref="StorageOptions.JournalQueueCapacity"/>
+    /// kept): its continuation is a cached delegate and its task a pooled <see cref="IValueTaskSource"/>, so an add
+    /// allocates nothing here. The task handed out must be awaited exactly once, which returns the object.
+    /// </summary>
+    private sealed class PendingAdd : IValueTaskSource
+    {
+        private readonly LedgerStorage _owner;
+        private readonly Action _onJournaled;
+        private ManualResetValueTaskSourceCore<bool> _core;
+        private ConfiguredValueTaskAwaitable.ConfiguredValueTaskAwaiter _journalWrite;
+        private LedgerState _state = null!;
+        private long _ledgerId;
+        private bool _recovery;
+
+        private PendingAdd(LedgerStorage owner)
         {
-            if (journalKey)
+            _owner = owner;
+            _onJournaled = OnJournaled;
+        }
+
+        public static PendingAdd Rent(LedgerStorage owner)
+        {
+            if (owner._freePendingAdds.TryDequeue(out PendingAdd? pending))
             {
-                state.MasterKeyDurable = true;
+                Interlocked.Decrement(ref owner._freePendingAddCount);
+                return pending;
             }
-            // Never acknowledge a normal add once the fence began: the fence answer must cover every acked entry (DESIGN §4).
-            if (!recovery && state.Fenced)
+            return new PendingAdd(owner);
+        }
+
+        public ValueTask Start(LedgerState state, long ledgerId, bool recovery, ValueTask entryWrite)
+        {
+            _state = state;
+            _ledgerId = ledgerId;
+            _recovery = recovery;
+            var task = new ValueTask(this, _core.Version);
+            _journalWrite = entryWrite.ConfigureAwait(false).GetAwaiter();
+            _journalWrite.UnsafeOnCompleted(_onJournaled);
+            return task;
+        }
+
+        private void OnJournaled()
+        {
+            var journalWrite = _journalWrite;
+            _journalWrite = default;
+            try
             {
-                throw new LedgerFencedException(ledgerId);
+                journalWrite.GetResult();
+                EndAdd(_state, _ledgerId, _recovery, journalKey: false);
+            }
+            catch (Exception e)
+            {
+                _core.SetException(e);
+                return;
+            }
+            _core.SetResult(true);
+        }
+
+        void IValueTaskSource.GetResult(short token)
+        {
+            try
+            {
+                _core.GetResult(token);
+            }
+            finally
+            {
+                _core.Reset();
+                _state = null!;
+                if (Interlocked.Increment(ref _owner._freePendingAddCount) <= _owner._options.JournalQueueCapacity)
+                {
+                    _owner._freePendingAdds.Enqueue(this);
+                }
+                else
+                {
+                    Interlocked.Decrement(ref _owner._freePendingAddCount);
+                }
             }
         }
+
+        ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _core.GetStatus(token);
+
+        void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token,
+            ValueTaskSourceOnCompletedFlags flags) => _core.OnCompleted(continuation, state, token, flags);
     }
 
     /// <inheritdoc />

@@ -10,10 +10,13 @@ using StatusCode = Pulsarish.Protocol.Bookie.StatusCode;
 namespace Pulsarish.Common.Ledgers;
 
 /// <summary>
-/// The client side of one bookie: an HTTP/2 channel and one Add stream shared by every ledger, requests matched to
-/// answers by request id. Adds are queued (bounded by <see cref="LedgerClientOptions.MaxQueuedAddsPerBookie"/>) and
-/// written by a single writer task, because a gRPC request stream is not thread-safe. When the stream breaks, every
-/// add in flight on it is answered ERROR and the next add opens a new stream (re-resolving the address).
+/// The client side of one bookie: an HTTP/2 channel and one AddBatch stream shared by every ledger, requests matched
+/// to answers by request id. Adds are queued (bounded by <see cref="LedgerClientOptions.MaxQueuedAddsPerBookie"/>) and
+/// written by a single writer task, because a gRPC request stream is not thread-safe; each write carries every add
+/// queued meanwhile (up to <see cref="LedgerClientOptions.MaxAddsPerBatchMessage"/> adds and
+/// <see cref="LedgerClientOptions.MaxBatchMessageBytes"/>), as BookKeeper's client coalesces requests into one channel
+/// write. When the stream breaks, every add in flight on it is answered ERROR and the next add opens a new stream
+/// (re-resolving the address).
 /// </summary>
 internal sealed class BookieConnection : IAsyncDisposable
 {
@@ -60,10 +63,10 @@ internal sealed class BookieConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>One Add stream and the adds written on it that wait for an answer.</summary>
-    private sealed class AddStreamState(AsyncDuplexStreamingCall<AddRequest, AddResponse> call)
+    /// <summary>One AddBatch stream and the adds written on it that wait for an answer.</summary>
+    private sealed class AddStreamState(AsyncDuplexStreamingCall<AddBatchRequest, AddBatchResponse> call)
     {
-        public readonly AsyncDuplexStreamingCall<AddRequest, AddResponse> Call = call;
+        public readonly AsyncDuplexStreamingCall<AddBatchRequest, AddBatchResponse> Call = call;
         public readonly ConcurrentDictionary<ulong, QueuedAdd> InFlight = new();
         public volatile bool Broken;
     }
@@ -146,38 +149,36 @@ internal sealed class BookieConnection : IAsyncDisposable
     {
         AddStreamState? stream = null;
         var reader = _queue.Reader;
+        int maxAdds = _owner.Options.MaxAddsPerBatchMessage;
+        long maxBytes = _owner.Options.MaxBatchMessageBytes;
+        // One message and one list for the connection's life: the message is serialized once WriteAsync completes.
+        var message = new AddBatchRequest();
+        var batch = new List<QueuedAdd>(Math.Min(maxAdds, 1024));
         try
         {
             while (await reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
             {
-                while (reader.TryRead(out var add))
+                // Natural batching: whatever queued while the previous write was in progress, no added delay.
+                long bytes = 0;
+                while (batch.Count < maxAdds && bytes < maxBytes && reader.TryRead(out var add))
                 {
-                    if (stream is null || stream.Broken)
+                    batch.Add(add);
+                    bytes += add.Request.Payload.Length;
+                }
+                if (batch.Count == 0)
+                {
+                    continue;
+                }
+                if (stream is null || stream.Broken)
+                {
+                    stream = await OpenStreamAsync().ConfigureAwait(false);
+                    if (stream is null)
                     {
-                        stream = await OpenStreamAsync().ConfigureAwait(false);
-                        if (stream is null)
-                        {
-                            add.Answer(StatusCode.Error, _bookieId);
-                            continue;
-                        }
-                    }
-                    stream.InFlight[add.Request.RequestId] = add;
-                    try
-                    {
-                        // Let gRPC coalesce a burst into fewer socket writes; the last add of the burst flushes.
-                        stream.Call.RequestStream.WriteOptions = reader.TryPeek(out _) ? BufferHint : null;
-                        await stream.Call.RequestStream.WriteAsync(add.Request).ConfigureAwait(false);
-                    }
-                    catch (Exception ex)
-                    {
-                        _owner.Logger.LogDebug(ex, "Add stream to bookie {BookieId} broke while writing", _bookieId);
-                        BreakStream(stream);
-                    }
-                    if (stream.Broken && stream.InFlight.TryRemove(add.Request.RequestId, out var orphan))
-                    {
-                        orphan.Answer(StatusCode.Error, _bookieId);
+                        AnswerError(batch);
+                        continue;
                     }
                 }
+                await WriteBatchAsync(stream, message, batch, moreQueued: reader.TryPeek(out _)).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
@@ -189,6 +190,7 @@ internal sealed class BookieConnection : IAsyncDisposable
             {
                 BreakStream(stream);
             }
+            AnswerError(batch);
             while (reader.TryRead(out var add))
             {
                 add.Answer(StatusCode.Error, _bookieId);
@@ -196,12 +198,59 @@ internal sealed class BookieConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>Writes <paramref name="batch"/> as one message and empties it; on failure answers its adds ERROR.</summary>
+    private async Task WriteBatchAsync(AddStreamState stream, AddBatchRequest message, List<QueuedAdd> batch, bool moreQueued)
+    {
+        var adds = message.Adds;
+        foreach (var add in batch)
+        {
+            // Registered before the write: the answer may arrive before WriteAsync returns.
+            stream.InFlight[add.Request.RequestId] = add;
+            adds.Add(add.Request);
+        }
+        try
+        {
+            // Let gRPC coalesce a burst into fewer socket writes; the last message of the burst flushes.
+            stream.Call.RequestStream.WriteOptions = moreQueued ? BufferHint : null;
+            await stream.Call.RequestStream.WriteAsync(message).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            _owner.Logger.LogDebug(ex, "Add stream to bookie {BookieId} broke while writing", _bookieId);
+            BreakStream(stream);
+        }
+        finally
+        {
+            adds.Clear();
+        }
+        if (stream.Broken)
+        {
+            foreach (var add in batch)
+            {
+                if (stream.InFlight.TryRemove(add.Request.RequestId, out var orphan))
+                {
+                    orphan.Answer(StatusCode.Error, _bookieId);
+                }
+            }
+        }
+        batch.Clear();
+    }
+
+    private void AnswerError(List<QueuedAdd> batch)
+    {
+        foreach (var add in batch)
+        {
+            add.Answer(StatusCode.Error, _bookieId);
+        }
+        batch.Clear();
+    }
+
     private async Task<AddStreamState?> OpenStreamAsync()
     {
         try
         {
             var client = await GetClientAsync(_stop.Token).ConfigureAwait(false);
-            var state = new AddStreamState(client.Add(cancellationToken: _stop.Token));
+            var state = new AddStreamState(client.AddBatch(cancellationToken: _stop.Token));
             _ = ReadLoopAsync(state);
             return state;
         }
@@ -220,10 +269,14 @@ internal sealed class BookieConnection : IAsyncDisposable
             var responses = state.Call.ResponseStream;
             while (await responses.MoveNext(_stop.Token).ConfigureAwait(false))
             {
-                var response = responses.Current;
-                if (state.InFlight.TryRemove(response.RequestId, out var add))
+                var answers = responses.Current.Responses;
+                for (int i = 0; i < answers.Count; i++)
                 {
-                    add.Answer(response.Status, _bookieId);
+                    var response = answers[i];
+                    if (state.InFlight.TryRemove(response.RequestId, out var add))
+                    {
+                        add.Answer(response.Status, _bookieId);
+                    }
                 }
             }
         }

@@ -46,6 +46,15 @@ public sealed class LedgerClientOptions
     /// <summary>Adds queued for one bookie's add stream before further ones are failed with ERROR.</summary>
     public int MaxQueuedAddsPerBookie { get; set; } = 100_000;
 
+    /// <summary>
+    /// Adds one AddBatch message to a bookie carries at most. The writer of a bookie's stream puts every add queued
+    /// while its previous write was in progress into the next message (no added delay), up to this many.
+    /// </summary>
+    public int MaxAddsPerBatchMessage { get; set; } = 512;
+
+    /// <summary>Payload bytes after which an AddBatch message takes no further add (one add always fits).</summary>
+    public int MaxBatchMessageBytes { get; set; } = 1024 * 1024;
+
     /// <summary>Throws <see cref="ArgumentException"/> on a setting out of range.</summary>
     public void Validate()
     {
@@ -56,6 +65,8 @@ public sealed class LedgerClientOptions
         if (MaxPendingAdds < 1) throw new ArgumentException("MaxPendingAdds must be at least 1", nameof(MaxPendingAdds));
         if (MaxOutstandingReads < 1) throw new ArgumentException("MaxOutstandingReads must be at least 1", nameof(MaxOutstandingReads));
         if (MaxQueuedAddsPerBookie < 1) throw new ArgumentException("MaxQueuedAddsPerBookie must be at least 1", nameof(MaxQueuedAddsPerBookie));
+        if (MaxAddsPerBatchMessage < 1) throw new ArgumentException("MaxAddsPerBatchMessage must be at least 1", nameof(MaxAddsPerBatchMessage));
+        if (MaxBatchMessageBytes < 1) throw new ArgumentException("MaxBatchMessageBytes must be at least 1", nameof(MaxBatchMessageBytes));
         ArgumentNullException.ThrowIfNull(PlacementPolicy);
     }
 }

@@ -17,7 +17,7 @@ public sealed class BookieOptionsValidatorTests
         var options = new BookieOptions
         {
             Port = 70000, BindAddress = "not-an-ip", MaxEntryBytes = 0, MaxInFlightAddsPerStream = 0,
-            DiskUsageThreshold = 1.5,
+            MaxAddResponsesPerMessage = 0, DiskUsageThreshold = 1.5,
         };
 
         var result = new BookieOptionsValidator().Validate(null, options);
@@ -28,6 +28,7 @@ public sealed class BookieOptionsValidatorTests
         Assert.That(result.Failures, Has.Some.Contains("BindAddress"));
         Assert.That(result.Failures, Has.Some.Contains("MaxEntryBytes"));
         Assert.That(result.Failures, Has.Some.Contains("MaxInFlightAddsPerStream"));
+        Assert.That(result.Failures, Has.Some.Contains("MaxAddResponsesPerMessage"));
         Assert.That(result.Failures, Has.Some.Contains("DiskUsageThreshold"));
     }
 

@@ -20,6 +20,7 @@ public sealed class ReadOnlyBookieTests
             IndexDir = dir.Sub("i"),
             // Any disk with a byte in use is "full" at this threshold.
             DiskUsageThreshold = 1e-12,
+            DiskUsageLwmThreshold = 1e-12,
         }, new BookieServerSetup { StorageFactory = (_, _, _) => ValueTask.FromResult<Bookie.Storage.ILedgerStorage>(storage) });
         using var channel = BookieRequests.Channel(server.Address);
         var client = new Protocol.Bookie.Bookie.BookieClient(channel);

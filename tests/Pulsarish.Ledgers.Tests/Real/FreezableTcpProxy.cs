@@ -5,7 +5,8 @@ namespace Pulsarish.Ledgers.Tests.Real;
 
 /// <summary>
 /// A TCP forwarder on 127.0.0.1 in front of a bookie. <see cref="Freeze"/> stops moving bytes in both directions
-/// without closing anything (a hung bookie or a silent network); <see cref="Thaw"/> resumes.
+/// without closing anything (a hung bookie or a silent network); <see cref="Thaw"/> resumes; <see cref="Sever"/> drops
+/// the connections (a reset network).
 /// </summary>
 public sealed class FreezableTcpProxy : IAsyncDisposable
 {
@@ -28,6 +29,19 @@ public sealed class FreezableTcpProxy : IAsyncDisposable
     public void Freeze() => _thawed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public void Thaw() => _thawed.TrySetResult();
+
+    /// <summary>Closes every connection made so far (both sides); new connections are still accepted.</summary>
+    public void Sever()
+    {
+        lock (_sockets)
+        {
+            foreach (var socket in _sockets)
+            {
+                socket.Dispose();
+            }
+            _sockets.Clear();
+        }
+    }
 
     private static TaskCompletionSource NewOpenGate()
     {
