@@ -91,10 +91,13 @@ public sealed class BookieCluster : IAsyncDisposable
         await session.DisposeAsync();
     }
 
-    /// <summary>A new ledger client (its own gRPC connections), disposed with the cluster.</summary>
+    /// <summary>
+    /// A new ledger client with its own gRPC connections and its own ledger-id generator (so it claims its own id
+    /// ranges, as a separate broker process does), disposed with the cluster.
+    /// </summary>
     public LedgerClient NewClient()
     {
-        var client = LedgerClient.Create(LedgerMetadata, Registry, new LedgerClientOptions());
+        var client = LedgerClient.Create(new LedgerMetadataStore(_store), Registry, new LedgerClientOptions());
         lock (_clients)
         {
             _clients.Add(client);

@@ -477,8 +477,15 @@ public sealed class ManagedLedger : IAsyncDisposable
     {
         var config = Config;
         var custom = new Dictionary<string, string> { ["pulsarish/managed-ledger"] = Name.FullName };
+        long lastLedgerId;
+        lock (_lock)
+        {
+            lastLedgerId = _ledgers.Count > 0 ? _ledgers[^1].LedgerId : 0;
+        }
+        // Positions compare by ledger id, so the new ledger's id must be above the last one — which another broker
+        // (another id range) may have created (DESIGN §6).
         var handle = await _client.CreateLedgerAsync(config.EnsembleSize, config.WriteQuorum, config.AckQuorum,
-            customMetadata: custom, ct: ct).ConfigureAwait(false);
+            customMetadata: custom, ct: ct, idAboveExclusive: lastLedgerId).ConfigureAwait(false);
         var info = new LedgerInfo { LedgerId = handle.LedgerId, CtimeMillis = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
         try
         {

@@ -11,8 +11,11 @@ public sealed record VersionedLedgerMetadata(LedgerMetadata Metadata, long Versi
 /// </summary>
 public interface ILedgerManager
 {
-    /// <summary>Stores new metadata under a fresh ledger id (set into the returned copy).</summary>
-    Task<VersionedLedgerMetadata> CreateAsync(LedgerMetadata metadata, CancellationToken ct = default);
+    /// <summary>
+    /// Stores new metadata under a fresh ledger id (set into the returned copy), greater than
+    /// <paramref name="idAboveExclusive"/> (a managed ledger's last ledger id: its ledgers must be in id order).
+    /// </summary>
+    Task<VersionedLedgerMetadata> CreateAsync(LedgerMetadata metadata, long idAboveExclusive = 0, CancellationToken ct = default);
 
     /// <summary>The metadata, or null when the ledger does not exist.</summary>
     Task<VersionedLedgerMetadata?> ReadAsync(long ledgerId, CancellationToken ct = default);

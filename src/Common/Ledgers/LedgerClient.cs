@@ -61,10 +61,11 @@ public sealed class LedgerClient : IAsyncDisposable
     /// Creates an OPEN ledger on <paramref name="ensembleSize"/> bookies with the given quorums
     /// (E ≥ Qw ≥ Qa ≥ 1, E ≤ 64, else <see cref="ArgumentException"/>); <see cref="NotEnoughBookiesException"/> when
     /// the placement cannot be met. The metadata gets a fresh ledger id and a random master key.
+    /// The new id is above <paramref name="idAboveExclusive"/> (a managed ledger passes its last ledger's id).
     /// </summary>
     public async Task<LedgerHandle> CreateLedgerAsync(int ensembleSize, int writeQuorum, int ackQuorum,
         IPlacementPolicy? placement = null, IReadOnlyDictionary<string, string>? customMetadata = null,
-        CancellationToken ct = default)
+        CancellationToken ct = default, long idAboveExclusive = 0)
     {
         if (ackQuorum < 1 || writeQuorum < ackQuorum || ensembleSize < writeQuorum)
         {
@@ -102,7 +103,7 @@ public sealed class LedgerClient : IAsyncDisposable
                 metadata.CustomMetadata[key] = value;
             }
         }
-        var created = await Ledgers.CreateAsync(metadata, ct).ConfigureAwait(false);
+        var created = await Ledgers.CreateAsync(metadata, idAboveExclusive, ct).ConfigureAwait(false);
         _logger.LogInformation("Created ledger {LedgerId} E={E} Qw={Qw} Qa={Qa} on {Ensemble}",
             created.Metadata.LedgerId, ensembleSize, writeQuorum, ackQuorum, string.Join(",", ensemble));
         return new LedgerHandle(this, created, placement, _loggerFactory.CreateLogger<LedgerHandle>());

@@ -6,9 +6,9 @@ namespace Pulsarish.Common.Ledgers;
 /// <summary><see cref="ILedgerManager"/> over the metadata store's <see cref="LedgerMetadataStore"/> (ZooKeeper or embedded).</summary>
 public sealed class MetadataStoreLedgerManager(LedgerMetadataStore store) : ILedgerManager
 {
-    public async Task<VersionedLedgerMetadata> CreateAsync(LedgerMetadata metadata, CancellationToken ct = default)
+    public async Task<VersionedLedgerMetadata> CreateAsync(LedgerMetadata metadata, long idAboveExclusive = 0, CancellationToken ct = default)
     {
-        var (created, version) = await store.CreateAsync(metadata.Clone(), ct).ConfigureAwait(false);
+        var (created, version) = await store.CreateAsync(metadata.Clone(), idAboveExclusive, ct).ConfigureAwait(false);
         return new VersionedLedgerMetadata(created, version);
     }
 

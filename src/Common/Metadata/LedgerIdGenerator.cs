@@ -34,15 +34,27 @@ public sealed class LedgerIdGenerator
         _logger = logger ?? NullLogger<LedgerIdGenerator>.Instance;
     }
 
-    /// <summary>A fresh ledger id.</summary>
-    public async Task<long> NextAsync(CancellationToken ct = default)
+    /// <summary>
+    /// A fresh ledger id, greater than <paramref name="aboveExclusive"/>. Ranges are claimed in increasing order
+    /// across all generators, but a generator keeps serving an old range while others claim newer ones, so ids are
+    /// not monotonic across processes. A managed ledger needs its ledgers in id order (its positions compare by
+    /// ledger id), so it passes its last ledger id: when the local range is not above it, the rest of the range is
+    /// dropped and a new one claimed — which lies above every id handed out before, the floor included.
+    /// </summary>
+    public async Task<long> NextAsync(long aboveExclusive = 0, CancellationToken ct = default)
     {
         await _lock.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            if (_next >= _limit)
+            if (_next >= _limit || _next <= aboveExclusive)
             {
                 (_next, _limit) = await ClaimRangeAsync(ct).ConfigureAwait(false);
+                if (_next <= aboveExclusive)
+                {
+                    // Only possible if the floor was never handed out by any generator of this store.
+                    throw new InvalidOperationException(
+                        $"ledger id floor {aboveExclusive} is above the claimed ids [{_next}, {_limit})");
+                }
             }
             return _next++;
         }

@@ -33,9 +33,13 @@ public sealed class LedgerMetadataStore
     /// metadata and its version (0).
     /// </summary>
     public async Task<(LedgerMetadata Metadata, long Version)> CreateAsync(LedgerMetadata m, CancellationToken ct = default)
+        => await CreateAsync(m, 0, ct).ConfigureAwait(false);
+
+    /// <summary>Stores new metadata under a fresh ledger id above <paramref name="idAboveExclusive"/> (see <see cref="LedgerIdGenerator.NextAsync"/>).</summary>
+    public async Task<(LedgerMetadata Metadata, long Version)> CreateAsync(LedgerMetadata m, long idAboveExclusive, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(m);
-        m.LedgerId = await IdGenerator.NextAsync(ct).ConfigureAwait(false);
+        m.LedgerId = await IdGenerator.NextAsync(idAboveExclusive, ct).ConfigureAwait(false);
         string path = MetadataPaths.Ledger(m.LedgerId);
         LedgerMetadataValidator.Validate(m, path);
         var stat = await Store.PutAsync(path, m.ToByteArray(), -1, ct).ConfigureAwait(false);

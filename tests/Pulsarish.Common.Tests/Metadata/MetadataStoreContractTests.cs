@@ -429,6 +429,22 @@ public abstract class MetadataStoreContractTests
     }
 
     [Test]
+    public async Task LedgerIdGenerator_AnIdAboveAFloorFromAnotherGeneratorsRangeIsAboveIt()
+    {
+        var genA = new LedgerIdGenerator(await OpenAsync(), rangeSize: 10);
+        var genB = new LedgerIdGenerator(await OpenAsync(), rangeSize: 10);
+        long fromA = await genA.NextAsync();
+        long fromB = await genB.NextAsync();
+        Assert.That(fromB, Is.GreaterThan(fromA), "B claimed the next range");
+
+        // A topic moved to B and back to A: A's next ledger must come after B's, although A's range is older.
+        long next = await genA.NextAsync(aboveExclusive: fromB);
+        Assert.That(next, Is.GreaterThan(fromB));
+        Assert.That(await genA.NextAsync(), Is.EqualTo(next + 1), "the new range serves the following ids");
+        Assert.That(await genB.NextAsync(aboveExclusive: fromA), Is.EqualTo(fromB + 1), "a floor below the range costs nothing");
+    }
+
+    [Test]
     public async Task LedgerMetadataStore_WatchReportsUpdatesAndDeletion()
     {
         var writerSession = await OpenAsync();
