@@ -1,7 +1,5 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -9,6 +7,7 @@ using Prometheus;
 using Pulsarish.Bookie.Registration;
 using Pulsarish.Bookie.Server;
 using Pulsarish.Bookie.Storage;
+using Pulsarish.Hosting;
 
 namespace Pulsarish.Bookie;
 
@@ -83,46 +82,12 @@ public sealed class BookieServer : IAsyncDisposable
         }
 
         var loggerFactory = LoggerFactory.Create(setup.ConfigureLogging ?? DefaultLogging);
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions
-        {
-            ApplicationName = "Pulsarish.Bookie",
-            ContentRootPath = AppContext.BaseDirectory,
-        });
-        builder.Services.AddSingleton(loggerFactory);
-        builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
-
-        ListenOptions? grpcListen = null;
-        ListenOptions? metricsListen = null;
         var bindAddress = options.ParsedBindAddress;
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
-        {
-            kestrel.AddServerHeader = false;
-            kestrel.Limits.Http2.MaxStreamsPerConnection = 1_000;
-            kestrel.Limits.Http2.InitialConnectionWindowSize = 4 * 1024 * 1024;
-            kestrel.Limits.Http2.InitialStreamWindowSize = 1024 * 1024;
-            kestrel.Listen(bindAddress, options.Port, listen =>
-            {
-                listen.Protocols = HttpProtocols.Http2;
-                grpcListen = listen;
-            });
-            if (options.MetricsPort is int metricsPort)
-            {
-                kestrel.Listen(bindAddress, metricsPort, listen =>
-                {
-                    listen.Protocols = HttpProtocols.Http1;
-                    metricsListen = listen;
-                });
-            }
-        });
-        builder.Services.AddRouting();
-        builder.Services.AddGrpc(grpc =>
-        {
-            // An add carries the payload plus ids, key and digest: leave room beyond MaxEntryBytes so that an
-            // oversize payload reaches the service and is answered TOO_LARGE instead of killing the stream.
-            grpc.MaxReceiveMessageSize = options.MaxEntryBytes + 64 * 1024 + options.MaxMasterKeyBytes;
-            grpc.MaxSendMessageSize = null;
-            grpc.EnableDetailedErrors = false;
-        });
+        // An add carries the payload plus ids, key and digest: leave room beyond MaxEntryBytes so that an oversize
+        // payload reaches the service and is answered TOO_LARGE instead of killing the stream.
+        var host = GrpcServerHost.Create("Pulsarish.Bookie", loggerFactory, bindAddress, options.Port, options.MetricsPort,
+            maxStreamsPerConnection: 1_000, maxReceiveMessageBytes: options.MaxEntryBytes + 64 * 1024 + options.MaxMasterKeyBytes);
+        var builder = host.Builder;
 
         var storageFactory = setup.StorageFactory ?? DefaultLedgerStorage.OpenAsync;
         ILedgerStorage storage;
@@ -152,7 +117,7 @@ public sealed class BookieServer : IAsyncDisposable
             builder.Services.AddSingleton(options);
             builder.Services.AddSingleton(metrics);
             builder.Services.AddSingleton(sp => new BookieState(
-                options.BookieId ?? new IPEndPoint(bindAddress, grpcListen!.IPEndPoint!.Port).ToString(), options,
+                options.BookieId ?? new IPEndPoint(bindAddress, host.GrpcEndPoint.Port).ToString(), options,
                 sp.GetRequiredService<ILoggerFactory>().CreateLogger<BookieState>()));
             builder.Services.AddSingleton<BookieService>();
 
@@ -165,11 +130,11 @@ public sealed class BookieServer : IAsyncDisposable
             }
 
             await app.StartAsync(ct).ConfigureAwait(false);
-            var endPoint = grpcListen!.IPEndPoint!;
+            var endPoint = host.GrpcEndPoint;
             var state = app.Services.GetRequiredService<BookieState>();
             state.RefreshDiskUsage();
             var server = new BookieServer(app, storage, state, metrics, options, loggerFactory, endPoint,
-                metricsListen?.IPEndPoint?.Port);
+                host.MetricsPort);
             server._logger.LogInformation("Bookie {BookieId} listening on {Address}", server.BookieId, server.Address);
             if (registration is not null)
             {

@@ -1,12 +1,11 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Prometheus;
 using Pulsarish.Common.Ledgers;
 using Pulsarish.Common.Metadata;
+using Pulsarish.Hosting;
 
 namespace Pulsarish.Broker.Server;
 
@@ -67,47 +66,13 @@ public sealed class BrokerServer : IAsyncDisposable
         brokerOptions.Validate();
         setup ??= new BrokerServerSetup();
         var loggerFactory = LoggerFactory.Create(setup.ConfigureLogging ?? DefaultLogging);
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions
-        {
-            ApplicationName = "Pulsarish.Broker",
-            ContentRootPath = AppContext.BaseDirectory,
-        });
-        builder.Services.AddSingleton(loggerFactory);
-        builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
-
-        ListenOptions? grpcListen = null;
-        ListenOptions? metricsListen = null;
-        var bindAddress = options.ParsedBindAddress;
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
-        {
-            kestrel.AddServerHeader = false;
-            kestrel.Limits.Http2.MaxStreamsPerConnection = 10_000;
-            kestrel.Limits.Http2.InitialConnectionWindowSize = 4 * 1024 * 1024;
-            kestrel.Limits.Http2.InitialStreamWindowSize = 1024 * 1024;
-            kestrel.Limits.MinRequestBodyDataRate = null;
-            kestrel.Listen(bindAddress, options.Port, listen =>
-            {
-                listen.Protocols = HttpProtocols.Http2;
-                grpcListen = listen;
-            });
-            if (options.MetricsPort is int metricsPort)
-            {
-                kestrel.Listen(bindAddress, metricsPort, listen =>
-                {
-                    listen.Protocols = HttpProtocols.Http1;
-                    metricsListen = listen;
-                });
-            }
-        });
-        builder.Services.AddRouting();
-        builder.Services.AddGrpc(grpc =>
-        {
-            // Room beyond the largest entry so that an oversize send reaches the engine and is answered TOO_LARGE
-            // instead of failing the whole stream.
-            grpc.MaxReceiveMessageSize = 2 * brokerOptions.MaxMessageSizeBytes + 1024 * 1024;
-            grpc.MaxSendMessageSize = null;
-            grpc.EnableDetailedErrors = false;
-        });
+        // Room beyond the largest entry so that an oversize send reaches the engine and is answered TOO_LARGE
+        // instead of failing the whole stream.
+        var host = GrpcServerHost.Create("Pulsarish.Broker", loggerFactory, options.ParsedBindAddress, options.Port,
+            options.MetricsPort, maxStreamsPerConnection: 10_000,
+            maxReceiveMessageBytes: 2 * brokerOptions.MaxMessageSizeBytes + 1024 * 1024,
+            kestrel => kestrel.Limits.MinRequestBodyDataRate = null);
+        var builder = host.Builder;
 
         var accessor = new BrokerServiceAccessor();
         var metrics = new BrokerMetrics(Prometheus.Metrics.NewCustomRegistry());
@@ -128,7 +93,7 @@ public sealed class BrokerServer : IAsyncDisposable
             }
 
             await app.StartAsync(ct).ConfigureAwait(false);
-            var endPoint = grpcListen!.IPEndPoint!;
+            var endPoint = host.GrpcEndPoint;
             string address = options.AdvertisedAddress ?? $"{endPoint.Address}:{endPoint.Port}";
             brokerOptions.AdvertisedAddress = address;
             var ownership = setup.CreateOwnership is null ? null : await setup.CreateOwnership(address, ct).ConfigureAwait(false);
@@ -136,7 +101,7 @@ public sealed class BrokerServer : IAsyncDisposable
                 .ConfigureAwait(false);
             accessor.Attach(service);
             var server = new BrokerServer(app, accessor, service, metrics, options, loggerFactory, endPoint,
-                metricsListen?.IPEndPoint?.Port, address);
+                host.MetricsPort, address);
             server._logger.LogInformation("Broker {BrokerId} listening on {Address}", brokerOptions.BrokerId, address);
             return server;
         }
