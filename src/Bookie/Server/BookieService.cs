@@ -205,16 +205,11 @@ public sealed class BookieService : Protocol.Bookie.Bookie.BookieBase
             FreeDiskBytes = _state.FreeDiskBytes,
             TotalDiskBytes = _state.TotalDiskBytes,
             ReadOnly = _state.ReadOnly,
-            // Without engine counters: adds handed to storage and not yet durable.
-            JournalQueueLength = _state.AddsInFlight,
             AllocatedBytes = GC.GetTotalAllocatedBytes(),
         };
-        if (_storage is LedgerStorage engine)
-        {
-            var stats = engine.GetStats();
-            response.JournalQueueLength = stats.JournalQueueLength;
-            response.WriteCacheBytes = stats.WriteCacheBytes;
-        }
+        var stats = _storage.GetStats();
+        response.JournalQueueLength = stats.JournalQueueLength;
+        response.WriteCacheBytes = stats.WriteCacheBytes;
 
         return Task.FromResult(response);
     }

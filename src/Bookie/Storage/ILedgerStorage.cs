@@ -56,4 +56,7 @@ public interface ILedgerStorage : IAsyncDisposable
 
     /// <summary>Flushes the write cache into entry logs and the index, then records a checkpoint.</summary>
     ValueTask FlushAsync(CancellationToken ct = default);
+
+    /// <summary>A snapshot of the storage counters (journal queue, caches, disk) for BookieInfo and metrics.</summary>
+    StorageStats GetStats();
 }

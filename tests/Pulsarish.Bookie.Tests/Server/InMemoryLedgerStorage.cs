@@ -96,6 +96,15 @@ internal sealed class InMemoryLedgerStorage : ILedgerStorage
         }
     }
 
+    /// <summary>No journal or caches: only the ledger count is real.</summary>
+    public StorageStats GetStats()
+    {
+        lock (_lock)
+        {
+            return new StorageStats(0, 0, 0, 0, 0, 0, 0, _ledgers.Count, 0, 0, 0);
+        }
+    }
+
     public IReadOnlyCollection<long> ListLedgers()
     {
         lock (_lock)
