@@ -7,6 +7,7 @@ using Prometheus;
 using Pulsarish.Bookie.Registration;
 using Pulsarish.Bookie.Server;
 using Pulsarish.Bookie.Storage;
+using Pulsarish.Common.Ledgers;
 using Pulsarish.Hosting;
 
 namespace Pulsarish.Bookie;
@@ -70,6 +71,12 @@ public sealed class BookieServer : IAsyncDisposable
 
     /// <summary>Runtime state (read-only flag, disk usage, adds in flight).</summary>
     public BookieState State => _state;
+
+    /// <summary>
+    /// This bookie for a ledger client in the same process (<see cref="LocalBookieClient"/>), without the network;
+    /// it answers SHUTTING_DOWN once the server stops.
+    /// </summary>
+    public ILocalBookie Local { get; private set; } = null!;
 
     /// <summary>Starts a bookie with the given storage engine factory and logging.</summary>
     public static async Task<BookieServer> StartAsync(BookieOptions options, BookieServerSetup setup,
@@ -135,6 +142,8 @@ public sealed class BookieServer : IAsyncDisposable
             state.RefreshDiskUsage();
             var server = new BookieServer(app, storage, state, metrics, options, loggerFactory, endPoint,
                 host.MetricsPort);
+            server.Local = new LocalBookie(app.Services.GetRequiredService<BookieService>(), storage, options, state,
+                metrics, loggerFactory.CreateLogger<LocalBookie>());
             server._logger.LogInformation("Bookie {BookieId} listening on {Address}", server.BookieId, server.Address);
             if (registration is not null)
             {

@@ -70,7 +70,9 @@ public sealed class StandaloneCluster : IAsyncDisposable
             }
 
             registry = new BookieRegistry(store);
-            ledgers = LedgerClient.Create(new LedgerMetadataStore(store), registry, new LedgerClientOptions(), loggerFactory);
+            // The broker reaches its own bookies without the network (BookKeeper's local transport).
+            ledgers = LedgerClient.Create(new LedgerMetadataStore(store), registry, new LedgerClientOptions(), loggerFactory,
+                options.LocalBookieTransport ? bookies.ConvertAll(b => b.Item1.Local) : null);
             await EnsureNamespaceAsync(store, options, loggerFactory, ct).ConfigureAwait(false);
             var broker = await StartBrokerAsync(options, options.Port, store, ledgers, ct).ConfigureAwait(false);
             logger.LogInformation("Standalone on {DataDir}: {Bookies} bookies, broker {Address}", dataDir, bookies.Count, broker.Address);

@@ -18,10 +18,14 @@ public static class StandaloneCommand
         var bindAddress = new Option<string>("--bind-address") { Description = "Address to listen on", DefaultValueFactory = _ => defaults.BindAddress };
         var metricsPort = new Option<int?>("--metrics-port") { Description = "HTTP port of /metrics (off by default)" };
         var logLevel = new Option<LogLevel>("--log-level") { Description = "Minimum log level (stderr)", DefaultValueFactory = _ => LogLevel.Warning };
+        var grpcBookies = new Option<bool>("--grpc-bookies")
+        {
+            Description = "The broker reaches its in-process bookies over loopback gRPC instead of direct calls",
+        };
 
         var command = new Command("standalone", "Run metadata store, 3 bookies and a broker in one process")
         {
-            dataDir, port, bindAddress, metricsPort, logLevel,
+            dataDir, port, bindAddress, metricsPort, logLevel, grpcBookies,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -32,6 +36,7 @@ public static class StandaloneCommand
                 Port = parse.GetValue(port),
                 BindAddress = parse.GetValue(bindAddress)!,
                 MetricsPort = parse.GetValue(metricsPort),
+                LocalBookieTransport = !parse.GetValue(grpcBookies),
                 ConfigureLogging = logging => logging.SetMinimumLevel(level)
                     .AddFilter("Microsoft", LogLevel.Warning)
                     .AddFilter("Grpc", LogLevel.Warning)

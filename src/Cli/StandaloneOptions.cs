@@ -21,6 +21,12 @@ public sealed class StandaloneOptions
     /// <summary>In-process bookies.</summary>
     public int Bookies { get; set; } = 3;
 
+    /// <summary>
+    /// The broker's ledger client calls the in-process bookies directly (BookKeeper's local transport) instead of
+    /// over loopback gRPC. Bookies still serve gRPC for every other client.
+    /// </summary>
+    public bool LocalBookieTransport { get; set; } = true;
+
     /// <summary>Persistence of <c>public/default</c> when it is created: E, Qw, Qa.</summary>
     public int EnsembleSize { get; set; } = 3;
     public int WriteQuorum { get; set; } = 2;

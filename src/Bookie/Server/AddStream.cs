@@ -133,24 +133,8 @@ internal sealed class AddStream
 
     private void Dispatch(AddRequest request)
     {
-        StatusCode status;
-        string? message;
-        if (_state.ShuttingDown)
-        {
-            status = StatusCode.ShuttingDown;
-            message = "bookie is shutting down";
-        }
-        else
-        {
-            status = AddRequestValidator.Validate(request, _options, out message);
-            if (status == StatusCode.Ok && _state.ReadOnly && !request.Recovery)
-            {
-                // A read-only bookie still takes recovery adds, as BookKeeper's high-priority writes.
-                status = StatusCode.ReadOnly;
-                message = "bookie is read-only";
-            }
-        }
-
+        StatusCode status = Admit(request.LedgerId, request.EntryId, request.Lac, request.Digest, request.Payload.Span,
+            request.MasterKey.Length, request.Recovery, _options, _state, out string? message);
         if (status != StatusCode.Ok)
         {
             Respond(request, status, message);
@@ -182,28 +166,61 @@ internal sealed class AddStream
         pending.Start(add);
     }
 
+    /// <summary>
+    /// Whether the bookie takes an add now: OK, or the status and message to answer with (shutting down, invalid,
+    /// read-only for a normal add). Shared with <see cref="LocalBookie"/>.
+    /// </summary>
+    internal static StatusCode Admit(long ledgerId, long entryId, long lac, uint digest, ReadOnlySpan<byte> payload,
+        int masterKeyLength, bool recovery, BookieOptions options, BookieState state, out string? message)
+    {
+        if (state.ShuttingDown)
+        {
+            message = "bookie is shutting down";
+            return StatusCode.ShuttingDown;
+        }
+
+        StatusCode status = AddRequestValidator.Validate(ledgerId, entryId, lac, digest, payload, masterKeyLength, options,
+            out message);
+        if (status == StatusCode.Ok && state.ReadOnly && !recovery)
+        {
+            // A read-only bookie still takes recovery adds, as BookKeeper's high-priority writes.
+            message = "bookie is read-only";
+            return StatusCode.ReadOnly;
+        }
+
+        return status;
+    }
+
+    /// <summary>
+    /// The answer to an add storage finished (<paramref name="failure"/> null when durable): records metrics, logs
+    /// unexpected failures, and releases the add's slot in <paramref name="state"/>. Shared with <see cref="LocalBookie"/>.
+    /// </summary>
+    internal static StatusCode Outcome(long ledgerId, long entryId, int payloadBytes, long startTimestamp,
+        Exception? failure, BookieState state, BookieMetrics metrics, ILogger logger, out string? message)
+    {
+        state.AddFinished();
+        message = null;
+        if (failure is null)
+        {
+            metrics.AddLatency.Observe(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds);
+            metrics.AddedBytes.Inc(payloadBytes);
+            return StatusCode.Ok;
+        }
+
+        message = failure.Message;
+        if (!StatusMapper.IsExpected(failure))
+        {
+            logger.LogError(failure, "Add of {LedgerId}:{EntryId} failed", ledgerId, entryId);
+        }
+
+        return StatusMapper.ToStatus(failure);
+    }
+
     private void Complete(AddRequest request, byte[] buffer, long startTimestamp, Exception? failure)
     {
         ArrayPool<byte>.Shared.Return(buffer);
-        _state.AddFinished();
-        StatusCode status;
-        string? message = null;
-        if (failure is null)
-        {
-            status = StatusCode.Ok;
-            _metrics.AddLatency.Observe(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds);
-            _metrics.AddedBytes.Inc(request.Payload.Length);
-        }
-        else
-        {
-            status = StatusMapper.ToStatus(failure);
-            message = failure.Message;
-            if (!StatusMapper.IsExpected(failure))
-            {
-                _logger.LogError(failure, "Add of {LedgerId}:{EntryId} failed", request.LedgerId, request.EntryId);
-            }
-        }
-
+        StatusCode status = Outcome(request.LedgerId, request.EntryId, request.Payload.Length, startTimestamp, failure,
+            _state, _metrics, _logger, out string? message);
         Respond(request, status, message);
         if (Interlocked.Decrement(ref _pendingAdds) == 0)
         {

@@ -55,7 +55,11 @@ public sealed class BookieService : Protocol.Bookie.Bookie.BookieBase
     }
 
     /// <inheritdoc />
-    public override async Task<ReadEntryResponse> ReadEntry(ReadEntryRequest request, ServerCallContext context)
+    public override Task<ReadEntryResponse> ReadEntry(ReadEntryRequest request, ServerCallContext context)
+        => ReadEntryAsync(request, context.CancellationToken);
+
+    /// <summary>ReadEntry without a call context (also <see cref="LocalBookie"/>'s read).</summary>
+    internal async Task<ReadEntryResponse> ReadEntryAsync(ReadEntryRequest request, CancellationToken ct)
     {
         var response = new ReadEntryResponse { LedgerId = request.LedgerId, EntryId = request.EntryId };
         if (request.LedgerId < 0 || request.EntryId < 0)
@@ -68,11 +72,10 @@ public sealed class BookieService : Protocol.Bookie.Bookie.BookieBase
             if (request.Fence)
             {
                 // Recovery read: the ledger is durably fenced before the entry is read — DESIGN §4 step 2.
-                await _storage.FenceAsync(request.LedgerId, request.MasterKey.Memory, context.CancellationToken)
-                    .ConfigureAwait(false);
+                await _storage.FenceAsync(request.LedgerId, request.MasterKey.Memory, ct).ConfigureAwait(false);
             }
 
-            var stored = await _storage.ReadEntryAsync(request.LedgerId, request.EntryId, context.CancellationToken)
+            var stored = await _storage.ReadEntryAsync(request.LedgerId, request.EntryId, ct)
                 .ConfigureAwait(false);
             return FillEntry(response, stored);
         }
@@ -138,12 +141,16 @@ public sealed class BookieService : Protocol.Bookie.Bookie.BookieBase
 
     /// <inheritdoc />
     public override Task<ReadLacResponse> ReadLac(ReadLacRequest request, ServerCallContext context)
+        => Task.FromResult(ReadLac(request));
+
+    /// <summary>ReadLac without a call context (also <see cref="LocalBookie"/>'s).</summary>
+    internal ReadLacResponse ReadLac(ReadLacRequest request)
     {
         var response = new ReadLacResponse { Lac = -1, LastEntryId = -1 };
         if (request.LedgerId < 0)
         {
             response.Status = StatusCode.BadRequest;
-            return Task.FromResult(response);
+            return response;
         }
 
         try
@@ -165,11 +172,15 @@ public sealed class BookieService : Protocol.Bookie.Bookie.BookieBase
             response.Status = Map(ex, "ReadLac", request.LedgerId);
         }
 
-        return Task.FromResult(response);
+        return response;
     }
 
     /// <inheritdoc />
-    public override async Task<FenceResponse> Fence(FenceRequest request, ServerCallContext context)
+    public override Task<FenceResponse> Fence(FenceRequest request, ServerCallContext context)
+        => FenceAsync(request, context.CancellationToken);
+
+    /// <summary>Fence without a call context (also <see cref="LocalBookie"/>'s).</summary>
+    internal async Task<FenceResponse> FenceAsync(FenceRequest request, CancellationToken ct)
     {
         var response = new FenceResponse { Lac = -1, LastEntryId = -1 };
         if (request.LedgerId < 0)
@@ -182,8 +193,7 @@ public sealed class BookieService : Protocol.Bookie.Bookie.BookieBase
         try
         {
             // Fence-and-read-LAC: durable in the journal before we answer — DESIGN §4 step 2.
-            var info = await _storage.FenceAsync(request.LedgerId, request.MasterKey.Memory, context.CancellationToken)
-                .ConfigureAwait(false);
+            var info = await _storage.FenceAsync(request.LedgerId, request.MasterKey.Memory, ct).ConfigureAwait(false);
             response.Lac = info.Lac;
             response.LastEntryId = info.LastEntryId;
         }

@@ -15,7 +15,9 @@ internal sealed class JournalRequest : IValueTaskSource
     public JournalRequest(Journal owner)
     {
         _owner = owner;
-        _core.RunContinuationsAsynchronously = true;
+        // The journal completes requests from a thread-pool work item, one per group, never on its writer thread:
+        // continuations run inline there (see Journal.GroupCompletion).
+        _core.RunContinuationsAsynchronously = false;
     }
 
     public JournalRecordKind Kind;

@@ -41,13 +41,24 @@ public sealed class LedgerClient : IAsyncDisposable
     /// A client on the metadata store's typed stores: ledger metadata in <paramref name="ledgers"/>, bookies (and
     /// their addresses, from their registrations) in <paramref name="bookieRegistry"/>, bookie traffic over gRPC.
     /// </summary>
+    /// <remarks>
+    /// Bookies in <paramref name="localBookies"/> (bookies of this process, as in <c>pulsarish standalone</c>) are
+    /// called directly (<see cref="LocalBookieClient"/>); every other bookie over gRPC.
+    /// </remarks>
     public static LedgerClient Create(LedgerMetadataStore ledgers, BookieRegistry bookieRegistry,
-        LedgerClientOptions? options = null, ILoggerFactory? loggerFactory = null)
+        LedgerClientOptions? options = null, ILoggerFactory? loggerFactory = null,
+        IEnumerable<ILocalBookie>? localBookies = null)
     {
         options ??= new LedgerClientOptions();
         var directory = new RegistryBookieDirectory(bookieRegistry);
-        return new LedgerClient(new MetadataStoreLedgerManager(ledgers), directory,
-            new GrpcBookieClient(directory, options, loggerFactory), options, loggerFactory, ownsBookieClient: true);
+        IBookieClient bookies = new GrpcBookieClient(directory, options, loggerFactory);
+        if (localBookies is not null)
+        {
+            bookies = new LocalBookieClient(localBookies, bookies);
+        }
+
+        return new LedgerClient(new MetadataStoreLedgerManager(ledgers), directory, bookies, options, loggerFactory,
+            ownsBookieClient: true);
     }
 
     public LedgerClientOptions Options { get; }

@@ -122,6 +122,18 @@ public sealed class RealBookieCluster : IAsyncDisposable
         return client;
     }
 
+    /// <summary>
+    /// A ledger client that calls the bookies running now directly (<see cref="LocalBookieClient"/>, as the
+    /// standalone broker does); bookies started later are reached over gRPC.
+    /// </summary>
+    public LedgerClient NewLocalClient(LedgerClientOptions? options = null)
+    {
+        var client = LedgerClient.Create(MetadataStore, Registry, options,
+            localBookies: _bookies.Values.Select(b => b.Server.Local).ToList());
+        _clients.Add(client);
+        return client;
+    }
+
     /// <summary>A raw gRPC bookie client (reads straight from one bookie).</summary>
     public GrpcBookieClient RawClient() => new(new RegistryBookieDirectory(Registry));
 
