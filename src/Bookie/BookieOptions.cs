@@ -43,6 +43,12 @@ public sealed class BookieOptions
     /// <summary>Longest wait of the journal's group commit, in microseconds. BookKeeper: <c>journalMaxGroupWaitMSec=2</c>.</summary>
     public int GroupWaitMicros { get; set; } = 2_000;
 
+    /// <summary>
+    /// Journal and entry-log appends bypass the page cache with O_DIRECT where the file system allows it
+    /// (<see cref="Storage.StorageOptions.DirectWrites"/>).
+    /// </summary>
+    public bool DirectWrites { get; set; } = true;
+
     /// <summary>Bytes after which a journal group is written without waiting. BookKeeper: <c>journalBufferedWritesThreshold=524288</c>.</summary>
     public int MaxGroupBytes { get; set; } = 512 * 1024;
 

@@ -14,6 +14,7 @@ public static class DefaultLedgerStorage
         IndexDir = options.IndexDir,
         MaxGroupWait = TimeSpan.FromMicroseconds(options.GroupWaitMicros),
         MaxGroupBytes = options.MaxGroupBytes,
+        DirectWrites = options.DirectWrites,
         // Storage keeps the encoded entry: the payload plus the LAC and digest header.
         MaxEntryBytes = options.MaxEntryBytes + Server.StoredEntry.HeaderBytes,
         // Each write-cache half must hold one maximum-size entry.

@@ -38,6 +38,10 @@ public static class BookieCommand
         {
             Description = "Journal group commit size threshold", DefaultValueFactory = _ => defaults.MaxGroupBytes,
         };
+        var bufferedWrites = new Option<bool>("--buffered-writes")
+        {
+            Description = "Journal and entry logs write through the page cache instead of O_DIRECT",
+        };
         var metricsPort = new Option<int?>("--metrics-port") { Description = "HTTP port of /metrics (off by default)" };
         var logLevel = new Option<LogLevel>("--log-level")
         {
@@ -47,7 +51,7 @@ public static class BookieCommand
         var command = new Command("bookie", "Run a bookie (storage node)")
         {
             journalDir, ledgersDir, indexDir, port, bindAddress, bookieId, maxEntryBytes, groupWaitMicros,
-            maxGroupBytes, metricsPort, logLevel,
+            maxGroupBytes, bufferedWrites, metricsPort, logLevel,
         };
         var metadata = BookieMetadataArguments.AddTo(command, bookie: true);
         command.SetAction(async (parse, ct) =>
@@ -63,6 +67,7 @@ public static class BookieCommand
                 MaxEntryBytes = parse.GetValue(maxEntryBytes),
                 GroupWaitMicros = parse.GetValue(groupWaitMicros),
                 MaxGroupBytes = parse.GetValue(maxGroupBytes),
+                DirectWrites = !parse.GetValue(bufferedWrites),
                 MetricsPort = parse.GetValue(metricsPort),
                 Registration = metadata.Registration(parse),
             };

@@ -135,6 +135,7 @@ public sealed class StandaloneCluster : IAsyncDisposable
             LedgersDir = Path.Combine(root, "ledgers"),
             IndexDir = Path.Combine(root, "index"),
             ShutdownTimeout = TimeSpan.FromSeconds(5),
+            DirectWrites = options.DirectWrites,
         }, new BookieServerSetup { ConfigureLogging = options.ConfigureLogging }, ct).ConfigureAwait(false);
         try
         {

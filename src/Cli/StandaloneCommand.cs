@@ -18,6 +18,10 @@ public static class StandaloneCommand
         var bindAddress = new Option<string>("--bind-address") { Description = "Address to listen on", DefaultValueFactory = _ => defaults.BindAddress };
         var metricsPort = new Option<int?>("--metrics-port") { Description = "HTTP port of /metrics (off by default)" };
         var logLevel = new Option<LogLevel>("--log-level") { Description = "Minimum log level (stderr)", DefaultValueFactory = _ => LogLevel.Warning };
+        var bufferedWrites = new Option<bool>("--buffered-writes")
+        {
+            Description = "The bookies' journals and entry logs write through the page cache instead of O_DIRECT",
+        };
         var grpcBookies = new Option<bool>("--grpc-bookies")
         {
             Description = "The broker reaches its in-process bookies over loopback gRPC instead of direct calls",
@@ -25,7 +29,7 @@ public static class StandaloneCommand
 
         var command = new Command("standalone", "Run metadata store, 3 bookies and a broker in one process")
         {
-            dataDir, port, bindAddress, metricsPort, logLevel, grpcBookies,
+            dataDir, port, bindAddress, metricsPort, logLevel, grpcBookies, bufferedWrites,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -37,6 +41,7 @@ public static class StandaloneCommand
                 BindAddress = parse.GetValue(bindAddress)!,
                 MetricsPort = parse.GetValue(metricsPort),
                 LocalBookieTransport = !parse.GetValue(grpcBookies),
+                DirectWrites = !parse.GetValue(bufferedWrites),
                 ConfigureLogging = logging => logging.SetMinimumLevel(level)
                     .AddFilter("Microsoft", LogLevel.Warning)
                     .AddFilter("Grpc", LogLevel.Warning)

@@ -27,6 +27,9 @@ public sealed class StandaloneOptions
     /// </summary>
     public bool LocalBookieTransport { get; set; } = true;
 
+    /// <summary>The bookies append with O_DIRECT where the file system allows it (<c>BookieOptions.DirectWrites</c>).</summary>
+    public bool DirectWrites { get; set; } = true;
+
     /// <summary>Persistence of <c>public/default</c> when it is created: E, Qw, Qa.</summary>
     public int EnsembleSize { get; set; } = 3;
     public int WriteQuorum { get; set; } = 2;

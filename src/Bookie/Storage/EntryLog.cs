@@ -24,6 +24,9 @@ internal sealed class EntryLog
     private const int WriteBufferBytes = 1 << 20;
 
     private readonly SafeFileHandle _handle;
+    // The current log with direct writes: appends go through this O_DIRECT handle, reads through _handle.
+    private SafeFileHandle? _directHandle;
+    private DirectAppender? _direct;
     private readonly object _refLock = new();
     private byte[]? _writeBuffer;
     private int _buffered;
@@ -50,13 +53,26 @@ internal sealed class EntryLog
     /// <summary>Bytes appended so far, including those still in the write buffer.</summary>
     public long Length => _fileLength + _buffered;
 
-    public static EntryLog Create(string dir, long id)
+    /// <summary>
+    /// Creates the log appends go to. With <paramref name="directWrites"/> the appends use O_DIRECT where the file
+    /// system allows it (<see cref="DirectAppender"/>) and reads a second, buffered handle.
+    /// </summary>
+    public static EntryLog Create(string dir, long id, bool directWrites = false)
     {
         string path = PathOf(dir, id);
         SafeFileHandle handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read);
         FileSync.SyncDirectory(dir);
-        return new EntryLog(id, path, handle, 0, writable: true);
+        var log = new EntryLog(id, path, handle, 0, writable: true);
+        if (directWrites && FileSync.TryOpenDirect(path, out SafeFileHandle? direct))
+        {
+            log._directHandle = direct;
+            log._direct = new DirectAppender(WriteBufferBytes);
+        }
+        return log;
     }
+
+    /// <summary>Whether appends bypass the page cache (test hook).</summary>
+    internal bool DirectWrites => _direct is not null;
 
     public static EntryLog OpenForRead(string dir, long id)
     {
@@ -81,8 +97,7 @@ internal sealed class EntryLog
             try
             {
                 Encode(big, ledgerId, entryId, data);
-                RandomAccess.Write(_handle, big.AsSpan(0, recordBytes), _fileLength);
-                _fileLength += recordBytes;
+                Write(big.AsSpan(0, recordBytes));
             }
             finally
             {
@@ -101,18 +116,24 @@ internal sealed class EntryLog
     public void Sync()
     {
         WriteOut();
-        FileSync.DataSync(_handle);
+        FileSync.DataSync(_directHandle ?? _handle);
     }
 
-    /// <summary>Syncs and stops accepting appends (the log was rolled).</summary>
+    /// <summary>Syncs and stops accepting appends (the log was rolled); direct writes' page padding is cut off.</summary>
     public void Seal()
     {
+        WriteOut();
+        if (_directHandle is not null)
+        {
+            RandomAccess.SetLength(_directHandle, _fileLength);
+        }
         Sync();
         if (_writeBuffer is not null)
         {
             ArrayPool<byte>.Shared.Return(_writeBuffer);
             _writeBuffer = null;
         }
+        CloseDirect();
     }
 
     private void WriteOut()
@@ -121,9 +142,28 @@ internal sealed class EntryLog
         {
             return;
         }
-        RandomAccess.Write(_handle, _writeBuffer.AsSpan(0, _buffered), _fileLength);
-        _fileLength += _buffered;
+        Write(_writeBuffer.AsSpan(0, _buffered));
         _buffered = 0;
+    }
+
+    private void Write(ReadOnlySpan<byte> bytes)
+    {
+        if (_direct is not null)
+        {
+            _direct.Append(_directHandle!, bytes, _fileLength);
+        }
+        else
+        {
+            RandomAccess.Write(_handle, bytes, _fileLength);
+        }
+        _fileLength += bytes.Length;
+    }
+
+    private void CloseDirect()
+    {
+        _directHandle?.Dispose();
+        _directHandle = null;
+        _direct = null;
     }
 
     private static void Encode(Span<byte> dest, long ledgerId, long entryId, ReadOnlySpan<byte> data)
@@ -233,6 +273,12 @@ internal sealed class EntryLog
             ArrayPool<byte>.Shared.Return(_writeBuffer);
             _writeBuffer = null;
         }
+        if (_directHandle is not null && !_deleteWhenReleased)
+        {
+            // A clean close of the current log: cut the page padding of the last direct write off.
+            RandomAccess.SetLength(_directHandle, _fileLength);
+        }
+        CloseDirect();
         _handle.Dispose();
         if (_deleteWhenReleased)
         {
@@ -244,6 +290,7 @@ internal sealed class EntryLog
     public void Abandon()
     {
         _buffered = 0;
+        CloseDirect();
         _handle.Dispose();
     }
 

@@ -35,7 +35,7 @@ internal sealed class EntryLogger : IDisposable
             }
             _logs[id] = EntryLog.OpenForRead(options.LedgersDir, id);
         }
-        _current = EntryLog.Create(options.LedgersDir, lastId + 1);
+        _current = EntryLog.Create(options.LedgersDir, lastId + 1, options.DirectWrites);
         _logs[_current.Id] = _current;
     }
 
@@ -65,7 +65,7 @@ internal sealed class EntryLogger : IDisposable
 
     private void Roll()
     {
-        EntryLog next = EntryLog.Create(_options.LedgersDir, _current.Id + 1);
+        EntryLog next = EntryLog.Create(_options.LedgersDir, _current.Id + 1, _options.DirectWrites);
         _rolledSinceSync.Add(_current);
         lock (_lock)
         {

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
@@ -82,7 +83,39 @@ internal static partial class FileSync
         SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
     }
 
+    /// <summary>
+    /// Opens an existing file for reading and writing with O_DIRECT (Linux). False, with nothing opened, when the
+    /// platform or the file system refuses it (tmpfs, for one); the caller then writes through the page cache.
+    /// </summary>
+    public static bool TryOpenDirect(string path, [NotNullWhen(true)] out SafeFileHandle? handle)
+    {
+        handle = null;
+        if (!OperatingSystem.IsLinux())
+        {
+            return false;
+        }
+        int direct = RuntimeInformation.ProcessArchitecture switch
+        {
+            Architecture.X64 or Architecture.X86 => 0x4000,
+            Architecture.Arm64 or Architecture.Arm => 0x10000,
+            _ => 0,
+        };
+        if (direct == 0)
+        {
+            return false;
+        }
+        int fd = open(path, O_RDWR | O_CLOEXEC | direct);
+        if (fd < 0)
+        {
+            return false;
+        }
+        handle = new SafeFileHandle(fd, ownsHandle: true);
+        return true;
+    }
+
     private const int EINTR = 4;
+    private const int O_RDWR = 2;
+    private const int O_CLOEXEC = 0x80000;
     private const int O_RDONLY = 0;
 
     [LibraryImport("libc", SetLastError = true)]

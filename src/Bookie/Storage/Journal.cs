@@ -50,15 +50,22 @@ public sealed class Journal : IAsyncDisposable
     private long _fileAllocated;
     private long _syncTicksAverage;
 
+    // Direct writes (StorageOptions.DirectWrites), decided with the first file: null when the file system refuses them.
+    private bool _directRequested;
+    private DirectAppender? _direct;
+    private readonly Action<long> _preallocateTo;
+
     /// <summary>Opens the journal for writing, starting a fresh file after every existing one.</summary>
     public Journal(StorageOptions options, ILogger logger)
     {
+        _preallocateTo = Preallocate;
         _options = options;
         _logger = logger;
         Directory.CreateDirectory(options.JournalDir);
         _maxRecordBytes = HeaderBytes + 8 + Math.Max(options.MaxEntryBytes, 64 * 1024);
         long[] existing = ListFileIds(options.JournalDir);
         _fileId = existing.Length == 0 ? 1 : existing[^1] + 1;
+        _directRequested = options.DirectWrites;
         _file = CreateFile(_fileId);
         _queue = Channel.CreateBounded<JournalRequest>(new BoundedChannelOptions(options.JournalQueueCapacity)
         {
@@ -340,12 +347,20 @@ public sealed class Journal : IAsyncDisposable
             {
                 Roll();
             }
-            if (_fileOffset + length > _fileAllocated)
-            {
-                Preallocate(_fileOffset + length);
-            }
             long syncStart = Stopwatch.GetTimestamp();
-            RandomAccess.Write(_file, buffer.AsSpan(0, length), _fileOffset);
+            if (_direct is not null)
+            {
+                _direct.Append(_file, buffer.AsSpan(0, length), _fileOffset, _preallocateTo);
+            }
+            else
+            {
+                if (_fileOffset + length > _fileAllocated)
+                {
+                    Preallocate(_fileOffset + length);
+                    syncStart = Stopwatch.GetTimestamp();
+                }
+                RandomAccess.Write(_file, buffer.AsSpan(0, length), _fileOffset);
+            }
             FileSync.DataSync(_file);
             long syncTicks = Stopwatch.GetTimestamp() - syncStart;
             _syncTicksAverage += (syncTicks - _syncTicksAverage) / 8;
@@ -439,12 +454,17 @@ public sealed class Journal : IAsyncDisposable
         {
             return;
         }
+        if (_direct is not null)
+        {
+            chunk = DirectAppender.RoundUp(chunk);
+        }
         long target = _fileAllocated;
         while (target < needed)
         {
             target += chunk;
         }
-        ReadOnlySpan<byte> zeros = ZeroBlock;
+        // Direct writes need an aligned source; the fill then bypasses the page cache too.
+        ReadOnlySpan<byte> zeros = _direct is not null ? DirectAppender.Zeros : ZeroBlock;
         for (long at = Math.Max(_fileAllocated, _fileOffset); at < target; at += zeros.Length)
         {
             RandomAccess.Write(_file, zeros[..(int)Math.Min(zeros.Length, target - at)], at);
@@ -458,10 +478,36 @@ public sealed class Journal : IAsyncDisposable
 
     private SafeFileHandle CreateFile(long id)
     {
-        SafeFileHandle handle = File.OpenHandle(PathOf(_options.JournalDir, id), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read);
+        string path = PathOf(_options.JournalDir, id);
+        SafeFileHandle handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read);
         FileSync.SyncDirectory(_options.JournalDir);
+        if (_directRequested && FileSync.TryOpenDirect(path, out SafeFileHandle? direct))
+        {
+            handle.Dispose();
+            handle = direct;
+            if (_direct is null)
+            {
+                _direct = new DirectAppender(_options.MaxGroupBytes + _maxRecordBytes);
+                _logger.LogDebug("Journal writes with O_DIRECT in {JournalDir}", _options.JournalDir);
+            }
+            _direct.Restart();
+        }
+        else if (_direct is null)
+        {
+            // Decided once, with the first file: the directory's file system refuses O_DIRECT.
+            _directRequested = false;
+        }
+        else
+        {
+            // The first file took O_DIRECT, so the directory's file system does; refusing it now is an I/O fault.
+            handle.Dispose();
+            throw new IOException($"journal file {path} could not be reopened for direct writes");
+        }
         return handle;
     }
+
+    /// <summary>Whether the journal writes with O_DIRECT (test hook).</summary>
+    internal bool DirectWrites => _direct is not null;
 
     internal static string PathOf(string dir, long id) => Path.Combine(dir, id.ToString("x", CultureInfo.InvariantCulture) + Extension);
 

@@ -34,9 +34,18 @@ public sealed class StorageOptions
 
     /// <summary>
     /// The journal zero-fills its file this far ahead of the writes (BK journalPreAllocSizeMB = 16; smaller here so one
-    /// fill does not stall a group for long on a slow disk). 0 disables preallocation.
+    /// fill does not stall a group for long on a slow disk). 0 disables preallocation. With direct writes it is rounded
+    /// up to whole 4 KiB pages.
     /// </summary>
     public long JournalPreallocateBytes { get; set; } = 4L * 1024 * 1024;
+
+    /// <summary>
+    /// The journal and the entry logs append with O_DIRECT (Linux) where the file system allows it (see
+    /// <c>DirectAppender</c>): appended bytes and the journal's preallocation zeros are not copied into the page
+    /// cache. Falls back to buffered writes where O_DIRECT is refused (e.g. tmpfs). Every sync point still ends in
+    /// fdatasync; reads stay buffered.
+    /// </summary>
+    public bool DirectWrites { get; set; } = true;
 
     /// <summary>Bound of the journal queue in records; adders wait when it is full (BK journalQueueSize = 10000).</summary>
     public int JournalQueueCapacity { get; set; } = 10_000;

@@ -41,6 +41,27 @@ public abstract class StorageTestBase
         }
     }
 
+    /// <summary>Whether the test directory's file system takes O_DIRECT (ext4 does, tmpfs may not).</summary>
+    protected bool DirectWritesWork()
+    {
+        Directory.CreateDirectory(Root);
+        string probe = Path.Combine(Root, "direct-probe");
+        File.WriteAllBytes(probe, []);
+        try
+        {
+            if (!FileSync.TryOpenDirect(probe, out var handle))
+            {
+                return false;
+            }
+            handle.Dispose();
+            return true;
+        }
+        finally
+        {
+            File.Delete(probe);
+        }
+    }
+
     protected StorageOptions Options(Action<StorageOptions>? configure = null)
     {
         var options = new StorageOptions
