@@ -4,6 +4,7 @@
 # included, divided by the adds of the run scaled to warm-up + measured time) and the load generator's.
 # BENCH_JOURNAL_DIR puts the bookie's journal elsewhere (e.g. /dev/shm: fsync costs nothing there, which shows
 # what the bookie and the load generator reach on this CPU alone); the disk ceiling stays on the temp dir.
+# BOOKIE_ARGS adds arguments to the bookie process (e.g. --buffered-writes).
 # usage: bench/bookie-perf.sh GROUP_WAIT_MICROS WRITERS ENTRY_BYTES PIPELINE DURATION [more perf args]
 #   e.g. --transport single (one Add stream and one message per add per writer) instead of the default
 #   --transport batch (writers share one AddBatch stream, as the ledger client does).
@@ -17,7 +18,7 @@ J=$D/j
 if [ -n "${BENCH_JOURNAL_DIR:-}" ]; then J=$(mktemp -d "$BENCH_JOURNAL_DIR/pulsarish-journal.XXXX"); fi
 trap 'rm -rf "$D" "$J"' EXIT
 dotnet $B bookie --journal-dir $J --ledgers-dir $D/l --index-dir $D/i --port 0 --log-level Warning \
-  --group-wait-micros $G > $D/out.txt 2>$D/err.txt &
+  --group-wait-micros $G ${BOOKIE_ARGS:-} > $D/out.txt 2>$D/err.txt &
 PID=$!
 for _ in $(seq 1 200); do grep -q "bookie ready" $D/out.txt && break; sleep 0.1; done
 ADDR=$(awk '/bookie ready/{print $3}' $D/out.txt)
