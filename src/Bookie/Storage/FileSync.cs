@@ -109,9 +109,43 @@ internal static partial class FileSync
         {
             return false;
         }
-        handle = new SafeFileHandle(fd, ownsHandle: true);
+        var opened = new SafeFileHandle(fd, ownsHandle: true);
+        if (!ProbeDirectWrite(opened))
+        {
+            opened.Dispose();
+            return false;
+        }
+        handle = opened;
         return true;
     }
+
+    /// <summary>
+    /// Some file systems accept O_DIRECT at open and refuse the writes (alignment, overlay mounts): one aligned page is
+    /// written at the end of the (empty, new) file and cut off again, so a refusal shows here and not on an append.
+    /// </summary>
+    private static bool ProbeDirectWrite(SafeFileHandle handle)
+    {
+        long length = RandomAccess.GetLength(handle);
+        if (length % ProbePage != 0)
+        {
+            return false;
+        }
+        byte[] page = GC.AllocateArray<byte>(2 * ProbePage, pinned: true);
+        int start = (int)((ProbePage - (Marshal.UnsafeAddrOfPinnedArrayElement(page, 0) & (ProbePage - 1))) & (ProbePage - 1));
+        try
+        {
+            RandomAccess.Write(handle, page.AsSpan(start, ProbePage), length);
+            RandomAccess.SetLength(handle, length);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or NotSupportedException or UnauthorizedAccessException)
+        {
+            // EINVAL surfaces as an IOException or an ArgumentException depending on the call.
+            return false;
+        }
+    }
+
+    private const int ProbePage = 4096;
 
     private const int EINTR = 4;
     private const int O_RDWR = 2;
