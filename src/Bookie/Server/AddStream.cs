@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
@@ -314,21 +313,10 @@ internal sealed class AddStream
 
     private PendingAdd RentPending() => _freePending.TryDequeue(out var pending) ? pending : new PendingAdd(this);
 
-    /// <summary>
-    /// One add awaiting storage, reused across adds: its continuation is a cached delegate, so waiting for the
-    /// journal allocates no state machine per entry.
-    /// </summary>
-    private sealed class PendingAdd
+    /// <summary>One add of this stream awaiting storage (pooled per stream).</summary>
+    private sealed class PendingAdd(AddStream stream) : PooledAddAwaiter
     {
-        private readonly AddStream _stream;
-        private readonly Action _onCompleted;
-        private ConfiguredValueTaskAwaitable.ConfiguredValueTaskAwaiter _awaiter;
-
-        public PendingAdd(AddStream stream)
-        {
-            _stream = stream;
-            _onCompleted = OnCompleted;
-        }
+        private readonly AddStream _stream = stream;
 
         public AddRequest Request { get; set; } = null!;
 
@@ -336,38 +324,8 @@ internal sealed class AddStream
 
         public long StartTimestamp { get; set; }
 
-        public void Start(ValueTask add)
+        protected override void Completed(Exception? failure)
         {
-            var awaiter = add.ConfigureAwait(false).GetAwaiter();
-            if (awaiter.IsCompleted)
-            {
-                Finish(awaiter);
-                return;
-            }
-
-            _awaiter = awaiter;
-            awaiter.UnsafeOnCompleted(_onCompleted);
-        }
-
-        private void OnCompleted()
-        {
-            var awaiter = _awaiter;
-            _awaiter = default;
-            Finish(awaiter);
-        }
-
-        private void Finish(ConfiguredValueTaskAwaitable.ConfiguredValueTaskAwaiter awaiter)
-        {
-            Exception? failure = null;
-            try
-            {
-                awaiter.GetResult();
-            }
-            catch (Exception ex)
-            {
-                failure = ex;
-            }
-
             var request = Request;
             var buffer = Buffer;
             long startTimestamp = StartTimestamp;

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Pulsarish.Bookie.Storage;
@@ -73,7 +72,7 @@ internal sealed class LocalBookie : ILocalBookie
         }
         catch (Exception ex)
         {
-            pending.Finish(ex);
+            pending.Fail(ex);
             return;
         }
 
@@ -165,18 +164,10 @@ internal sealed class LocalBookie : ILocalBookie
         }
     }
 
-    /// <summary>One add awaiting the journal, pooled: waiting allocates no state machine per entry.</summary>
-    private sealed class PendingAdd
+    /// <summary>One in-process add awaiting the journal (pooled per bookie).</summary>
+    private sealed class PendingAdd(LocalBookie bookie) : PooledAddAwaiter
     {
-        private readonly LocalBookie _bookie;
-        private readonly Action _onCompleted;
-        private ConfiguredValueTaskAwaitable.ConfiguredValueTaskAwaiter _awaiter;
-
-        public PendingAdd(LocalBookie bookie)
-        {
-            _bookie = bookie;
-            _onCompleted = OnCompleted;
-        }
+        private readonly LocalBookie _bookie = bookie;
 
         public long LedgerId;
         public long EntryId;
@@ -186,42 +177,10 @@ internal sealed class LocalBookie : ILocalBookie
         public object? Context;
         public long StartTimestamp;
 
-        public void Start(ValueTask add)
-        {
-            var awaiter = add.ConfigureAwait(false).GetAwaiter();
-            if (awaiter.IsCompleted)
-            {
-                Finish(awaiter);
-                return;
-            }
+        /// <summary>Answers the add; also called directly when storage refused it before returning a task.</summary>
+        public void Fail(Exception failure) => Completed(failure);
 
-            _awaiter = awaiter;
-            awaiter.UnsafeOnCompleted(_onCompleted);
-        }
-
-        private void OnCompleted()
-        {
-            var awaiter = _awaiter;
-            _awaiter = default;
-            Finish(awaiter);
-        }
-
-        private void Finish(ConfiguredValueTaskAwaitable.ConfiguredValueTaskAwaiter awaiter)
-        {
-            Exception? failure = null;
-            try
-            {
-                awaiter.GetResult();
-            }
-            catch (Exception ex)
-            {
-                failure = ex;
-            }
-
-            Finish(failure);
-        }
-
-        public void Finish(Exception? failure)
+        protected override void Completed(Exception? failure)
         {
             var bookie = _bookie;
             long ledgerId = LedgerId;
