@@ -5,9 +5,9 @@ using Pulsarish.Broker.Admin;
 using Pulsarish.Broker.Errors;
 using Pulsarish.Broker.Ownership;
 using Pulsarish.Broker.Topics;
-using Pulsarish.Common.Errors;
-using Pulsarish.Common.Ledgers;
-using Pulsarish.Common.Metadata;
+using Pulsarish.Protocol.Errors;
+using Pulsarish.Ledgers;
+using Pulsarish.Metadata;
 
 namespace Pulsarish.Broker;
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using Pulsarish.Bookie.AutoRecovery;
-using Pulsarish.Common.Metadata;
+using Pulsarish.Metadata;
 
 namespace Pulsarish.Cli;
 

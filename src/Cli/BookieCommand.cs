@@ -1,7 +1,8 @@
+using Pulsarish.Hosting;
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using Pulsarish.Bookie;
-using Pulsarish.Common.Metadata;
+using Pulsarish.Metadata;
 
 namespace Pulsarish.Cli;
 
@@ -79,8 +80,8 @@ public static class BookieCommand
 
     private static async Task<int> RunAsync(BookieOptions options, LogLevel level, CancellationToken ct)
     {
-        using var supervised = Supervisor.SupervisedChildAgent.Start();
-        var setup = new BookieServerSetup
+        using var supervised = Pulsarish.Hosting.Supervisor.SupervisedChildAgent.Start();
+        var setup = new BookieHostSetup
         {
             ConfigureLogging = logging => logging.SetMinimumLevel(level)
                 .AddFilter("Microsoft.AspNetCore", LogLevel.Warning)
@@ -91,10 +92,10 @@ public static class BookieCommand
                 })
                 .AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace),
         };
-        BookieServer server;
+        BookieHost server;
         try
         {
-            server = await BookieServer.StartAsync(options, setup, ct);
+            server = await BookieHost.StartAsync(options, setup, ct);
         }
         catch (InvalidCookieException e)
         {

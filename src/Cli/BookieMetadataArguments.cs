@@ -18,7 +18,7 @@ public sealed class BookieMetadataArguments
     private readonly Option<bool?> _autoRecovery = new("--autorecovery") { Description = "Run AutoRecovery in the bookie (default: true with --metadata-url)" };
     private readonly Option<int> _sessionTimeoutMs = new("--metadata-session-timeout-ms")
     {
-        Description = "Metadata session timeout", DefaultValueFactory = _ => (int)Common.Metadata.MetadataStoreFactory.DefaultSessionTimeout.TotalMilliseconds,
+        Description = "Metadata session timeout", DefaultValueFactory = _ => (int)Pulsarish.Metadata.MetadataStoreFactory.DefaultSessionTimeout.TotalMilliseconds,
     };
     private readonly Option<long> _gcIntervalMs = new("--gc-interval-ms") { Description = "Garbage collection interval", DefaultValueFactory = _ => 900_000 };
     private readonly Option<long> _lostBookieDelayMs = new("--lost-bookie-delay-ms")

@@ -1,10 +1,11 @@
+using Pulsarish.Hosting;
 using System.Diagnostics;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
 using HdrHistogram;
-using Pulsarish.Common.Checksums;
-using Pulsarish.Common.Ledgers;
+using Pulsarish.Protocol.Checksums;
+using Pulsarish.Ledgers;
 using Pulsarish.Protocol.Bookie;
 using StatusCode = Pulsarish.Protocol.Bookie.StatusCode;
 

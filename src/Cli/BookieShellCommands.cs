@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using Pulsarish.Bookie.AutoRecovery;
-using Pulsarish.Common.Errors;
-using Pulsarish.Common.Metadata;
+using Pulsarish.Protocol.Errors;
+using Pulsarish.Metadata;
 
 namespace Pulsarish.Cli;
 

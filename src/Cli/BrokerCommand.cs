@@ -1,11 +1,12 @@
+using Pulsarish.Hosting;
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using Pulsarish.Broker;
 using Pulsarish.Broker.Ownership;
 using Pulsarish.Broker.Server;
-using Pulsarish.Cli.Supervisor;
-using Pulsarish.Common.Ledgers;
-using Pulsarish.Common.Metadata;
+using Pulsarish.Hosting.Supervisor;
+using Pulsarish.Ledgers;
+using Pulsarish.Metadata;
 
 namespace Pulsarish.Cli;
 
@@ -87,7 +88,7 @@ public static class BrokerCommand
         await using var bookies = new BookieRegistry(store);
         await using var ledgers = LedgerClient.Create(new LedgerMetadataStore(store), bookies, new LedgerClientOptions(), loggerFactory);
         ClusterOwnershipService? ownership = null;
-        var setup = new BrokerServerSetup
+        var setup = new BrokerHostSetup
         {
             ConfigureLogging = logging,
             CreateOwnership = async (address, token) =>
@@ -103,7 +104,7 @@ public static class BrokerCommand
                 return ownership;
             },
         };
-        var server = await BrokerServer.StartAsync(serverOptions, brokerOptions, store, ledgers, setup, ct);
+        var server = await BrokerHost.StartAsync(serverOptions, brokerOptions, store, ledgers, setup, ct);
         var load = new BrokerLoadSampler(() => server.Service.LoadedTopics.Count, () => server.Metrics.MessagesIn.Value,
             () => server.Metrics.MessagesOut.Value);
         ownership!.Service.LoadProvider = load.Sample;

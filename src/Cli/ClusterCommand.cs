@@ -1,9 +1,10 @@
+using Pulsarish.Hosting;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
-using Pulsarish.Cli.Supervisor;
-using Pulsarish.Common.Metadata;
+using Pulsarish.Hosting.Supervisor;
+using Pulsarish.Metadata;
 
 namespace Pulsarish.Cli;
 
@@ -195,7 +196,7 @@ public static class ClusterCommand
             var brokers = await store.GetChildrenAsync(Broker.Ownership.OwnershipPaths.Brokers, cts.Token);
             return (bookies, brokers);
         }
-        catch (Exception e) when (e is Common.Errors.MetadataStoreException or OperationCanceledException or IOException
+        catch (Exception e) when (e is Pulsarish.Protocol.Errors.MetadataStoreException or OperationCanceledException or IOException
                                       or System.Net.Sockets.SocketException or TimeoutException)
         {
             return (null, null);

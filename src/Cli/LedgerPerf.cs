@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using HdrHistogram;
-using Pulsarish.Common.Ledgers;
-using Pulsarish.Common.Metadata;
+using Pulsarish.Ledgers;
+using Pulsarish.Metadata;
 using Pulsarish.Protocol.Metadata;
 
 namespace Pulsarish.Cli;

@@ -1,3 +1,4 @@
+using Pulsarish.Hosting;
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
@@ -166,7 +167,7 @@ public static class PerfCommand
             var measured = ParseDuration(parse.GetValue(duration)!);
             var warm = ParseDuration(parse.GetValue(warmup)!);
             var ceilingTime = ParseDuration(parse.GetValue(ceilingDuration)!);
-            BookieServer? server = null;
+            BookieHost? server = null;
             string? target = parse.GetValue(address);
             string? ceilingPath = parse.GetValue(ceilingDir);
             string? ownedDataDir = null;
@@ -176,13 +177,13 @@ public static class PerfCommand
                 {
                     string root = parse.GetValue(dataDir)
                         ?? (ownedDataDir = Path.Combine(Path.GetTempPath(), $"pulsarish-perf-{Guid.NewGuid():N}"));
-                    server = await BookieServer.StartAsync(new BookieOptions
+                    server = await BookieHost.StartAsync(new BookieOptions
                     {
                         Port = 0,
                         JournalDir = Path.Combine(root, "journal"),
                         LedgersDir = Path.Combine(root, "ledgers"),
                         IndexDir = Path.Combine(root, "index"),
-                    }, new BookieServerSetup { ConfigureLogging = l => l.SetMinimumLevel(LogLevel.Warning).AddConsole() }, ct);
+                    }, new BookieHostSetup { ConfigureLogging = l => l.SetMinimumLevel(LogLevel.Warning).AddConsole() }, ct);
                     target = server.Address;
                     ceilingPath ??= Path.Combine(root, "journal");
                 }

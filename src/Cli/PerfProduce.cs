@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Pulsarish.Client;
-using Pulsarish.Common.Threading;
+using Pulsarish.Client;
 
 namespace Pulsarish.Cli;
 

@@ -1,3 +1,4 @@
+using Pulsarish.Hosting;
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
 

@@ -1,7 +1,7 @@
 using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
-using Pulsarish.Common.Threading;
+using Pulsarish.Client;
 using Pulsarish.Protocol.Broker;
 
 namespace Pulsarish.Client;

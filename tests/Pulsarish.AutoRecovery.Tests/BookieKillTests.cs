@@ -1,6 +1,6 @@
 using System.Text;
-using Pulsarish.Common.Ledgers;
-using Pulsarish.Common.Metadata;
+using Pulsarish.Ledgers;
+using Pulsarish.Metadata;
 
 namespace Pulsarish.AutoRecovery.Tests;
 

@@ -16,7 +16,7 @@ public sealed class CliRecoveryTests
         var client = cluster.NewClient();
         var (ledgerId, payloads, _) = await cluster.WriteLedgerAsync(client, 3, 3, 2, 40);
         string victim = (await cluster.Ledgers.ReadAsync(ledgerId))!.Value.Metadata.Fragments[0].Bookies[2];
-        var (process, output) = await Cli.StartAsync("autorecovery ready", "autorecovery", "--metadata-url", cluster.Url,
+        var (process, output) = await PulsarishCli.StartAsync("autorecovery ready", "autorecovery", "--metadata-url", cluster.Url,
             "--id", "standalone", "--metadata-session-timeout-ms", "2000", "--lost-bookie-delay-ms", "500",
             "--periodic-check-interval-ms", "0");
         try
@@ -24,14 +24,14 @@ public sealed class CliRecoveryTests
             await cluster.StopInProcessBookieAsync(victim);
             await RecoveryCluster.WaitUntilAsync(async () => !await cluster.AnyLedgerReferencesAsync(victim)
                 && (await cluster.Tasks.ListAsync()).Count == 0, TimeSpan.FromSeconds(40), "standalone AutoRecovery repaired the ledger");
-            var (exit, listing) = await Cli.RunAsync("admin", "bookies", "list-underreplicated", "--metadata-url", cluster.Url);
+            var (exit, listing) = await PulsarishCli.RunAsync("admin", "bookies", "list-underreplicated", "--metadata-url", cluster.Url);
             Assert.That(exit, Is.EqualTo(0), listing);
             Assert.That(listing, Does.Contain("0 under-replicated ledgers"));
             await cluster.AssertFullyReplicatedAsync(ledgerId, payloads);
         }
         finally
         {
-            await Cli.KillAsync(process);
+            await PulsarishCli.KillAsync(process);
             lock (output)
             {
                 if (TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed)
@@ -59,11 +59,11 @@ public sealed class CliRecoveryTests
         }
         string victim = (await cluster.Ledgers.ReadAsync(ledgers[0].Id))!.Value.Metadata.Fragments[0].Bookies[0];
         await cluster.StopInProcessBookieAsync(victim);
-        var (exitBefore, checkBefore) = await Cli.RunAsync("admin", "ledgers", "check", ledgers[0].Id.ToString(), "--metadata-url", cluster.Url);
+        var (exitBefore, checkBefore) = await PulsarishCli.RunAsync("admin", "ledgers", "check", ledgers[0].Id.ToString(), "--metadata-url", cluster.Url);
         Assert.That(exitBefore, Is.EqualTo(1), checkBefore);
         Assert.That(checkBefore, Does.Contain($"{victim}: bookie unavailable"));
 
-        var (exit, output) = await Cli.RunAsync("admin", "bookies", "recover", victim, "--inline", "--wait-seconds", "60",
+        var (exit, output) = await PulsarishCli.RunAsync("admin", "bookies", "recover", victim, "--inline", "--wait-seconds", "60",
             "--metadata-url", cluster.Url);
         Assert.That(exit, Is.EqualTo(0), output);
         Assert.That(output, Does.Contain($"no ledger references {victim}"));

@@ -1,5 +1,5 @@
 using Pulsarish.Bookie.AutoRecovery;
-using Pulsarish.Common.Ledgers;
+using Pulsarish.Ledgers;
 using Pulsarish.Protocol.Metadata;
 
 namespace Pulsarish.AutoRecovery.Tests;

@@ -1,4 +1,4 @@
-using Pulsarish.Common.Metadata;
+using Pulsarish.Metadata;
 
 namespace Pulsarish.AutoRecovery.Tests;
 

@@ -4,9 +4,9 @@ using Microsoft.Extensions.Logging;
 using Pulsarish.Bookie;
 using Pulsarish.Bookie.AutoRecovery;
 using Pulsarish.Bookie.Registration;
-using Pulsarish.Common.Checksums;
-using Pulsarish.Common.Ledgers;
-using Pulsarish.Common.Metadata;
+using Pulsarish.Protocol.Checksums;
+using Pulsarish.Ledgers;
+using Pulsarish.Metadata;
 using Pulsarish.Protocol.Metadata;
 using Pulsarish.TestKit;
 using StatusCode = Pulsarish.Protocol.Bookie.StatusCode;
@@ -26,7 +26,7 @@ public sealed class RecoveryCluster : IAsyncDisposable
     private readonly TempDir _dir = new("autorecovery");
     private readonly List<LedgerClient> _clients = new();
     private readonly List<(AutoRecoveryService Service, IMetadataStore Store)> _autoRecoveries = new();
-    private readonly Dictionary<string, BookieServer> _inProcess = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, BookieHost> _inProcess = new(StringComparer.Ordinal);
     private readonly Dictionary<string, BookieProcess> _processes = new(StringComparer.Ordinal);
 
     private RecoveryCluster(string url, IMetadataStore store)
@@ -87,7 +87,7 @@ public sealed class RecoveryCluster : IAsyncDisposable
     public string BookieDir(string bookieId) => Path.Combine(_dir.Path, bookieId);
 
     /// <summary>An in-process bookie registered under <paramref name="bookieId"/>.</summary>
-    public async Task<BookieServer> StartInProcessBookieAsync(string bookieId, Action<BookieOptions>? configure = null)
+    public async Task<BookieHost> StartInProcessBookieAsync(string bookieId, Action<BookieOptions>? configure = null)
     {
         string dir = BookieDir(bookieId);
         var options = new BookieOptions
@@ -101,7 +101,7 @@ public sealed class RecoveryCluster : IAsyncDisposable
             Registration = RegistrationOptions(),
         };
         configure?.Invoke(options);
-        var server = await BookieServer.StartAsync(options, new BookieServerSetup
+        var server = await BookieHost.StartAsync(options, new BookieHostSetup
         {
             ConfigureLogging = logging => logging.SetMinimumLevel(LogLevel.Warning).AddSimpleConsole(c => c.SingleLine = true),
         });

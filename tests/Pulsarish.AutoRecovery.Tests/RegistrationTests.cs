@@ -3,10 +3,10 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Pulsarish.Bookie;
 using Pulsarish.Bookie.AutoRecovery;
 using Pulsarish.Bookie.Registration;
-using Pulsarish.Common.Checksums;
-using Pulsarish.Common.Errors;
-using Pulsarish.Common.Ledgers;
-using Pulsarish.Common.Metadata;
+using Pulsarish.Protocol.Checksums;
+using Pulsarish.Protocol.Errors;
+using Pulsarish.Ledgers;
+using Pulsarish.Metadata;
 using StatusCode = Pulsarish.Protocol.Bookie.StatusCode;
 
 namespace Pulsarish.AutoRecovery.Tests;
@@ -20,7 +20,7 @@ public sealed class RegistrationTests
     public async Task LedgerDeletedInMetadataDisappearsFromTheBookieAfterAGcPass()
     {
         await using var cluster = await RecoveryCluster.StartAsync();
-        var servers = new List<BookieServer>();
+        var servers = new List<BookieHost>();
         for (int i = 0; i < 3; i++)
         {
             // b0 collects on its own timer; the others are driven by hand below.
@@ -52,7 +52,7 @@ public sealed class RegistrationTests
     public async Task LedgerCreatedDuringTheGcScanIsNotCollected()
     {
         await using var cluster = await RecoveryCluster.StartAsync();
-        var servers = new List<BookieServer>();
+        var servers = new List<BookieHost>();
         for (int i = 0; i < 3; i++)
         {
             servers.Add(await cluster.StartInProcessBookieAsync($"b{i}"));
@@ -163,7 +163,7 @@ public sealed class RegistrationTests
         await cluster.StartAutoRecoveryAsync("ar", RecoveryCluster.FastOptions(TimeSpan.FromMinutes(5)));
 
         // Through the CLI, as an operator would.
-        var (exit, output) = await Cli.RunAsync("admin", "bookies", "decommission", victim, "--metadata-url", cluster.Url,
+        var (exit, output) = await PulsarishCli.RunAsync("admin", "bookies", "decommission", victim, "--metadata-url", cluster.Url,
             "--timeout-seconds", "60");
         Assert.That(exit, Is.EqualTo(0), output);
         Assert.That(output, Does.Contain($"bookie {victim} decommissioned"));
@@ -174,7 +174,7 @@ public sealed class RegistrationTests
         foreach (var (id, payloads) in ledgers)
         {
             await cluster.AssertFullyReplicatedAsync(id, payloads);
-            var (checkExit, checkOutput) = await Cli.RunAsync("admin", "ledgers", "check", id.ToString(), "--metadata-url", cluster.Url);
+            var (checkExit, checkOutput) = await PulsarishCli.RunAsync("admin", "ledgers", "check", id.ToString(), "--metadata-url", cluster.Url);
             Assert.That(checkExit, Is.EqualTo(0), checkOutput);
             Assert.That(checkOutput, Does.Contain("fully replicated"));
         }

@@ -1,8 +1,8 @@
 using System.Text;
 using Pulsarish.Bookie.AutoRecovery;
-using Pulsarish.Common.Errors;
-using Pulsarish.Common.Ledgers;
-using Pulsarish.Common.Metadata;
+using Pulsarish.Protocol.Errors;
+using Pulsarish.Ledgers;
+using Pulsarish.Metadata;
 using Pulsarish.Protocol.Metadata;
 
 namespace Pulsarish.AutoRecovery.Tests;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Pulsarish.Bookie.AutoRecovery;
-using Pulsarish.Common.Metadata;
+using Pulsarish.Metadata;
 
 namespace Pulsarish.AutoRecovery.Tests;
 

@@ -2,7 +2,7 @@ using Google.Protobuf;
 using Pulsarish.Broker.Admin;
 using Pulsarish.Broker.Errors;
 using Pulsarish.Broker.Topics;
-using Pulsarish.Common.Errors;
+using Pulsarish.Protocol.Errors;
 using Pulsarish.Protocol.Broker;
 
 namespace Pulsarish.Broker.Tests;

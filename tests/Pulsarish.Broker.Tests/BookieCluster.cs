@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Pulsarish.Bookie;
-using Pulsarish.Common.Ledgers;
-using Pulsarish.Common.Metadata;
+using Pulsarish.Ledgers;
+using Pulsarish.Metadata;
 using Pulsarish.Protocol.Metadata;
 using Pulsarish.TestKit;
 
@@ -15,7 +15,7 @@ namespace Pulsarish.Broker.Tests;
 public sealed class BookieCluster : IAsyncDisposable
 {
     private readonly TempDir _dir = new("broker");
-    private readonly List<(BookieServer Server, BookieRegistry Registry, IMetadataStore Session)> _bookies = new();
+    private readonly List<(BookieHost Server, BookieRegistry Registry, IMetadataStore Session)> _bookies = new();
     private readonly List<LedgerClient> _clients = new();
     private IMetadataStore _store = null!;
     private bool _ownsStore;
@@ -60,7 +60,7 @@ public sealed class BookieCluster : IAsyncDisposable
     public async Task<string> StartBookieAsync()
     {
         string id = $"bookie-{_nextBookie++}";
-        var server = await BookieServer.StartAsync(new BookieOptions
+        var server = await BookieHost.StartAsync(new BookieOptions
         {
             BookieId = id,
             Port = 0,
@@ -68,7 +68,7 @@ public sealed class BookieCluster : IAsyncDisposable
             LedgersDir = _dir.Sub(id + "/ledgers"),
             IndexDir = _dir.Sub(id + "/index"),
             ShutdownTimeout = TimeSpan.FromSeconds(2),
-        }, new BookieServerSetup { ConfigureLogging = logging => logging.SetMinimumLevel(LogLevel.Error) });
+        }, new BookieHostSetup { ConfigureLogging = logging => logging.SetMinimumLevel(LogLevel.Error) });
         var session = await _sessionFactory();
         var registry = new BookieRegistry(session);
         await registry.RegisterAsync(new BookieServiceInfo { BookieId = id, Address = server.Address });

@@ -1,6 +1,6 @@
 using Pulsarish.Broker.Admin;
 using Pulsarish.Broker.Topics;
-using Pulsarish.Common.Metadata;
+using Pulsarish.Metadata;
 using Pulsarish.Protocol.Broker;
 using Pulsarish.Protocol.Metadata;
 

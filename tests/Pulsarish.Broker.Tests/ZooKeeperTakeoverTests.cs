@@ -1,7 +1,7 @@
 using Pulsarish.Broker.Admin;
 using Pulsarish.Broker.Errors;
-using Pulsarish.Common.Metadata;
-using Pulsarish.Common.Metadata.ZooKeeper;
+using Pulsarish.Metadata;
+using Pulsarish.Metadata.ZooKeeper;
 using Pulsarish.Protocol.Broker;
 using Pulsarish.TestKit;
 

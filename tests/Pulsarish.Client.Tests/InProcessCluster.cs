@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Logging;
-using Pulsarish.Cli;
 using Pulsarish.TestKit;
 
 namespace Pulsarish.Client.Tests;

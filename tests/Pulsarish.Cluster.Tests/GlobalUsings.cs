@@ -1,1 +1,3 @@
 global using NUnit.Framework;
+global using Pulsarish.Hosting;
+global using Pulsarish.TestKit;

@@ -1,6 +1,6 @@
 using System.Text;
-using Pulsarish.Common.Errors;
-using Pulsarish.Common.Ledgers;
+using Pulsarish.Protocol.Errors;
+using Pulsarish.Ledgers;
 using Pulsarish.Ledgers.Tests.Fakes;
 using Pulsarish.Protocol.Bookie;
 using Pulsarish.Protocol.Metadata;

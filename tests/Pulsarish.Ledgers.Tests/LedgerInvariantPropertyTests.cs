@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
-using Pulsarish.Common.Errors;
-using Pulsarish.Common.Ledgers;
+using Pulsarish.Protocol.Errors;
+using Pulsarish.Ledgers;
 using Pulsarish.Ledgers.Tests.Fakes;
 using Pulsarish.Protocol.Metadata;
 

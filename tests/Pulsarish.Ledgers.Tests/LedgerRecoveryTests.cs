@@ -1,6 +1,6 @@
 using System.Text;
-using Pulsarish.Common.Checksums;
-using Pulsarish.Common.Ledgers;
+using Pulsarish.Protocol.Checksums;
+using Pulsarish.Ledgers;
 using Pulsarish.Ledgers.Tests.Fakes;
 using Pulsarish.Protocol.Metadata;
 using static Pulsarish.Ledgers.Tests.LedgerHandleTests;

@@ -1,5 +1,5 @@
-using Pulsarish.Common.Errors;
-using Pulsarish.Common.Ledgers;
+using Pulsarish.Protocol.Errors;
+using Pulsarish.Ledgers;
 using Pulsarish.Protocol.Metadata;
 
 namespace Pulsarish.Ledgers.Tests;

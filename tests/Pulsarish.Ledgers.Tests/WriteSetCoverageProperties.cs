@@ -1,6 +1,6 @@
 using FsCheck;
 using FsCheck.Fluent;
-using Pulsarish.Common.Ledgers;
+using Pulsarish.Ledgers;
 
 namespace Pulsarish.Ledgers.Tests;
 

@@ -1,7 +1,7 @@
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
-using Pulsarish.Common.Checksums;
+using Pulsarish.Protocol.Checksums;
 using Pulsarish.Protocol.Bookie;
 
 namespace Pulsarish.TestKit;

@@ -39,27 +39,25 @@ public static class PulsarishBinary
 
     private static string Locate()
     {
+        // The build of src/Cli in the test assembly's configuration (bin/<Configuration>/<tfm>/): test projects
+        // reference the CLI project for build order only, so nothing stale is copied beside them.
+        var testBin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        string tfm = testBin.Name;
+        string configuration = testBin.Parent?.Name ?? "Release";
+        for (var dir = testBin; dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, "src", "Cli", "bin", configuration, tfm, "pulsarish.dll");
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
         string beside = Path.Combine(AppContext.BaseDirectory, "pulsarish.dll");
         if (File.Exists(beside))
         {
             return beside;
         }
-
-        // Fallback for test projects without the Cli reference: the newest build under src/Cli/bin.
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string cliBin = Path.Combine(dir.FullName, "src", "Cli", "bin");
-            if (Directory.Exists(cliBin))
-            {
-                var newest = Directory.EnumerateFiles(cliBin, "pulsarish.dll", SearchOption.AllDirectories)
-                    .Select(p => new FileInfo(p)).OrderByDescending(f => f.LastWriteTimeUtc).FirstOrDefault();
-                if (newest is not null)
-                {
-                    return newest.FullName;
-                }
-            }
-        }
-
-        throw new FileNotFoundException($"pulsarish.dll not found beside {AppContext.BaseDirectory} nor under src/Cli/bin");
+        throw new FileNotFoundException($"pulsarish.dll not found under src/Cli/bin/{configuration}/{tfm} nor beside {AppContext.BaseDirectory}");
     }
 }

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Logging;
-using Pulsarish.Common.Metadata;
+using Pulsarish.Metadata;
 using Pulsarish.Protocol.Metadata;
 
 namespace Pulsarish.Bookie.AutoRecovery;

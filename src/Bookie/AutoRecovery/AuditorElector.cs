@@ -1,7 +1,7 @@
 using System.Text;
 using Microsoft.Extensions.Logging;
-using Pulsarish.Common.Errors;
-using Pulsarish.Common.Metadata;
+using Pulsarish.Protocol.Errors;
+using Pulsarish.Metadata;
 
 namespace Pulsarish.Bookie.AutoRecovery;
 

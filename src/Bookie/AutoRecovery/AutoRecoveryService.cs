@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Prometheus;
-using Pulsarish.Common.Ledgers;
-using Pulsarish.Common.Metadata;
+using Pulsarish.Ledgers;
+using Pulsarish.Metadata;
 
 namespace Pulsarish.Bookie.AutoRecovery;
 

@@ -1,9 +1,9 @@
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Pulsarish.Common.Errors;
-using Pulsarish.Common.Ledgers;
-using Pulsarish.Common.Metadata;
+using Pulsarish.Protocol.Errors;
+using Pulsarish.Ledgers;
+using Pulsarish.Metadata;
 
 namespace Pulsarish.Bookie.AutoRecovery;
 

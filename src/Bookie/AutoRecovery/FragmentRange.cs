@@ -1,4 +1,4 @@
-using Pulsarish.Common.Ledgers;
+using Pulsarish.Ledgers;
 using Pulsarish.Protocol.Metadata;
 
 namespace Pulsarish.Bookie.AutoRecovery;

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
-using Pulsarish.Common.Checksums;
-using Pulsarish.Common.Ledgers;
+using Pulsarish.Protocol.Checksums;
+using Pulsarish.Ledgers;
 using Pulsarish.Protocol.Metadata;
 using StatusCode = Pulsarish.Protocol.Bookie.StatusCode;
 

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
-using Pulsarish.Common.Errors;
-using Pulsarish.Common.Ledgers;
-using Pulsarish.Common.Metadata;
+using Pulsarish.Protocol.Errors;
+using Pulsarish.Ledgers;
+using Pulsarish.Metadata;
 using Pulsarish.Protocol.Metadata;
 using StatusCode = Pulsarish.Protocol.Bookie.StatusCode;
 

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Pulsarish.Bookie.Storage;
-using Pulsarish.Common.Metadata;
+using Pulsarish.Metadata;
 
 namespace Pulsarish.Bookie.Registration;
 

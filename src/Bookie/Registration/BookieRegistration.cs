@@ -1,6 +1,9 @@
+using Pulsarish.Bookie.Server;
+using Pulsarish.Bookie.Storage;
+using Prometheus;
 using Microsoft.Extensions.Logging;
 using Pulsarish.Bookie.AutoRecovery;
-using Pulsarish.Common.Metadata;
+using Pulsarish.Metadata;
 using Pulsarish.Protocol.Metadata;
 
 namespace Pulsarish.Bookie.Registration;
@@ -22,7 +25,7 @@ public sealed class BookieRegistration : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = new();
-    private BookieServer? _server;
+    private BookieState? _state;
     private BookieServiceInfo? _registered;
     private int _disposed;
 
@@ -95,25 +98,29 @@ public sealed class BookieRegistration : IAsyncDisposable
         }
     }
 
-    /// <summary>Registers the listening bookie and starts GC, the read-only watcher and AutoRecovery.</summary>
-    public async Task StartAsync(BookieServer server, CancellationToken ct = default)
+    /// <summary>
+    /// Registers the listening bookie (at <paramref name="address"/>) and starts GC over <paramref name="storage"/>,
+    /// the read-only watcher of <paramref name="state"/> and AutoRecovery (its metrics in <paramref name="metrics"/>).
+    /// </summary>
+    public async Task StartAsync(string address, BookieState state, ILedgerStorage storage, CollectorRegistry metrics,
+        CancellationToken ct = default)
     {
-        _server = server;
+        _state = state;
         var info = new BookieServiceInfo
         {
             BookieId = BookieId,
-            Address = server.Address,
+            Address = address,
             Rack = _options.Rack,
-            ReadOnly = server.State.ReadOnly,
+            ReadOnly = state.ReadOnly,
         };
         await _registry.RegisterAsync(info, ct).ConfigureAwait(false);
         _registered = info;
-        GarbageCollector = new BookieGarbageCollector(server.Storage, Ledgers, _loggerFactory.CreateLogger<BookieGarbageCollector>());
+        GarbageCollector = new BookieGarbageCollector(storage, Ledgers, _loggerFactory.CreateLogger<BookieGarbageCollector>());
         _loops.Add(Task.Run(() => GcLoopAsync(_stop.Token)));
         _loops.Add(Task.Run(() => ReadOnlyLoopAsync(_stop.Token)));
         if (_options.AutoRecoveryEnabled)
         {
-            AutoRecovery = AutoRecoveryService.Start(_store, _options.AutoRecovery, BookieId, server.Metrics.Registry, _loggerFactory);
+            AutoRecovery = AutoRecoveryService.Start(_store, _options.AutoRecovery, BookieId, metrics, _loggerFactory);
         }
     }
 
@@ -148,7 +155,7 @@ public sealed class BookieRegistration : IAsyncDisposable
         {
             while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
             {
-                bool readOnly = _server!.State.ReadOnly;
+                bool readOnly = _state!.ReadOnly;
                 if (_registered is null || _registered.ReadOnly == readOnly)
                 {
                     continue;

@@ -1,5 +1,5 @@
 using Pulsarish.Bookie.AutoRecovery;
-using Pulsarish.Common.Metadata;
+using Pulsarish.Metadata;
 
 namespace Pulsarish.Bookie.Registration;
 

@@ -1,4 +1,4 @@
-using Pulsarish.Common.Checksums;
+using Pulsarish.Protocol.Checksums;
 using Pulsarish.Protocol.Bookie;
 
 namespace Pulsarish.Bookie.Server;

@@ -2,7 +2,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Pulsarish.Bookie.Storage;
-using Pulsarish.Common.Checksums;
+using Pulsarish.Protocol.Checksums;
 using Pulsarish.Protocol.Bookie;
 using StatusCode = Pulsarish.Protocol.Bookie.StatusCode;
 

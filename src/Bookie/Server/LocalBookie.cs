@@ -4,7 +4,7 @@ using System.Diagnostics;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Pulsarish.Bookie.Storage;
-using Pulsarish.Common.Ledgers;
+using Pulsarish.Ledgers;
 using Pulsarish.Protocol.Bookie;
 using StatusCode = Pulsarish.Protocol.Bookie.StatusCode;
 

@@ -3,8 +3,8 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Win32.SafeHandles;
-using Pulsarish.Common.Checksums;
-using Pulsarish.Common.Errors;
+using Pulsarish.Protocol.Checksums;
+using Pulsarish.Protocol.Errors;
 
 namespace Pulsarish.Bookie.Storage;
 

@@ -6,7 +6,7 @@ using System.Globalization;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
-using Pulsarish.Common.Checksums;
+using Pulsarish.Protocol.Checksums;
 
 namespace Pulsarish.Bookie.Storage;
 

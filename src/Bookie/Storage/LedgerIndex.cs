@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using Pulsarish.Common.Errors;
+using Pulsarish.Protocol.Errors;
 using RocksDbSharp;
 
 namespace Pulsarish.Bookie.Storage;

@@ -5,7 +5,7 @@ using System.Runtime.CompilerServices;
 using System.Threading.Tasks.Sources;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Pulsarish.Common.Errors;
+using Pulsarish.Protocol.Errors;
 using RocksDbSharp;
 
 namespace Pulsarish.Bookie.Storage;

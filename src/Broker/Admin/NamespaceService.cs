@@ -2,8 +2,8 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Pulsarish.Broker.Errors;
 using Pulsarish.Broker.Topics;
-using Pulsarish.Common.Errors;
-using Pulsarish.Common.Metadata;
+using Pulsarish.Protocol.Errors;
+using Pulsarish.Metadata;
 
 namespace Pulsarish.Broker.Admin;
 

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Pulsarish.Broker.Errors;
 using Pulsarish.Broker.Topics;
-using Pulsarish.Common.Errors;
+using Pulsarish.Protocol.Errors;
 using Pulsarish.Protocol.Broker;
 
 namespace Pulsarish.Broker.Dispatch;

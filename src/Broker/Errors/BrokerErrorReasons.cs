@@ -1,4 +1,4 @@
-using Pulsarish.Common.Errors;
+using Pulsarish.Protocol.Errors;
 using Pulsarish.Protocol.Broker;
 
 namespace Pulsarish.Broker.Errors;

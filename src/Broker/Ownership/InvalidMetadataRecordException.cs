@@ -1,4 +1,4 @@
-using Pulsarish.Common.Errors;
+using Pulsarish.Protocol.Errors;
 
 namespace Pulsarish.Broker.Ownership;
 

@@ -1,5 +1,5 @@
 using System.Text;
-using Pulsarish.Common.Checksums;
+using Pulsarish.Protocol.Checksums;
 
 namespace Pulsarish.Broker.Ownership;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text;
-using Pulsarish.Common.Checksums;
+using Pulsarish.Protocol.Checksums;
 
 namespace Pulsarish.Broker.Ownership;
 

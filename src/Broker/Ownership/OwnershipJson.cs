@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Pulsarish.Common.Errors;
+using Pulsarish.Protocol.Errors;
 
 namespace Pulsarish.Broker.Ownership;
 

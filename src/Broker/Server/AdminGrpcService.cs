@@ -5,7 +5,7 @@ using Pulsarish.Broker.Admin;
 using Pulsarish.Broker.Errors;
 using Pulsarish.Broker.Ownership;
 using Pulsarish.Broker.Topics;
-using Pulsarish.Common.Errors;
+using Pulsarish.Protocol.Errors;
 using Pulsarish.Protocol.Admin;
 using Pulsarish.Protocol.Broker;
 

@@ -2,7 +2,7 @@ using System.Threading.Channels;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Pulsarish.Broker.Dispatch;
-using Pulsarish.Common.Errors;
+using Pulsarish.Protocol.Errors;
 using Pulsarish.Protocol.Broker;
 using EngineMessageId = Pulsarish.Broker.Topics.MessageId;
 

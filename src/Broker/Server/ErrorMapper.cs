@@ -46,7 +46,7 @@ public static class ErrorMapper
 
     /// <summary>A failed-call exception with status code and reason trailer.</summary>
     public static RpcException ToRpcException(ErrorReason reason, string message)
-        => new(new Status(StatusCodeOf(reason), message), new Metadata { { ReasonTrailer, reason.ToString() } });
+        => new(new Status(StatusCodeOf(reason), message), new Grpc.Core.Metadata { { ReasonTrailer, reason.ToString() } });
 
     /// <summary>A failed-call exception for <paramref name="error"/>.</summary>
     public static RpcException ToRpcException(Exception error)

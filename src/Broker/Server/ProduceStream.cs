@@ -4,7 +4,7 @@ using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Pulsarish.Broker.Errors;
 using Pulsarish.Broker.Topics;
-using Pulsarish.Common.Errors;
+using Pulsarish.Protocol.Errors;
 using Pulsarish.Protocol.Broker;
 
 namespace Pulsarish.Broker.Server;

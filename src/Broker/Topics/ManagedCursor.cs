@@ -2,9 +2,9 @@ using System.Diagnostics;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Pulsarish.Broker.Errors;
-using Pulsarish.Common.Errors;
-using Pulsarish.Common.Ledgers;
-using Pulsarish.Common.Metadata;
+using Pulsarish.Protocol.Errors;
+using Pulsarish.Ledgers;
+using Pulsarish.Metadata;
 using Pulsarish.Protocol.Metadata;
 
 namespace Pulsarish.Broker.Topics;

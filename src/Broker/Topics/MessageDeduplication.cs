@@ -1,7 +1,7 @@
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
-using Pulsarish.Common.Errors;
-using Pulsarish.Common.Metadata;
+using Pulsarish.Protocol.Errors;
+using Pulsarish.Metadata;
 using Pulsarish.Protocol.Broker;
 using Pulsarish.Protocol.Metadata;
 

@@ -1,6 +1,6 @@
 using System.IO.Compression;
 using Google.Protobuf;
-using Pulsarish.Common.Errors;
+using Pulsarish.Protocol.Errors;
 using Pulsarish.Protocol.Broker;
 
 namespace Pulsarish.Broker.Topics;

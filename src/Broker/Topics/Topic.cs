@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 using Pulsarish.Broker.Admin;
 using Pulsarish.Broker.Dispatch;
 using Pulsarish.Broker.Errors;
-using Pulsarish.Common.Errors;
+using Pulsarish.Protocol.Errors;
 using Pulsarish.Protocol.Broker;
 
 namespace Pulsarish.Broker.Topics;

@@ -1,6 +1,6 @@
 using Grpc.Core;
 using Grpc.Net.Client;
-using Pulsarish.Common.Checksums;
+using Pulsarish.Protocol.Checksums;
 using Pulsarish.Protocol.Bookie;
 using Pulsarish.TestKit;
 using StatusCode = Pulsarish.Protocol.Bookie.StatusCode;
@@ -21,7 +21,7 @@ public sealed class AddBatchServiceTests
     private const int WindowAdds = 64;
 
     private TempDir _dir = null!;
-    private BookieServer _server = null!;
+    private BookieHost _server = null!;
     private GrpcChannel _channel = null!;
     private Protocol.Bookie.Bookie.BookieClient _client = null!;
 
@@ -42,7 +42,7 @@ public sealed class AddBatchServiceTests
 
     private async Task StartAsync()
     {
-        _server = await BookieServer.StartAsync(new BookieOptions
+        _server = await BookieHost.StartAsync(new BookieOptions
         {
             Port = 0,
             JournalDir = _dir.Sub("journal"),

@@ -50,7 +50,7 @@ public sealed class BookieOptionsValidatorTests
     public void StartRefusesInvalidOptionsBeforeOpeningStorage()
     {
         bool opened = false;
-        var setup = new BookieServerSetup
+        var setup = new BookieHostSetup
         {
             StorageFactory = (_, _, _) =>
             {
@@ -60,7 +60,7 @@ public sealed class BookieOptionsValidatorTests
         };
 
         Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(
-            () => BookieServer.StartAsync(new BookieOptions { Port = -1 }, setup));
+            () => BookieHost.StartAsync(new BookieOptions { Port = -1 }, setup));
         Assert.That(opened, Is.False);
     }
 }

@@ -1,7 +1,7 @@
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
-using Pulsarish.Common.Checksums;
+using Pulsarish.Protocol.Checksums;
 using Pulsarish.Protocol.Bookie;
 using Pulsarish.TestKit;
 using StatusCode = Pulsarish.Protocol.Bookie.StatusCode;
@@ -20,7 +20,7 @@ public sealed class BookieServiceTests
 
     private TempDir _dir = null!;
     private InMemoryLedgerStorage _storage = null!;
-    private BookieServer _server = null!;
+    private BookieHost _server = null!;
     private GrpcChannel _channel = null!;
     private Protocol.Bookie.Bookie.BookieClient _client = null!;
 
@@ -39,8 +39,8 @@ public sealed class BookieServiceTests
             MaxInFlightAddsPerStream = 64,
             MetricsPort = 0,
         };
-        _server = await BookieServer.StartAsync(options,
-            new BookieServerSetup { StorageFactory = (_, _, _) => ValueTask.FromResult<Bookie.Storage.ILedgerStorage>(_storage) });
+        _server = await BookieHost.StartAsync(options,
+            new BookieHostSetup { StorageFactory = (_, _, _) => ValueTask.FromResult<Bookie.Storage.ILedgerStorage>(_storage) });
         _channel = BookieRequests.Channel(_server.Address);
         _client = new Protocol.Bookie.Bookie.BookieClient(_channel);
     }

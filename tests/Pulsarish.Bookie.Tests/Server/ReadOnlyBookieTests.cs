@@ -12,7 +12,7 @@ public sealed class ReadOnlyBookieTests
     {
         using var dir = new TempDir("bookie-ro");
         var storage = new InMemoryLedgerStorage();
-        await using var server = await BookieServer.StartAsync(new BookieOptions
+        await using var server = await BookieHost.StartAsync(new BookieOptions
         {
             Port = 0,
             JournalDir = dir.Sub("j"),
@@ -21,7 +21,7 @@ public sealed class ReadOnlyBookieTests
             // Any disk with a byte in use is "full" at this threshold.
             DiskUsageThreshold = 1e-12,
             DiskUsageLwmThreshold = 1e-12,
-        }, new BookieServerSetup { StorageFactory = (_, _, _) => ValueTask.FromResult<Bookie.Storage.ILedgerStorage>(storage) });
+        }, new BookieHostSetup { StorageFactory = (_, _, _) => ValueTask.FromResult<Bookie.Storage.ILedgerStorage>(storage) });
         using var channel = BookieRequests.Channel(server.Address);
         var client = new Protocol.Bookie.Bookie.BookieClient(channel);
         byte[] key = [1];

@@ -1,5 +1,5 @@
 using Pulsarish.Bookie.Server;
-using Pulsarish.Common.Errors;
+using Pulsarish.Protocol.Errors;
 using Pulsarish.Protocol.Bookie;
 
 namespace Pulsarish.Bookie.Tests.Server;

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Pulsarish.Bookie.Storage;
-using Pulsarish.Common.Errors;
+using Pulsarish.Protocol.Errors;
 
 namespace Pulsarish.Bookie.Tests.Storage;
 

@@ -57,7 +57,7 @@ public class LedgerStorageDurabilityTests : StorageTestBase
         Assert.That(reopened.GetLedgerInfo(7)!.Value.LastEntryId, Is.EqualTo(299));
         // The recovered store keeps working and keeps the master key.
         await reopened.AddEntryAsync(7, 300, Key, 299, Payload(7, 300), recovery: false);
-        Assert.ThrowsAsync<Pulsarish.Common.Errors.UnauthorizedException>(async () =>
+        Assert.ThrowsAsync<Pulsarish.Protocol.Errors.UnauthorizedException>(async () =>
             await reopened.AddEntryAsync(7, 301, "other"u8.ToArray(), 299, Payload(7, 301), recovery: false));
     }
 
@@ -77,7 +77,7 @@ public class LedgerStorageDurabilityTests : StorageTestBase
         }));
         Assert.That(await reopened.ReadEntryAsync(8, 0), Is.EqualTo(big));
         Assert.That(await reopened.ReadEntryAsync(8, 1), Is.EqualTo(Payload(8, 1)));
-        Assert.ThrowsAsync<Pulsarish.Common.Errors.TooLargeException>(async () =>
+        Assert.ThrowsAsync<Pulsarish.Protocol.Errors.TooLargeException>(async () =>
             await reopened.AddEntryAsync(8, 2, Key, 1, big, recovery: false));
     }
 

@@ -1,5 +1,5 @@
 using Pulsarish.Bookie.Storage;
-using Pulsarish.Common.Errors;
+using Pulsarish.Protocol.Errors;
 
 namespace Pulsarish.Bookie.Tests.Storage;
 

@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.Json;
-using Pulsarish.Cli;
 using Pulsarish.Client;
 using Pulsarish.Cluster.Tests.Supervisor;
 
@@ -110,21 +109,7 @@ public sealed class AdminCommandsTests
 
     private async Task<(int Code, string Output, string Error)> AdminAsync(params string[] args)
     {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        Console.SetOut(output);
-        Console.SetError(error);
-        int code;
-        try
-        {
-            code = await Program.Main(["admin", "--service-url", _serviceUrl, .. args]);
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
+        var (code, output, error) = await PulsarishCli.RunSeparatelyAsync(["admin", "--service-url", _serviceUrl, .. args]);
         TestContext.Progress.WriteLine($"admin {string.Join(' ', args)} -> {code} {error.ToString().Trim()}");
         return (code, output.ToString(), error.ToString());
     }

@@ -5,9 +5,9 @@ using System.Text;
 using Pulsarish.Broker.Ownership;
 using Pulsarish.Client;
 using Pulsarish.Cluster.Tests.Supervisor;
-using Pulsarish.Common.Metadata;
-using Pulsarish.Common.Metadata.ZooKeeper;
-using Pulsarish.Common.Tests.Metadata;
+using Pulsarish.Metadata;
+using Pulsarish.Metadata.ZooKeeper;
+using Pulsarish.Metadata.Tests.Metadata;
 using Pulsarish.TestKit;
 
 namespace Pulsarish.Cluster.Tests.Failover;

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Pulsarish.Cli;
 using Pulsarish.Client;
 using Pulsarish.Cluster.Tests.Supervisor;
 using Pulsarish.TestKit;
@@ -135,21 +134,7 @@ public sealed class GracefulHandoverTests
 
     private static async Task<(int Code, string Output, string Error)> AdminAsync(string serviceUrl, params string[] args)
     {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        Console.SetOut(output);
-        Console.SetError(error);
-        int code;
-        try
-        {
-            code = await Program.Main(["admin", "--service-url", serviceUrl, .. args]);
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
+        var (code, output, error) = await PulsarishCli.RunSeparatelyAsync(["admin", "--service-url", serviceUrl, .. args]);
         TestContext.Progress.WriteLine($"admin {string.Join(' ', args)} -> {code} {output.ToString().Trim()} {error.ToString().Trim()}");
         return (code, output.ToString(), error.ToString());
     }

@@ -2,8 +2,8 @@ using System.Diagnostics;
 using Pulsarish.Broker.Ownership;
 using Pulsarish.Client;
 using Pulsarish.Cluster.Tests.Supervisor;
-using Pulsarish.Common.Metadata;
-using Pulsarish.Common.Metadata.ZooKeeper;
+using Pulsarish.Metadata;
+using Pulsarish.Metadata.ZooKeeper;
 using Pulsarish.TestKit;
 
 namespace Pulsarish.Cluster.Tests.Failover;

@@ -1,7 +1,7 @@
 using Pulsarish.Broker.Errors;
 using Pulsarish.Broker.Ownership;
 using Pulsarish.Broker.Topics;
-using Pulsarish.Common.Metadata;
+using Pulsarish.Metadata;
 
 namespace Pulsarish.Cluster.Tests.Ownership;
 

@@ -1,5 +1,5 @@
 using Pulsarish.Broker.Ownership;
-using Pulsarish.Common.Errors;
+using Pulsarish.Protocol.Errors;
 
 namespace Pulsarish.Cluster.Tests.Ownership;
 

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using Pulsarish.Broker.Ownership;
-using Pulsarish.Common.Metadata;
-using Pulsarish.Common.Metadata.ZooKeeper;
-using Pulsarish.Common.Tests.Metadata;
+using Pulsarish.Metadata;
+using Pulsarish.Metadata.ZooKeeper;
+using Pulsarish.Metadata.Tests.Metadata;
 using Pulsarish.TestKit;
 
 namespace Pulsarish.Cluster.Tests.Ownership;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using Pulsarish.Cli.Supervisor;
+using Pulsarish.Hosting.Supervisor;
 using Pulsarish.TestKit;
 
 namespace Pulsarish.Cluster.Tests.Supervisor;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using Pulsarish.Cli.Supervisor;
-using Pulsarish.Common.Metadata;
-using Pulsarish.Common.Metadata.ZooKeeper;
+using Pulsarish.Hosting.Supervisor;
+using Pulsarish.Metadata;
+using Pulsarish.Metadata.ZooKeeper;
 using Pulsarish.TestKit;
 
 namespace Pulsarish.Cluster.Tests.Supervisor;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
-using Pulsarish.Cli.Supervisor;
+using Pulsarish.Hosting.Supervisor;
 
 namespace Pulsarish.Cluster.Tests.Supervisor;
 

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using Grpc.Core;
-using Pulsarish.Common.Checksums;
+using Pulsarish.Protocol.Checksums;
 using Pulsarish.Protocol.Bookie;
 using Pulsarish.TestKit;
 using StatusCode = Pulsarish.Protocol.Bookie.StatusCode;

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
-using Pulsarish.Common.Checksums;
-using Pulsarish.Common.Ledgers;
+using Pulsarish.Protocol.Checksums;
+using Pulsarish.Ledgers;
 using Pulsarish.Protocol.Bookie;
 using Pulsarish.Protocol.Metadata;
 

@@ -1,5 +1,5 @@
-using Pulsarish.Common.Ledgers;
-using Pulsarish.Common.Metadata;
+using Pulsarish.Ledgers;
+using Pulsarish.Metadata;
 
 namespace Pulsarish.Ledgers.Tests.Fakes;
 

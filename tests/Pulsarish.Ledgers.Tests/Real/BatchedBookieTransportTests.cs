@@ -1,5 +1,5 @@
-using Pulsarish.Common.Checksums;
-using Pulsarish.Common.Ledgers;
+using Pulsarish.Protocol.Checksums;
+using Pulsarish.Ledgers;
 using Pulsarish.Protocol.Bookie;
 
 namespace Pulsarish.Ledgers.Tests.Real;

@@ -1,4 +1,4 @@
-using Pulsarish.Common.Ledgers;
+using Pulsarish.Ledgers;
 
 namespace Pulsarish.Ledgers.Tests.Real;
 

@@ -1,15 +1,15 @@
 using System.Collections.Concurrent;
 using System.Text;
-using Pulsarish.Common.Checksums;
-using Pulsarish.Common.Errors;
-using Pulsarish.Common.Ledgers;
+using Pulsarish.Protocol.Checksums;
+using Pulsarish.Protocol.Errors;
+using Pulsarish.Ledgers;
 using Pulsarish.Protocol.Bookie;
 using Pulsarish.Protocol.Metadata;
 
 namespace Pulsarish.Ledgers.Tests.Real;
 
 /// <summary>
-/// The local bookie transport (<see cref="LocalBookieClient"/> over <c>BookieServer.Local</c>, what the standalone
+/// The local bookie transport (<see cref="LocalBookieClient"/> over <c>BookieHost.Local</c>, what the standalone
 /// broker writes through) against real in-process bookies with real storage: the same statuses as the gRPC
 /// service, entries that gRPC readers find byte-for-byte, fencing across transports, and ensemble change when a
 /// local bookie stops.

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Pulsarish.Bookie;
-using Pulsarish.Common.Ledgers;
-using Pulsarish.Common.Metadata;
+using Pulsarish.Ledgers;
+using Pulsarish.Metadata;
 using Pulsarish.Protocol.Metadata;
 using Pulsarish.TestKit;
 
@@ -17,7 +17,7 @@ public sealed class RealBookieCluster : IAsyncDisposable
     private readonly IMetadataStore _store;
     private readonly bool _ownsStore;
     private readonly List<LedgerClient> _clients = new();
-    private readonly Dictionary<string, (BookieServer Server, BookieRegistry Registry, IMetadataStore Session)> _bookies = new();
+    private readonly Dictionary<string, (BookieHost Server, BookieRegistry Registry, IMetadataStore Session)> _bookies = new();
     private int _next;
 
     private RealBookieCluster(IMetadataStore store, bool ownsStore)
@@ -69,7 +69,7 @@ public sealed class RealBookieCluster : IAsyncDisposable
             IndexDir = _dir.Sub(id + "/index"),
             ShutdownTimeout = TimeSpan.FromSeconds(2),
         };
-        var server = await BookieServer.StartAsync(options, new BookieServerSetup
+        var server = await BookieHost.StartAsync(options, new BookieHostSetup
         {
             ConfigureLogging = logging => logging.SetMinimumLevel(LogLevel.Error),
         });
@@ -87,7 +87,7 @@ public sealed class RealBookieCluster : IAsyncDisposable
         return id;
     }
 
-    public BookieServer Server(string bookieId) => _bookies[bookieId].Server;
+    public BookieHost Server(string bookieId) => _bookies[bookieId].Server;
 
     /// <summary>Stops a bookie: its registration goes, then the server stops (in-flight calls finish, then refused).</summary>
     public async Task StopBookieAsync(string bookieId)

@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
-using Pulsarish.Common.Checksums;
-using Pulsarish.Common.Errors;
-using Pulsarish.Common.Ledgers;
+using Pulsarish.Protocol.Checksums;
+using Pulsarish.Protocol.Errors;
+using Pulsarish.Ledgers;
 using Pulsarish.Protocol.Bookie;
 using Pulsarish.Protocol.Metadata;
 

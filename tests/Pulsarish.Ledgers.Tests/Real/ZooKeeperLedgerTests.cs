@@ -1,8 +1,8 @@
 using System.Text;
-using Pulsarish.Common.Errors;
-using Pulsarish.Common.Ledgers;
-using Pulsarish.Common.Metadata;
-using Pulsarish.Common.Metadata.ZooKeeper;
+using Pulsarish.Protocol.Errors;
+using Pulsarish.Ledgers;
+using Pulsarish.Metadata;
+using Pulsarish.Metadata.ZooKeeper;
 using Pulsarish.Protocol.Metadata;
 using Pulsarish.TestKit;
 

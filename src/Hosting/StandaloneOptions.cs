@@ -1,0 +1,56 @@
+using Microsoft.Extensions.Logging;
+using Pulsarish.Broker;
+
+namespace Pulsarish.Hosting;
+
+/// <summary>Settings of <see cref="StandaloneCluster"/> (<c>pulsarish standalone</c>).</summary>
+public sealed class StandaloneOptions
+{
+    /// <summary>Root of all data (metadata, bookies). Pulsar standalone keeps its data under <c>./data</c>.</summary>
+    public string DataDir { get; set; } = Path.Combine("data", "standalone");
+
+    /// <summary>Broker gRPC port; 0 picks a free one. Pulsar: 6650.</summary>
+    public int Port { get; set; } = 6650;
+
+    /// <summary>Loopback by default.</summary>
+    public string BindAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>HTTP port of the broker's <c>/metrics</c> (null: off).</summary>
+    public int? MetricsPort { get; set; }
+
+    /// <summary>In-process bookies.</summary>
+    public int Bookies { get; set; } = 3;
+
+    /// <summary>
+    /// The broker's ledger client calls the in-process bookies directly (BookKeeper's local transport) instead of
+    /// over loopback gRPC. Bookies still serve gRPC for every other client.
+    /// </summary>
+    public bool LocalBookieTransport { get; set; } = true;
+
+    /// <summary>The bookies append with O_DIRECT where the file system allows it (<c>BookieOptions.DirectWrites</c>).</summary>
+    public bool DirectWrites { get; set; } = true;
+
+    /// <summary>Persistence of <c>public/default</c> when it is created: E, Qw, Qa.</summary>
+    public int EnsembleSize { get; set; } = 3;
+    public int WriteQuorum { get; set; } = 2;
+    public int AckQuorum { get; set; } = 2;
+
+    /// <summary>Engine settings of the broker.</summary>
+    public BrokerOptions Broker { get; set; } = new();
+
+    /// <summary>Logging of every component (null: warnings to the console).</summary>
+    public Action<ILoggingBuilder>? ConfigureLogging { get; set; }
+
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(DataDir))
+        {
+            throw new ArgumentException("a data directory is required");
+        }
+
+        if (AckQuorum < 1 || WriteQuorum < AckQuorum || EnsembleSize < WriteQuorum || Bookies < EnsembleSize)
+        {
+            throw new ArgumentException($"need bookies ≥ E ≥ Qw ≥ Qa ≥ 1 (bookies={Bookies} E={EnsembleSize} Qw={WriteQuorum} Qa={AckQuorum})");
+        }
+    }
+}
