@@ -31,6 +31,9 @@ public sealed class BookieHost : IAsyncDisposable
     private readonly BookieOptions _options;
     private readonly ILoggerFactory _loggerFactory;
     private int _stopped;
+
+    /// <summary>The services the gRPC health service reports on (besides the whole server, "").</summary>
+    private static readonly string[] HealthServices = ["pulsarish.bookie.Bookie"];
     private BookieRegistration? _registration;
 
     private BookieHost(WebApplication app, ILedgerStorage storage, BookieState state, BookieMetrics metrics,
@@ -132,6 +135,7 @@ public sealed class BookieHost : IAsyncDisposable
             app = builder.Build();
             app.UseRouting();
             app.MapGrpcService<BookieService>();
+            GrpcServerHost.MapStandardServices(app);
             if (options.MetricsPort is not null)
             {
                 app.MapMetrics("/metrics", metrics.Registry);
@@ -151,6 +155,8 @@ public sealed class BookieHost : IAsyncDisposable
                 server._registration = registration;
                 await registration.StartAsync(server.Address, server.State, server.Storage, server.Metrics.Registry, ct).ConfigureAwait(false);
             }
+            // Serving once storage is open, the listener bound and the bookie registered (DESIGN §1).
+            GrpcServerHost.SetServing(app, HealthServices);
             return server;
         }
         catch
@@ -190,6 +196,7 @@ public sealed class BookieHost : IAsyncDisposable
             // Leave the cluster first: clients stop choosing this bookie while in-flight calls finish.
             await _registration.DisposeAsync().ConfigureAwait(false);
         }
+        GrpcServerHost.SetNotServing(_app, HealthServices);
         _state.BeginShutdown();
         await _diskCheck.DisposeAsync().ConfigureAwait(false);
         using (var timeout = new CancellationTokenSource(_options.ShutdownTimeout))

@@ -26,6 +26,9 @@ public sealed class BrokerHost : IAsyncDisposable
     private readonly ILogger<BrokerHost> _logger;
     private int _stopped;
 
+    /// <summary>The services the gRPC health service reports on (besides the whole server, "").</summary>
+    private static readonly string[] HealthServices = ["pulsarish.broker.PulsarishBroker", "pulsarish.admin.PulsarishAdmin"];
+
     private BrokerHost(WebApplication app, BrokerServiceAccessor accessor, BrokerService service, BrokerMetrics metrics,
         BrokerServerOptions options, ILoggerFactory loggerFactory, IPEndPoint endPoint, int? metricsPort, string address)
     {
@@ -89,6 +92,7 @@ public sealed class BrokerHost : IAsyncDisposable
             app.UseRouting();
             app.MapGrpcService<BrokerGrpcService>();
             app.MapGrpcService<AdminGrpcService>();
+            GrpcServerHost.MapStandardServices(app);
             if (options.MetricsPort is not null)
             {
                 app.MapMetrics("/metrics", metrics.Registry);
@@ -102,6 +106,7 @@ public sealed class BrokerHost : IAsyncDisposable
             service = await BrokerService.StartAsync(brokerOptions, store, ledgerClient, ownership, loggerFactory, ct)
                 .ConfigureAwait(false);
             accessor.Attach(service);
+            GrpcServerHost.SetServing(app, HealthServices);
             var server = new BrokerHost(app, accessor, service, metrics, options, loggerFactory, endPoint,
                 host.MetricsPort, address);
             server._logger.LogInformation("Broker {BrokerId} listening on {Address}", brokerOptions.BrokerId, address);
@@ -129,6 +134,7 @@ public sealed class BrokerHost : IAsyncDisposable
             return;
         }
 
+        GrpcServerHost.SetNotServing(_app, HealthServices);
         _accessor.BeginShutdown();
         try
         {

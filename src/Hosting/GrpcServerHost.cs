@@ -4,6 +4,8 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Grpc.Health.V1;
+using Grpc.HealthCheck;
 
 namespace Pulsarish.Hosting;
 
@@ -79,6 +81,40 @@ public sealed class GrpcServerHost
             grpc.MaxSendMessageSize = null;
             grpc.EnableDetailedErrors = false;
         });
+        builder.Services.AddGrpcReflection();
+        builder.Services.AddSingleton(host.Health);
+        host.Health.SetStatus("", HealthCheckResponse.Types.ServingStatus.NotServing);
         return host;
+    }
+
+    /// <summary>
+    /// The standard <c>grpc.health.v1.Health</c> service of this server: NOT_SERVING until the server calls
+    /// <see cref="SetServing"/> once it is ready, and again from <see cref="SetNotServing"/> when it stops.
+    /// </summary>
+    public HealthServiceImpl Health { get; } = new();
+
+    /// <summary>Maps the health and server-reflection services (call once, with the server's own services).</summary>
+    public static void MapStandardServices(WebApplication app)
+    {
+        app.MapGrpcService<HealthServiceImpl>();
+        app.MapGrpcReflectionService();
+    }
+
+    /// <summary>Reports the whole server of <paramref name="app"/> and each named service as SERVING.</summary>
+    public static void SetServing(WebApplication app, params string[] services) =>
+        SetAll(app, HealthCheckResponse.Types.ServingStatus.Serving, services);
+
+    /// <summary>Reports the whole server of <paramref name="app"/> and each named service as NOT_SERVING (stopping).</summary>
+    public static void SetNotServing(WebApplication app, params string[] services) =>
+        SetAll(app, HealthCheckResponse.Types.ServingStatus.NotServing, services);
+
+    private static void SetAll(WebApplication app, HealthCheckResponse.Types.ServingStatus status, string[] services)
+    {
+        var health = app.Services.GetRequiredService<HealthServiceImpl>();
+        health.SetStatus("", status);
+        foreach (string service in services)
+        {
+            health.SetStatus(service, status);
+        }
     }
 }

@@ -92,10 +92,27 @@ public sealed class ClusterSupervisor
                 _logger.LogWarning("Not every bookie is ready after {Timeout}; starting the brokers anyway", BookieReadyTimeout);
             }
 
-            for (int i = 1; i <= _options.Brokers; i++) brokerTasks.Add(Add(BrokerSpec(i)).RunAsync(brokerStop.Token));
+            var brokers = new List<SupervisedProcess>();
+            for (int i = 1; i <= _options.Brokers; i++)
+            {
+                var broker = Add(BrokerSpec(i));
+                brokers.Add(broker);
+                brokerTasks.Add(broker.RunAsync(brokerStop.Token));
+            }
             WriteStatus();
             Console.Out.WriteLine($"cluster up: metadata {_metadataUrl}; status in {Path.Combine(_dataDir, StatusFileName)}; logs in {_logDir}");
             Console.Out.Flush();
+            try
+            {
+                // "cluster ready" once every broker serves: clients started after this line find a broker.
+                await Task.WhenAll(brokers.Select(b => b.Ready)).WaitAsync(BookieReadyTimeout, ct).ConfigureAwait(false);
+                Console.Out.WriteLine($"cluster ready: brokers {string.Join(',', brokers.Select(b => b.Spec.Address))}");
+                Console.Out.Flush();
+            }
+            catch (TimeoutException)
+            {
+                _logger.LogWarning("Not every broker is ready after {Timeout}", BookieReadyTimeout);
+            }
             await Task.Delay(Timeout.Infinite, ct).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)

@@ -54,6 +54,17 @@ public sealed class BookieServiceTests
     }
 
     [Test]
+    public async Task HealthIsServingOnceStartedAndReflectionListsTheBookieService()
+    {
+        Assert.That(await GrpcProbe.HealthAsync(_server.Address), Is.EqualTo(Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving));
+        Assert.That(await GrpcProbe.HealthAsync(_server.Address, "pulsarish.bookie.Bookie"),
+            Is.EqualTo(Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving));
+        var unknown = Assert.ThrowsAsync<RpcException>(() => GrpcProbe.HealthAsync(_server.Address, "no.such.Service"));
+        Assert.That(unknown!.StatusCode, Is.EqualTo(Grpc.Core.StatusCode.NotFound));
+        Assert.That(await GrpcProbe.ListServicesAsync(_server.Address), Does.Contain("pulsarish.bookie.Bookie"));
+    }
+
+    [Test]
     public void BindsAnEphemeralPortOnLoopbackWhenPortIsZero()
     {
         Assert.That(_server.EndPoint.Port, Is.GreaterThan(0));
