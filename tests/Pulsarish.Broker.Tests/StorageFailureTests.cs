@@ -71,19 +71,24 @@ public sealed class StorageFailureTests : BrokerTestBase
         Assert.That(cluster.LedgerMetadata.ReadAsync(brokenLedger).Result!.Value.Metadata.LastEntryId, Is.EqualTo(49));
 
         await cluster.StartBookieAsync();
+        // The producer whose send failed is disconnected, as Pulsar's: its later sends are refused even once storage
+        // works again, so nothing it sent after the lost batch is stored ahead of its client's resend.
+        Assert.That(producer.Detached.IsCancellationRequested, Is.True, "the producer of the failed send is disconnected");
+        Assert.ThrowsAsync<Errors.PersistenceException>(async () => await topic.PublishAsync(producer, Batch(50, "late")));
         PublishResult resumed = default;
         Assert.That(async () =>
         {
+            var reconnected = topic.AddProducer("p");
             try
             {
-                resumed = await topic.PublishAsync(producer, Batch(50, "resumed"));
+                resumed = await topic.PublishAsync(reconnected, Batch(50, "resumed"));
                 return true;
             }
             catch (Errors.PersistenceException)
             {
                 return false;
             }
-        }, Is.True.After(10_000, 200), "sends succeed again once a new ledger can be created");
+        }, Is.True.After(10_000, 200), "a reconnected producer's sends succeed again once a new ledger can be created");
         Assert.That(resumed.MessageId.LedgerId, Is.GreaterThan(brokenLedger));
         var messages = await consumer.ReceiveAsync(51);
         Assert.That(messages.Select(Text), Is.EqualTo(Enumerable.Range(0, 50).Select(i => $"m-{i}").Append("resumed")));

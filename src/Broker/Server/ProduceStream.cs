@@ -119,8 +119,9 @@ internal sealed class ProduceStream
         if (detached)
         {
             // Retriable: the client looks the topic up again and resends whatever was not receipted.
-            throw ErrorMapper.ToRpcException(ErrorReason.ServiceNotReady,
-                $"topic {producer.Topic.Name.FullName} was unloaded from this broker; look it up again");
+            throw ErrorMapper.ToRpcException(ErrorReason.ServiceNotReady, producer.WriteFailed
+                ? $"a send to {producer.Topic.Name.FullName} failed to persist; reconnect and resend in order"
+                : $"topic {producer.Topic.Name.FullName} was unloaded from this broker; look it up again");
         }
     }
 

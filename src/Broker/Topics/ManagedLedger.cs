@@ -57,6 +57,9 @@ public sealed class ManagedLedger : IAsyncDisposable
     private long _pushedBytes;
     private int _inFlight;
     private bool _currentFailed;
+    // Failed adds so far (under _lock). A writer passes the count it saw when it attached: once an add failed, every
+    // later add of that writer fails too, so nothing it sent after a lost entry is stored ahead of its resend.
+    private long _writeFailures;
     private bool _rolling;
     private WriterState _state = WriterState.NoLedger;
     private Exception? _fenceError;
@@ -212,11 +215,33 @@ public sealed class ManagedLedger : IAsyncDisposable
     /// task completes); it must be short and must not block.
     /// </summary>
     public Task<Position> AddEntryAsync(ReadOnlyMemory<byte> data, Action<Position, object?>? persisted = null, object? state = null)
+        => AddEntryAsync(data, persisted, state, expectedWriteFailures: -1);
+
+    /// <summary>
+    /// Write failures so far. A producer records it when it attaches and passes it to
+    /// <see cref="AddEntryAsync(ReadOnlyMemory{byte}, Action{Position, object?}?, object?, long)"/>.
+    /// </summary>
+    public long WriteFailures { get { lock (_lock) { return _writeFailures; } } }
+
+    /// <summary>
+    /// <see cref="AddEntryAsync(ReadOnlyMemory{byte}, Action{Position, object?}?, object?)"/> for a writer that must
+    /// never have an entry stored after one of its earlier entries failed (a producer, whose resend of the failed
+    /// entry would otherwise land behind later ones — or be dropped as a duplicate of them). When any add failed since
+    /// the writer saw <paramref name="expectedWriteFailures"/> failures, this add fails with
+    /// <see cref="PersistenceException"/> without being written; -1 checks nothing.
+    /// </summary>
+    public Task<Position> AddEntryAsync(ReadOnlyMemory<byte> data, Action<Position, object?>? persisted, object? state,
+        long expectedWriteFailures)
     {
         var op = new AddOp(this, data, persisted, state);
         bool startRoll = false;
         lock (_lock)
         {
+            if (expectedWriteFailures >= 0 && expectedWriteFailures != _writeFailures)
+            {
+                return Task.FromException<Position>(new PersistenceException(
+                    $"an earlier write to {Name} failed; reconnect and resend in order"));
+            }
             switch (_state)
             {
                 case WriterState.Fenced:
@@ -303,10 +328,18 @@ public sealed class ManagedLedger : IAsyncDisposable
             else
             {
                 failure = new PersistenceException($"add to ledger {op.LedgerId} of {Name} failed: {error.Message}", error);
+                _writeFailures++;
                 if (_state is WriterState.Open or WriterState.RollingOver)
                 {
                     _currentFailed = true;
                     _state = WriterState.RollingOver;
+                }
+                // Adds queued behind the failed one would be stored after it on the next ledger, ahead of its resend:
+                // they fail with it (their writers reconnect and resend in order, as Pulsar disconnects producers).
+                if (_queued.Count > 0)
+                {
+                    toFail = new List<AddOp>(_queued);
+                    _queued.Clear();
                 }
             }
             if (_state == WriterState.RollingOver && _inFlight == 0 && !_rolling)

@@ -29,6 +29,12 @@ public sealed class Producer
     internal long MessagesIn;
     internal long BytesIn;
     internal volatile bool IsClosed;
+
+    /// <summary>Write failures of the managed ledger when the producer attached (see <see cref="ManagedLedger.WriteFailures"/>).</summary>
+    internal long WriteFailuresAtAttach;
+
+    /// <summary>One of its sends failed to persist: it is detached and every later send is refused (retriable).</summary>
+    internal volatile bool WriteFailed;
     private readonly CancellationTokenSource _detached = new();
 
     /// <summary>

@@ -177,11 +177,26 @@ public sealed class Topic : IAsyncDisposable
             {
                 throw new ProducerBusyException($"producer {name} is already connected to {Name}");
             }
-            var producer = new Producer(this, id, name, accessMode, _deduplication.LastSequenceId(name));
+            var producer = new Producer(this, id, name, accessMode, _deduplication.LastSequenceId(name))
+            {
+                WriteFailuresAtAttach = Ledger.WriteFailures,
+            };
             _producers[name] = producer;
             _logger.LogInformation("Producer {Producer} ({Mode}) attached to {Topic}", producer, accessMode, Name.FullName);
             return producer;
         }
+    }
+
+    private void DisconnectAfterWriteFailure(Producer producer)
+    {
+        if (producer.WriteFailed)
+        {
+            return;
+        }
+        producer.WriteFailed = true;
+        _logger.LogWarning("A send of {Producer} to {Topic} failed to persist; disconnecting the producer", producer, Name.FullName);
+        RemoveProducer(producer);
+        producer.DetachFromClosedTopic();
     }
 
     internal void RemoveProducer(Producer producer)
@@ -213,6 +228,10 @@ public sealed class Topic : IAsyncDisposable
             lock (_lock)
             {
                 ThrowIfClosed();
+            }
+            if (producer.WriteFailed)
+            {
+                throw new PersistenceException($"an earlier send of {producer} to {Name} failed; reconnect and resend in order");
             }
             if (!ReferenceEquals(producer.Topic, this) || producer.IsClosed)
             {
@@ -273,9 +292,10 @@ public sealed class Topic : IAsyncDisposable
                 }
                 throw new ProducerQueueFullException($"broker publish buffer of {_broker.Options.MaxPublishBufferBytes} bytes is full");
             }
+            // Never stored after an earlier failed send of this producer (DESIGN §3: per-producer order).
             var add = deduplicate
-                ? Ledger.AddEntryAsync(data, _onPersisted, new PersistedSend(producer.Name, lastSequenceId))
-                : Ledger.AddEntryAsync(data);
+                ? Ledger.AddEntryAsync(data, _onPersisted, new PersistedSend(producer.Name, lastSequenceId), producer.WriteFailuresAtAttach)
+                : Ledger.AddEntryAsync(data, null, null, producer.WriteFailuresAtAttach);
             return CompletePublishAsync(add, producer, data.Length, count, deduplicate);
         }
         catch (Exception ex)
@@ -308,6 +328,13 @@ public sealed class Topic : IAsyncDisposable
             Interlocked.Add(ref producer.MessagesIn, count);
             Interlocked.Add(ref producer.BytesIn, bytes);
             return new PublishResult(new MessageId(position.LedgerId, position.EntryId, -1, Name.PartitionIndex, count), false);
+        }
+        catch (PersistenceException)
+        {
+            // As Pulsar's PersistentTopic.addFailed: the producer is disconnected so that its client resends from the
+            // failed send on, in order; its later sends already on the wire are refused.
+            DisconnectAfterWriteFailure(producer);
+            throw;
         }
         finally
         {
