@@ -75,7 +75,7 @@ public sealed class LedgerStorage : ILedgerStorage
             _writeCache = new WriteCache(options.WriteCacheMaxBytes);
             _readCache = new ReadCache(options.ReadCacheMaxBytes);
             JournalPosition checkpoint = _index.LoadCheckpoint() ?? default;
-            long replayed = Journal.Replay(options.JournalDir, checkpoint, _logger, ReplayRecord);
+            long replayed = JournalReplayer.Replay(options.JournalDir, checkpoint, _logger, ReplayRecord);
             _journal = new Journal(options, _logger);
             // Everything replayed goes to entry logs now, so the checkpoint moves to the start of the new journal file.
             FlushCore(checkpoint: true);
