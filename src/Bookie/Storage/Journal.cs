@@ -59,7 +59,7 @@ public sealed class Journal : IAsyncDisposable
         _options = options;
         _logger = logger;
         Directory.CreateDirectory(options.JournalDir);
-        _maxRecordBytes = HeaderBytes + 8 + Math.Max(options.MaxEntryBytes, 64 * 1024);
+        _maxRecordBytes = MaxRecordBytes(options);
         long[] existing = ListFileIds(options.JournalDir);
         _fileId = existing.Length == 0 ? 1 : existing[^1] + 1;
         _directRequested = options.DirectWrites;
@@ -74,6 +74,16 @@ public sealed class Journal : IAsyncDisposable
         _writer = new Thread(WriterLoop) { IsBackground = true, Name = "journal-writer" };
         _writer.Start();
     }
+
+    /// <summary>Upper bound of one record's bytes under <paramref name="options"/> (sizes the writer's buffers).</summary>
+    internal static int MaxRecordBytes(StorageOptions options) => HeaderBytes + 8 + Math.Max(options.MaxEntryBytes, 64 * 1024);
+
+    /// <summary>
+    /// Upper bound of the bytes of one group write under <paramref name="options"/>: the writer adds records while the
+    /// group is below <see cref="StorageOptions.MaxGroupBytes"/>, each at most <see cref="MaxRecordBytes"/>. Only the
+    /// last group of the last file can be torn by a crash, so replay finds no record of it this far past its start.
+    /// </summary>
+    internal static long MaxGroupWriteBytes(StorageOptions options) => (long)options.MaxGroupBytes + MaxRecordBytes(options);
 
     /// <summary>End of the last record written (not necessarily fsync'd yet).</summary>
     public JournalPosition WrittenPosition
@@ -241,6 +251,7 @@ public sealed class Journal : IAsyncDisposable
                 long groupStart = Stopwatch.GetTimestamp();
                 int length = Encode(first, buffer, 0);
                 group.Add(first);
+                // Below MaxGroupBytes plus one record: replay relies on that bound (MaxGroupWriteBytes).
                 while (length < _options.MaxGroupBytes)
                 {
                     if (reader.TryRead(out JournalRequest? next))
