@@ -3,6 +3,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Pulsarish.Bookie.Storage;
 using Pulsarish.Common.Checksums;
 using Pulsarish.Common.Errors;
+using Pulsarish.TestKit;
+using StatusCode = Pulsarish.Protocol.Bookie.StatusCode;
 
 namespace Pulsarish.Bookie.Tests.Storage;
 
@@ -210,6 +212,47 @@ public class JournalCorruptionTests : StorageTestBase
         }
     }
 
+    [Test]
+    public async Task BookieRefusesToStartOverDamageInAnEarlierJournalFile()
+    {
+        StorageOptions options = RollingOptions();
+        List<JournalRecord> records = await WriteThenCrash(options);
+        JournalRecord victim = records.Last(r => r.FileIndex == 0);
+        Flip(victim.Path, victim.Offset + ByteOf(Field.Crc, victim.Bytes));
+
+        var e = Assert.ThrowsAsync<CorruptDataException>(async () => await BookieServer.StartAsync(BookieOptionsFor(options, accept: false)));
+        TestContext.Out.WriteLine(e!.Message);
+
+        Assert.That(e!.Message, Does.Contain($"journal file {victim.Path} is corrupt at offset {victim.Offset}:")
+            .And.Contain("AcceptJournalCorruption"));
+    }
+
+    [Test]
+    public async Task BookieAcceptingJournalCorruptionStartsReadOnlyWithTheRecordsBeforeTheDamage()
+    {
+        StorageOptions options = RollingOptions();
+        List<JournalRecord> records = await WriteThenCrash(options);
+        JournalRecord victim = records.Last(r => r.FileIndex == 0);
+        Flip(victim.Path, victim.Offset + ByteOf(Field.Crc, victim.Bytes));
+
+        await using var server = await BookieServer.StartAsync(BookieOptionsFor(options, accept: true));
+
+        Assert.That(server.Storage.AcceptedJournalCorruption.Select(c => (c.FilePath, c.Offset)),
+            Is.EqualTo(new[] { (victim.Path, victim.Offset) }));
+        Assert.That(server.State.ReadOnly, Is.True, "the disks are not full: read-only because of the accepted loss");
+        Assert.That(await server.Storage.ReadEntryAsync(LedgerId, 0), Is.EqualTo(Payload(LedgerId, 0, EntryBytes)));
+        Assert.ThrowsAsync<NoSuchEntryException>(async () => await server.Storage.ReadEntryAsync(LedgerId, victim.EntryId));
+        using var channel = BookieRequests.Channel(server.Address);
+        var client = new Protocol.Bookie.Bookie.BookieClient(channel);
+        using var call = client.Add(deadline: DateTime.UtcNow.AddSeconds(30));
+        await call.RequestStream.WriteAsync(BookieRequests.Add(1, 99, 0, [1], Key));
+        await call.RequestStream.CompleteAsync();
+        Assert.That(await call.ResponseStream.MoveNext(CancellationToken.None), Is.True);
+        Assert.That(call.ResponseStream.Current.Status, Is.EqualTo(StatusCode.ReadOnly));
+        var info = await client.GetInfoAsync(new Protocol.Bookie.BookieInfoRequest());
+        Assert.That(info.ReadOnly, Is.True);
+    }
+
     /// <summary>
     /// Random single-byte damage anywhere in the journal: refused with the file and offset, unless it is in the last
     /// file within one group write of its end (a possible torn tail), where it is cut off. Either way every record
@@ -292,6 +335,18 @@ public class JournalCorruptionTests : StorageTestBase
         var replayer = new JournalReplayer(copy, NullLogger.Instance);
         return (replayer, replayer.Replay(default, (_, _, _, _) => { }), dir);
     }
+
+    private BookieOptions BookieOptionsFor(StorageOptions options, bool accept) => new()
+    {
+        Port = 0,
+        JournalDir = options.JournalDir,
+        LedgersDir = options.LedgersDir,
+        IndexDir = options.IndexDir,
+        AcceptJournalCorruption = accept,
+        // Never read-only for a full disk: read-only here means the accepted loss.
+        DiskUsageThreshold = 1,
+        DiskUsageLwmThreshold = 1,
+    };
 
     /// <summary>
     /// Writes a master key record and the entries through the storage, one journal group each, then crashes it before
