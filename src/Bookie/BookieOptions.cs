@@ -49,6 +49,18 @@ public sealed class BookieOptions
     /// </summary>
     public bool DirectWrites { get; set; } = true;
 
+    /// <summary>
+    /// Start over a damaged journal instead of refusing to (<c>--accept-journal-corruption</c>; off by default, no
+    /// BookKeeper counterpart). By default a bad record in a journal file before the last one, a record of unknown kind,
+    /// or a bad record in the last file followed by valid ones, stops the start-up with an error naming the file and
+    /// offset (acknowledged entries are damaged). With this set the operator accepts their loss: the journal is
+    /// truncated at the damage, an error names file and offset, and the bookie serves read-only until its next restart
+    /// (recovery adds and reads still work) while AutoRecovery's periodic check, or
+    /// <c>pulsarish admin bookies recover</c>, re-replicates what it lost. See
+    /// <see cref="Storage.StorageOptions.AcceptJournalCorruption"/>.
+    /// </summary>
+    public bool AcceptJournalCorruption { get; set; }
+
     /// <summary>Bytes after which a journal group is written without waiting. BookKeeper: <c>journalBufferedWritesThreshold=524288</c>.</summary>
     public int MaxGroupBytes { get; set; } = 512 * 1024;
 

@@ -3,12 +3,15 @@ using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using Pulsarish.Bookie;
 using Pulsarish.Metadata;
+using Pulsarish.Protocol.Errors;
 
 namespace Pulsarish.Cli;
 
 /// <summary>
 /// <c>pulsarish bookie</c>: runs one bookie until SIGTERM or Ctrl-C, then stops gracefully (in-flight adds finish,
 /// the write cache is flushed). Prints <c>bookie ready HOST:PORT</c> on stdout once it listens; logs go to stderr.
+/// Refusing to start prints one line <c>bookie refused to start: …</c> on stderr and exits 3 when the cookie does not
+/// match the disks, 4 when storage is corrupt (e.g. a damaged journal file, named with the offset).
 /// </summary>
 public static class BookieCommand
 {
@@ -43,6 +46,11 @@ public static class BookieCommand
         {
             Description = "Journal and entry logs write through the page cache instead of O_DIRECT",
         };
+        var acceptJournalCorruption = new Option<bool>("--accept-journal-corruption")
+        {
+            Description = "Start over a damaged journal: truncate it at the damage (losing the acknowledged entries after "
+                + "it), log file and offset, and serve read-only until restarted",
+        };
         var metricsPort = new Option<int?>("--metrics-port") { Description = "HTTP port of /metrics (off by default)" };
         var logLevel = new Option<LogLevel>("--log-level")
         {
@@ -52,7 +60,7 @@ public static class BookieCommand
         var command = new Command("bookie", "Run a bookie (storage node)")
         {
             journalDir, ledgersDir, indexDir, port, bindAddress, bookieId, maxEntryBytes, groupWaitMicros,
-            maxGroupBytes, bufferedWrites, metricsPort, logLevel,
+            maxGroupBytes, bufferedWrites, acceptJournalCorruption, metricsPort, logLevel,
         };
         var metadata = BookieMetadataArguments.AddTo(command, bookie: true);
         command.SetAction(async (parse, ct) =>
@@ -69,6 +77,7 @@ public static class BookieCommand
                 GroupWaitMicros = parse.GetValue(groupWaitMicros),
                 MaxGroupBytes = parse.GetValue(maxGroupBytes),
                 DirectWrites = !parse.GetValue(bufferedWrites),
+                AcceptJournalCorruption = parse.GetValue(acceptJournalCorruption),
                 MetricsPort = parse.GetValue(metricsPort),
                 Registration = metadata.Registration(parse),
             };
@@ -102,6 +111,13 @@ public static class BookieCommand
             // Swapped, empty or foreign disks under a known id (or a decommissioned id): refuse to join.
             await Console.Error.WriteLineAsync($"bookie refused to start: {e.Message}");
             return 3;
+        }
+        catch (CorruptDataException e)
+        {
+            // Damaged storage (a journal file before the last one, an unknown record kind, …): the message names the
+            // file and offset and how to accept the loss; a stack trace would add nothing.
+            await Console.Error.WriteLineAsync($"bookie refused to start: {e.Message}");
+            return 4;
         }
         await using var serverScope = server;
         Console.Out.WriteLine($"bookie ready {server.Address}");

@@ -127,9 +127,19 @@ public sealed class BookieHost : IAsyncDisposable
             builder.Services.AddSingleton(storage);
             builder.Services.AddSingleton(options);
             builder.Services.AddSingleton(metrics);
-            builder.Services.AddSingleton(sp => new BookieState(
-                options.BookieId ?? new IPEndPoint(bindAddress, host.GrpcEndPoint.Port).ToString(), options,
-                sp.GetRequiredService<ILoggerFactory>().CreateLogger<BookieState>()));
+            builder.Services.AddSingleton(sp =>
+            {
+                var state = new BookieState(
+                    options.BookieId ?? new IPEndPoint(bindAddress, host.GrpcEndPoint.Port).ToString(), options,
+                    sp.GetRequiredService<ILoggerFactory>().CreateLogger<BookieState>());
+                if (storage.AcceptedJournalCorruption.Count > 0)
+                {
+                    // Set before the state is first seen: no normal add is taken, and the bookie registers read-only.
+                    state.ReadOnlyUntilRestart("journal corruption accepted at start-up: "
+                        + string.Join("; ", storage.AcceptedJournalCorruption));
+                }
+                return state;
+            });
             builder.Services.AddSingleton<BookieService>();
 
             app = builder.Build();

@@ -16,6 +16,7 @@ public sealed class BookieState
     private long _freeDiskBytes;
     private long _totalDiskBytes;
     private volatile bool _readOnly;
+    private volatile bool _readOnlyUntilRestart;
     private volatile bool _shuttingDown;
     private readonly CancellationTokenSource _stopping = new();
 
@@ -29,8 +30,11 @@ public sealed class BookieState
     /// <summary>The bookie's identity in metadata.</summary>
     public string BookieId { get; }
 
-    /// <summary>True when disks are beyond <see cref="BookieOptions.DiskUsageThreshold"/>: normal adds are refused.</summary>
-    public bool ReadOnly => _readOnly;
+    /// <summary>
+    /// True when disks are beyond <see cref="BookieOptions.DiskUsageThreshold"/>, or after
+    /// <see cref="ReadOnlyUntilRestart"/>: normal adds are refused.
+    /// </summary>
+    public bool ReadOnly => _readOnly || _readOnlyUntilRestart;
 
     /// <summary>True once a graceful stop began: new adds are refused with SHUTTING_DOWN.</summary>
     public bool ShuttingDown => _shuttingDown;
@@ -62,6 +66,17 @@ public sealed class BookieState
     {
         _shuttingDown = true;
         _stopping.Cancel();
+    }
+
+    /// <summary>
+    /// Turns the bookie read-only for the rest of this process, whatever its disks: its storage opened over damage
+    /// the operator accepted (<see cref="BookieOptions.AcceptJournalCorruption"/>), so it may lack acknowledged
+    /// entries and takes no new ones until they are re-replicated elsewhere.
+    /// </summary>
+    public void ReadOnlyUntilRestart(string reason)
+    {
+        _readOnlyUntilRestart = true;
+        _logger.LogError("Bookie {BookieId} is read-only until restart: {Reason}", BookieId, reason);
     }
 
     /// <summary>

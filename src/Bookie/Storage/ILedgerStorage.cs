@@ -57,6 +57,12 @@ public interface ILedgerStorage : IAsyncDisposable
     /// <summary>Flushes the write cache into entry logs and the index, then records a checkpoint.</summary>
     ValueTask FlushAsync(CancellationToken ct = default);
 
+    /// <summary>
+    /// Journal damage found at open and accepted by the operator (<see cref="StorageOptions.AcceptJournalCorruption"/>):
+    /// acknowledged entries may be missing, so the bookie serves read-only. Empty normally.
+    /// </summary>
+    IReadOnlyList<JournalCorruption> AcceptedJournalCorruption { get; }
+
     /// <summary>A snapshot of the storage counters (journal queue, caches, disk) for BookieInfo and metrics.</summary>
     StorageStats GetStats();
 }

@@ -10,9 +10,6 @@ using Pulsarish.Protocol.Checksums;
 
 namespace Pulsarish.Bookie.Storage;
 
-/// <summary>Receives one journal record during replay; <paramref name="payload"/> is only valid during the call.</summary>
-internal delegate void JournalReplayHandler(JournalRecordKind kind, long ledgerId, long entryId, ReadOnlySpan<byte> payload);
-
 /// <summary>
 /// The write-ahead journal (DESIGN.md §5): append-only files <c>&lt;hex id&gt;.journal</c> of records
 /// <c>[length u32][crc32c u32][ledgerId i64][entryId i64][flags u8][payload]</c>, all integers big-endian,
@@ -62,7 +59,7 @@ public sealed class Journal : IAsyncDisposable
         _options = options;
         _logger = logger;
         Directory.CreateDirectory(options.JournalDir);
-        _maxRecordBytes = HeaderBytes + 8 + Math.Max(options.MaxEntryBytes, 64 * 1024);
+        _maxRecordBytes = MaxRecordBytes(options);
         long[] existing = ListFileIds(options.JournalDir);
         _fileId = existing.Length == 0 ? 1 : existing[^1] + 1;
         _directRequested = options.DirectWrites;
@@ -77,6 +74,16 @@ public sealed class Journal : IAsyncDisposable
         _writer = new Thread(WriterLoop) { IsBackground = true, Name = "journal-writer" };
         _writer.Start();
     }
+
+    /// <summary>Upper bound of one record's bytes under <paramref name="options"/> (sizes the writer's buffers).</summary>
+    internal static int MaxRecordBytes(StorageOptions options) => HeaderBytes + 8 + Math.Max(options.MaxEntryBytes, 64 * 1024);
+
+    /// <summary>
+    /// Upper bound of the bytes of one group write under <paramref name="options"/>: the writer adds records while the
+    /// group is below <see cref="StorageOptions.MaxGroupBytes"/>, each at most <see cref="MaxRecordBytes"/>. Only the
+    /// last group of the last file can be torn by a crash, so replay finds no record of it this far past its start.
+    /// </summary>
+    internal static long MaxGroupWriteBytes(StorageOptions options) => (long)options.MaxGroupBytes + MaxRecordBytes(options);
 
     /// <summary>End of the last record written (not necessarily fsync'd yet).</summary>
     public JournalPosition WrittenPosition
@@ -244,6 +251,7 @@ public sealed class Journal : IAsyncDisposable
                 long groupStart = Stopwatch.GetTimestamp();
                 int length = Encode(first, buffer, 0);
                 group.Add(first);
+                // Below MaxGroupBytes plus one record: replay relies on that bound (MaxGroupWriteBytes).
                 while (length < _options.MaxGroupBytes)
                 {
                     if (reader.TryRead(out JournalRequest? next))
@@ -527,98 +535,5 @@ public sealed class Journal : IAsyncDisposable
         }
         ids.Sort();
         return ids.ToArray();
-    }
-
-    /// <summary>
-    /// Replays every record from <paramref name="from"/> on, in order. A torn or CRC-failing record ends the replay
-    /// of its file, which is truncated there (a warning, never fatal). Returns the number of records replayed.
-    /// </summary>
-    internal static long Replay(string dir, JournalPosition from, ILogger logger, JournalReplayHandler handler)
-    {
-        long records = 0;
-        // Bounded by the largest entry any configuration allows, not the current one: lowering MaxEntryBytes must
-        // not turn records written before into "corrupt" ones.
-        const int maxBodyBytes = 8 + 8 + 1 + 8 + StorageOptions.MaxEntryBytesLimit;
-        byte[] body = ArrayPool<byte>.Shared.Rent(64 * 1024);
-        Span<byte> header = stackalloc byte[8];
-        try
-        {
-            foreach (long id in ListFileIds(dir))
-            {
-                if (id < from.FileId)
-                {
-                    continue;
-                }
-                string path = PathOf(dir, id);
-                using var stream = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read, 1 << 20);
-                long position = id == from.FileId ? Math.Min(from.Offset, stream.Length) : 0;
-                stream.Position = position;
-                long fileLength = stream.Length;
-                while (position < fileLength)
-                {
-                    string? problem = null;
-                    if (fileLength - position < HeaderBytes)
-                    {
-                        problem = "torn record header";
-                    }
-                    else
-                    {
-                        stream.ReadExactly(header);
-                        uint bodyBytes = BinaryPrimitives.ReadUInt32BigEndian(header);
-                        uint crc = BinaryPrimitives.ReadUInt32BigEndian(header[4..]);
-                        if (bodyBytes == 0 && crc == 0)
-                        {
-                            // Preallocated zeros: the end of what was written to this file.
-                            stream.SetLength(position);
-                            break;
-                        }
-                        if (bodyBytes < 17 || bodyBytes > maxBodyBytes)
-                        {
-                            problem = $"bad record length {bodyBytes}";
-                        }
-                        else if (fileLength - position - 8 < bodyBytes)
-                        {
-                            problem = "torn record";
-                        }
-                        else
-                        {
-                            if (body.Length < bodyBytes)
-                            {
-                                ArrayPool<byte>.Shared.Return(body);
-                                body = ArrayPool<byte>.Shared.Rent((int)bodyBytes);
-                            }
-                            Span<byte> span = body.AsSpan(0, (int)bodyBytes);
-                            stream.ReadExactly(span);
-                            if (Crc32C.Compute(span) != crc)
-                            {
-                                problem = "checksum mismatch";
-                            }
-                            else
-                            {
-                                long ledgerId = BinaryPrimitives.ReadInt64BigEndian(span);
-                                long entryId = BinaryPrimitives.ReadInt64BigEndian(span[8..]);
-                                var kind = (JournalRecordKind)span[16];
-                                handler(kind, ledgerId, entryId, span[17..]);
-                                records++;
-                                position += 8 + bodyBytes;
-                            }
-                        }
-                    }
-                    if (problem is not null)
-                    {
-                        logger.LogWarning("Journal file {JournalFileId:x}: {Problem} at offset {Offset}; truncating the tail of {TailBytes} bytes",
-                            id, problem, position, fileLength - position);
-                        stream.SetLength(position);
-                        stream.Flush(flushToDisk: true);
-                        break;
-                    }
-                }
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(body);
-        }
-        return records;
     }
 }

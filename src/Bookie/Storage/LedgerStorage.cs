@@ -75,7 +75,9 @@ public sealed class LedgerStorage : ILedgerStorage
             _writeCache = new WriteCache(options.WriteCacheMaxBytes);
             _readCache = new ReadCache(options.ReadCacheMaxBytes);
             JournalPosition checkpoint = _index.LoadCheckpoint() ?? default;
-            long replayed = Journal.Replay(options.JournalDir, checkpoint, _logger, ReplayRecord);
+            var replayer = new JournalReplayer(options, _logger);
+            long replayed = replayer.Replay(checkpoint, ReplayRecord);
+            AcceptedJournalCorruption = replayer.AcceptedCorruption;
             _journal = new Journal(options, _logger);
             // Everything replayed goes to entry logs now, so the checkpoint moves to the start of the new journal file.
             FlushCore(checkpoint: true);
@@ -101,6 +103,9 @@ public sealed class LedgerStorage : ILedgerStorage
 
     /// <summary>Adds that had to wait because the write cache was full (back-pressure) since start.</summary>
     public long WriteCacheFullWaits => Interlocked.Read(ref _writeCacheFullWaits);
+
+    /// <inheritdoc />
+    public IReadOnlyList<JournalCorruption> AcceptedJournalCorruption { get; }
 
     /// <summary>The journal, for its counters.</summary>
     public Journal Journal => _journal;
@@ -979,8 +984,9 @@ public sealed class LedgerStorage : ILedgerStorage
     {
         switch (kind)
         {
-            case JournalRecordKind.Entry when payload.Length > 8:
+            case JournalRecordKind.Entry:
             {
+                Debug.Assert(payload.Length > 8, "JournalReplayer refuses entry records without LAC and data");
                 long lac = System.Buffers.Binary.BinaryPrimitives.ReadInt64BigEndian(payload);
                 LedgerState state = GetOrCreate(ledgerId);
                 lock (state)
@@ -1033,8 +1039,8 @@ public sealed class LedgerStorage : ILedgerStorage
                 }
                 break;
             default:
-                _logger.LogWarning("Skipping journal record of unknown kind {Kind} for ledger {LedgerId}", kind, ledgerId);
-                break;
+                // JournalReplayer refuses unknown kinds with the file and offset before they get here.
+                throw new CorruptDataException($"journal record of unknown kind {(byte)kind} for ledger {ledgerId}");
         }
     }
 

@@ -47,6 +47,20 @@ public sealed class StorageOptions
     /// </summary>
     public bool DirectWrites { get; set; } = true;
 
+    /// <summary>
+    /// Whether opening the storage accepts a damaged journal (DESIGN.md §9). Off (the default): a bad record in a
+    /// journal file before the last one (those were synced before the roll), a record of unknown kind in any file, or
+    /// a bad record in the last file followed by valid records beyond the reach of one group write, means acknowledged
+    /// entries are damaged, and opening throws <see cref="Common.Errors.CorruptDataException"/> naming the file and
+    /// offset, leaving the files untouched: the bookie refuses to start. On: the operator accepts the loss. The file is
+    /// truncated at the damage (what follows in it is lost; later files still replay), an error names file and offset,
+    /// <see cref="LedgerStorage.AcceptedJournalCorruption"/> lists the damage, and the bookie serves read-only until it
+    /// restarts, so no new ledger lands on it while the auditor's periodic check (or
+    /// <c>pulsarish admin bookies recover</c>) re-replicates the entries it lost. The truncation is permanent: the next
+    /// start finds a sound journal and starts writable. A torn tail of the last file is cut with a warning either way.
+    /// </summary>
+    public bool AcceptJournalCorruption { get; set; }
+
     /// <summary>Bound of the journal queue in records; adders wait when it is full (BK journalQueueSize = 10000).</summary>
     public int JournalQueueCapacity { get; set; } = 10_000;
 

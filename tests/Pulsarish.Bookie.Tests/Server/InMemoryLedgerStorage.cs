@@ -96,6 +96,9 @@ internal sealed class InMemoryLedgerStorage : ILedgerStorage
         }
     }
 
+    /// <summary>No journal: nothing to accept.</summary>
+    public IReadOnlyList<JournalCorruption> AcceptedJournalCorruption => [];
+
     /// <summary>No journal or caches: only the ledger count is real.</summary>
     public StorageStats GetStats()
     {

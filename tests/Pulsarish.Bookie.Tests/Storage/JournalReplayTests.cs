@@ -75,7 +75,7 @@ public class JournalReplayTests : StorageTestBase
     private static int ReplayEntryRecords(StorageOptions options)
     {
         int entries = 0;
-        Journal.Replay(options.JournalDir, default, NullLogger.Instance,
+        new JournalReplayer(options, NullLogger.Instance).Replay(default,
             (kind, _, _, _) => entries += kind == JournalRecordKind.Entry ? 1 : 0);
         return entries;
     }
