@@ -87,7 +87,7 @@ public sealed class BookiePerf
         long adds = latency.TotalCount;
         double seconds = _settings.Duration.TotalSeconds;
         return new Report(adds, errors, seconds, adds / seconds, adds * (double)_settings.EntryBytes / seconds,
-            latency.GetValueAtPercentile(50), latency.GetValueAtPercentile(99), latency.GetValueAtPercentile(99.9),
+            latency.ValueAt(50), latency.ValueAt(99), latency.ValueAt(99.9),
             latency.GetMaxValue(), allocatedAfter - allocatedBefore);
     }
 
