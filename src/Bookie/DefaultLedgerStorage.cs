@@ -15,6 +15,8 @@ public static class DefaultLedgerStorage
         MaxGroupWait = TimeSpan.FromMicroseconds(options.GroupWaitMicros),
         MaxGroupBytes = options.MaxGroupBytes,
         DirectWrites = options.DirectWrites,
+        MinorCompactionInterval = options.MinorCompactionInterval,
+        MajorCompactionInterval = options.MajorCompactionInterval,
         // Storage keeps the encoded entry: the payload plus the LAC and digest header.
         MaxEntryBytes = options.MaxEntryBytes + Server.StoredEntry.HeaderBytes,
         // Each write-cache half must hold one maximum-size entry.
