@@ -6,18 +6,18 @@ namespace Pulsarish.Bookie.Storage;
 /// <summary>
 /// Storage-side garbage collection (BookKeeper's GarbageCollectorThread, DESIGN §5). The caller decides which
 /// ledgers are deleted (the bookie's <c>BookieGarbageCollector</c> asks the ledger metadata); a pass here reclaims
-/// their disk: the dead ledgers are deleted from storage (journaled, then removed from the index, whose deleted key
-/// range RocksDB compacts away), every entry log without live bytes is deleted, and entry logs whose live fraction is
-/// below the pass's compaction threshold are handed to <see cref="EntryLogCompactor"/>. The current entry log takes
-/// part too: when it is all dead, or below the threshold, it is rolled first, so a trimmed topic's last log is not
-/// held until it fills up.
+/// their disk: the dead ledgers are deleted from storage (journaled, then removed from the index with one range
+/// delete each, which RocksDB's own compaction drops), every entry log without live bytes is deleted, and entry logs
+/// whose live fraction is below the pass's compaction threshold are handed to <see cref="EntryLogCompactor"/>. The
+/// current entry log takes part too: when it is all dead, or below the threshold, it is rolled first, so a trimmed
+/// topic's last log is not held until it fills up.
 /// <para>Thresholds (BookKeeper's minor and major compaction): a <see cref="GcTrigger.Periodic"/> pass compacts
 /// below <see cref="StorageOptions.CompactionThreshold"/> once <see cref="StorageOptions.MajorCompactionInterval"/>
 /// has passed since the last major compaction, else below <see cref="StorageOptions.MinorCompactionThreshold"/> once
 /// <see cref="StorageOptions.MinorCompactionInterval"/> has passed since the last compaction, else only deletes
 /// fully dead logs. A <see cref="GcTrigger.Forced"/> pass always compacts at the major threshold.</para>
-/// One pass at a time (the caller serializes); each entry log is handled under one turn of the storage's maintenance
-/// lock, so flushes (and thus adds) never wait for a whole pass.
+/// Thread-safe: every step runs under the storage's maintenance lock, one entry log per turn, so flushes (and thus
+/// adds) never wait for a whole pass; overlapping passes find logs already collected gone.
 /// </summary>
 internal sealed class GarbageCollector
 {
@@ -74,10 +74,6 @@ internal sealed class GarbageCollector
         List<(long LogId, long Bytes)> sealedLogs;
         using (await _storage.EnterMaintenanceAsync(ct).ConfigureAwait(false))
         {
-            if (dead.Count > 0)
-            {
-                _index.CompactEntries(dead[0], dead[^1]);
-            }
             RollCurrentLogIfDead(threshold);
             sealedLogs = _entryLogger.SealedLogs();
             ForgetUsageOfMissingLogs(sealedLogs);

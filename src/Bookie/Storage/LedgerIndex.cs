@@ -188,20 +188,6 @@ internal sealed class LedgerIndex : IDisposable
         batch.Delete(to, _entries);
     }
 
-    /// <summary>
-    /// Compacts the entry locations of ledgers <paramref name="firstLedgerId"/>..<paramref name="lastLedgerId"/>, so
-    /// the range tombstones of deleted ledgers and the keys under them leave the disk now rather than whenever RocksDB
-    /// next compacts that level.
-    /// </summary>
-    public void CompactEntries(long firstLedgerId, long lastLedgerId)
-    {
-        byte[] from = new byte[16];
-        byte[] to = new byte[16];
-        EncodeEntryKey(from, firstLedgerId, 0);
-        EncodeEntryKey(to, lastLedgerId, long.MaxValue);
-        _db.CompactRange(from, to, _entries);
-    }
-
     public void PutEntryLogUsage(WriteBatch batch, long logId, Dictionary<long, long> perLedger)
     {
         Span<byte> key = stackalloc byte[8];
