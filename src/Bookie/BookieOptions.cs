@@ -91,6 +91,18 @@ public sealed class BookieOptions
     /// </summary>
     public double DiskUsageLwmThreshold { get; set; } = 0.90;
 
+    /// <summary>
+    /// How often periodic garbage collection compacts entry logs less than 20 % live (minor compaction). BookKeeper:
+    /// <c>minorCompactionInterval=3600</c> s. See <see cref="Storage.StorageOptions.MinorCompactionInterval"/>.
+    /// </summary>
+    public TimeSpan MinorCompactionInterval { get; set; } = new Storage.StorageOptions().MinorCompactionInterval;
+
+    /// <summary>
+    /// How often periodic garbage collection compacts entry logs less than 50 % live (major compaction). BookKeeper:
+    /// <c>majorCompactionInterval=86400</c> s. See <see cref="Storage.StorageOptions.MajorCompactionInterval"/>.
+    /// </summary>
+    public TimeSpan MajorCompactionInterval { get; set; } = new Storage.StorageOptions().MajorCompactionInterval;
+
     /// <summary>Cluster metadata: cookie, registration, garbage collection, AutoRecovery. Null = no metadata store.</summary>
     public BookieRegistrationOptions? Registration { get; set; }
 

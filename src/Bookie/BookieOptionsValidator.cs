@@ -35,6 +35,11 @@ public sealed class BookieOptionsValidator : IValidateOptions<BookieOptions>
             failures.Add("IndexDir is required");
         }
 
+        if (options.MinorCompactionInterval <= TimeSpan.Zero || options.MajorCompactionInterval <= TimeSpan.Zero)
+        {
+            failures.Add("MinorCompactionInterval and MajorCompactionInterval must be positive");
+        }
+
         if (options.MaxEntryBytes is < 1 or > 256 * 1024 * 1024)
         {
             failures.Add($"MaxEntryBytes must be in 1..268435456, was {options.MaxEntryBytes}");

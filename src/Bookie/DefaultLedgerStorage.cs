@@ -16,6 +16,8 @@ public static class DefaultLedgerStorage
         MaxGroupBytes = options.MaxGroupBytes,
         DirectWrites = options.DirectWrites,
         AcceptJournalCorruption = options.AcceptJournalCorruption,
+        MinorCompactionInterval = options.MinorCompactionInterval,
+        MajorCompactionInterval = options.MajorCompactionInterval,
         // Storage keeps the encoded entry: the payload plus the LAC and digest header.
         MaxEntryBytes = options.MaxEntryBytes + Server.StoredEntry.HeaderBytes,
         // Each write-cache half must hold one maximum-size entry.

@@ -23,6 +23,10 @@ public static class StandaloneCommand
         {
             Description = "The bookies' journals and entry logs write through the page cache instead of O_DIRECT",
         };
+        var gcIntervalMs = new Option<long>("--gc-interval-ms")
+        {
+            Description = "Bookie garbage collection and minor compaction interval", DefaultValueFactory = _ => (long)defaults.GcInterval.TotalMilliseconds,
+        };
         var grpcBookies = new Option<bool>("--grpc-bookies")
         {
             Description = "The broker reaches its in-process bookies over loopback gRPC instead of direct calls",
@@ -30,7 +34,7 @@ public static class StandaloneCommand
 
         var command = new Command("standalone", "Run metadata store, 3 bookies and a broker in one process")
         {
-            dataDir, port, bindAddress, metricsPort, logLevel, grpcBookies, bufferedWrites,
+            dataDir, port, bindAddress, metricsPort, logLevel, grpcBookies, bufferedWrites, gcIntervalMs,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -43,6 +47,7 @@ public static class StandaloneCommand
                 MetricsPort = parse.GetValue(metricsPort),
                 LocalBookieTransport = !parse.GetValue(grpcBookies),
                 DirectWrites = !parse.GetValue(bufferedWrites),
+                GcInterval = TimeSpan.FromMilliseconds(parse.GetValue(gcIntervalMs)),
                 ConfigureLogging = logging => logging.SetMinimumLevel(level)
                     .AddFilter("Microsoft", LogLevel.Warning)
                     .AddFilter("Grpc", LogLevel.Warning)

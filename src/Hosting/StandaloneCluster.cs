@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Pulsarish.Bookie;
+using Pulsarish.Bookie.Registration;
 using Pulsarish.Broker;
 using Pulsarish.Broker.Admin;
 using Pulsarish.Broker.Errors;
@@ -13,21 +14,21 @@ namespace Pulsarish.Hosting;
 /// <summary>
 /// Everything of a cluster in one process (DESIGN.md §1, <c>pulsarish standalone</c>): the embedded metadata store
 /// in <c>&lt;data&gt;/metadata</c>, N bookies (own journal/ledgers/index directories under <c>&lt;data&gt;/bookie-i</c>,
-/// each registered in its own metadata session), one ledger client and one broker, plus the namespace
-/// <c>public/default</c> with the standalone persistence policy. Restarting on the same directory finds all data.
-/// Also used in-process by tests.
+/// each registered in its own metadata session and garbage-collected every <see cref="StandaloneOptions.GcInterval"/>),
+/// one ledger client and one broker, plus the namespace <c>public/default</c> with the standalone persistence policy.
+/// Restarting on the same directory finds all data. Also used in-process by tests.
 /// </summary>
 public sealed class StandaloneCluster : IAsyncDisposable
 {
     private readonly IMetadataStore _store;
-    private readonly List<(BookieHost Server, BookieRegistry Registry, IMetadataStore Session)> _bookies;
+    private readonly List<StandaloneBookie> _bookies;
     private readonly BookieRegistry _registry;
     private readonly LedgerClient _ledgers;
     private readonly ILoggerFactory _loggerFactory;
     private readonly StandaloneOptions _options;
     private int _stopped;
 
-    private StandaloneCluster(IMetadataStore store, List<(BookieHost, BookieRegistry, IMetadataStore)> bookies,
+    private StandaloneCluster(IMetadataStore store, List<StandaloneBookie> bookies,
         BookieRegistry registry, LedgerClient ledgers, BrokerHost broker, ILoggerFactory loggerFactory,
         StandaloneOptions options)
     {
@@ -49,6 +50,9 @@ public sealed class StandaloneCluster : IAsyncDisposable
 
     public IReadOnlyList<BookieHost> Bookies => _bookies.ConvertAll(b => b.Server);
 
+    /// <summary>The bookies' garbage collectors, in <see cref="Bookies"/> order (each also runs on its own timer).</summary>
+    public IReadOnlyList<BookieGarbageCollector> GarbageCollectors => _bookies.ConvertAll(b => b.GarbageCollector);
+
     public static async Task<StandaloneCluster> StartAsync(StandaloneOptions options, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -59,20 +63,20 @@ public sealed class StandaloneCluster : IAsyncDisposable
         var logger = loggerFactory.CreateLogger<StandaloneCluster>();
         var store = await MetadataStoreFactory.CreateAsync(
             MetadataStoreFactory.EmbeddedScheme + Path.Combine(dataDir, "metadata"), loggerFactory, ct: ct).ConfigureAwait(false);
-        var bookies = new List<(BookieHost, BookieRegistry, IMetadataStore)>();
+        var bookies = new List<StandaloneBookie>();
         BookieRegistry? registry = null;
         LedgerClient? ledgers = null;
         try
         {
             for (int i = 0; i < options.Bookies; i++)
             {
-                bookies.Add(await StartBookieAsync(store, dataDir, i, options, ct).ConfigureAwait(false));
+                bookies.Add(await StartBookieAsync(store, dataDir, i, options, loggerFactory, ct).ConfigureAwait(false));
             }
 
             registry = new BookieRegistry(store);
             // The broker reaches its own bookies without the network (BookKeeper's local transport).
             ledgers = LedgerClient.Create(new LedgerMetadataStore(store), registry, new LedgerClientOptions(), loggerFactory,
-                options.LocalBookieTransport ? bookies.ConvertAll(b => b.Item1.Local) : null);
+                options.LocalBookieTransport ? bookies.ConvertAll(b => b.Server.Local) : null);
             await EnsureNamespaceAsync(store, options, loggerFactory, ct).ConfigureAwait(false);
             var broker = await StartBrokerAsync(options, options.Port, store, ledgers, ct).ConfigureAwait(false);
             logger.LogInformation("Standalone on {DataDir}: {Bookies} bookies, broker {Address}", dataDir, bookies.Count, broker.Address);
@@ -121,8 +125,8 @@ public sealed class StandaloneCluster : IAsyncDisposable
         Broker = await StartBrokerAsync(_options, port, _store, _ledgers, ct).ConfigureAwait(false);
     }
 
-    private static async Task<(BookieHost, BookieRegistry, IMetadataStore)> StartBookieAsync(IMetadataStore store,
-        string dataDir, int index, StandaloneOptions options, CancellationToken ct)
+    private static async Task<StandaloneBookie> StartBookieAsync(IMetadataStore store, string dataDir, int index,
+        StandaloneOptions options, ILoggerFactory loggerFactory, CancellationToken ct)
     {
         string id = $"standalone-bookie-{index}";
         string root = Path.Combine(dataDir, $"bookie-{index}");
@@ -136,6 +140,9 @@ public sealed class StandaloneCluster : IAsyncDisposable
             IndexDir = Path.Combine(root, "index"),
             ShutdownTimeout = TimeSpan.FromSeconds(5),
             DirectWrites = options.DirectWrites,
+            // Minor compaction on every pass: nearly dead logs (a trimmed topic beside live cursor entries) go in minutes.
+            MinorCompactionInterval = options.GcInterval,
+            MajorCompactionInterval = options.MajorCompactionInterval,
         }, new BookieHostSetup { ConfigureLogging = options.ConfigureLogging }, ct).ConfigureAwait(false);
         try
         {
@@ -144,7 +151,12 @@ public sealed class StandaloneCluster : IAsyncDisposable
             var registry = new BookieRegistry(session);
             await registry.RegisterAsync(new BookieServiceInfo { BookieId = id, Address = server.Address }, ct)
                 .ConfigureAwait(false);
-            return (server, registry, session);
+            // The metadata side of GC in the bookie's own session, as a registered bookie runs it (BookieRegistration).
+            var collector = new BookieGarbageCollector(server.Storage, new LedgerMetadataStore(session),
+                loggerFactory.CreateLogger<BookieGarbageCollector>());
+            var stopGc = new CancellationTokenSource();
+            Task gcLoop = Task.Run(() => collector.RunAsync(options.GcInterval, stopGc.Token), CancellationToken.None);
+            return new StandaloneBookie(server, registry, session, collector, stopGc, gcLoop);
         }
         catch
         {
@@ -178,9 +190,11 @@ public sealed class StandaloneCluster : IAsyncDisposable
         }
     }
 
-    private static async Task StopBookieAsync((BookieHost Server, BookieRegistry Registry, IMetadataStore Session) bookie,
-        IMetadataStore store)
+    private static async Task StopBookieAsync(StandaloneBookie bookie, IMetadataStore store)
     {
+        await bookie.StopGc.CancelAsync().ConfigureAwait(false);
+        await bookie.GcLoop.ConfigureAwait(false);
+        bookie.StopGc.Dispose();
         await bookie.Registry.UnregisterAsync().ConfigureAwait(false);
         await bookie.Registry.DisposeAsync().ConfigureAwait(false);
         await bookie.Server.StopAsync().ConfigureAwait(false);
@@ -209,4 +223,8 @@ public sealed class StandaloneCluster : IAsyncDisposable
         await _store.DisposeAsync().ConfigureAwait(false);
         _loggerFactory.Dispose();
     }
+
+    /// <summary>One in-process bookie: its host, its registration session and its garbage-collection loop.</summary>
+    private sealed record StandaloneBookie(BookieHost Server, BookieRegistry Registry, IMetadataStore Session,
+        BookieGarbageCollector GarbageCollector, CancellationTokenSource StopGc, Task GcLoop);
 }

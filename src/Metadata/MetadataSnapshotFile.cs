@@ -9,8 +9,8 @@ namespace Pulsarish.Metadata;
 /// A full image of the embedded tree at a zxid. Layout (big-endian):
 /// <c>[magic:4][format:4][zxid:8][count:4] { [pathLen:4][path][dataLen:4][data][version:8][childVersion:8]
 /// [ephemeral:1][ctime:8][mtime:8] }* [crc32c of everything before:4]</c>, parents before children.
-/// Written to a temporary file, fsync'd, renamed over the previous snapshot and the directory fsync'd, so a reader
-/// sees either the old or the new snapshot, whole.
+/// Written with <see cref="AtomicFile"/> (temporary file, fsync, rename over the previous snapshot, directory fsync),
+/// so a reader sees either the old or the new snapshot, whole.
 /// </summary>
 internal static class MetadataSnapshotFile
 {
@@ -23,8 +23,6 @@ internal static class MetadataSnapshotFile
 
     public static void Write(string path, long zxid, IReadOnlyCollection<Entry> entries)
     {
-        string directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
-        string temp = path + ".tmp";
         using (var buffer = new MemoryStream())
         {
             Span<byte> scratch = stackalloc byte[8];
@@ -48,13 +46,8 @@ internal static class MetadataSnapshotFile
             uint crc = Crc32C.Compute(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
             BinaryPrimitives.WriteUInt32BigEndian(scratch, crc);
             buffer.Write(scratch[..4]);
-
-            using var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None);
-            file.Write(buffer.GetBuffer(), 0, (int)buffer.Length);
-            file.Flush(flushToDisk: true);
+            AtomicFile.Write(path, buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
         }
-        File.Move(temp, path, overwrite: true);
-        FileSystemSync.SyncDirectory(directory);
     }
 
     /// <summary>Reads a snapshot; throws <see cref="CorruptDataException"/> when it fails its checksum or layout.</summary>

@@ -116,34 +116,11 @@ public sealed class BookieRegistration : IAsyncDisposable
         await _registry.RegisterAsync(info, ct).ConfigureAwait(false);
         _registered = info;
         GarbageCollector = new BookieGarbageCollector(storage, Ledgers, _loggerFactory.CreateLogger<BookieGarbageCollector>());
-        _loops.Add(Task.Run(() => GcLoopAsync(_stop.Token)));
+        _loops.Add(Task.Run(() => GarbageCollector.RunAsync(_options.GcInterval, _stop.Token)));
         _loops.Add(Task.Run(() => ReadOnlyLoopAsync(_stop.Token)));
         if (_options.AutoRecoveryEnabled)
         {
             AutoRecovery = AutoRecoveryService.Start(_store, _options.AutoRecovery, BookieId, metrics, _loggerFactory);
-        }
-    }
-
-    private async Task GcLoopAsync(CancellationToken ct)
-    {
-        using var timer = new PeriodicTimer(_options.GcInterval);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
-            {
-                try
-                {
-                    await GarbageCollector!.CollectAsync(ct).ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    _logger.LogWarning(e, "Garbage collection of bookie {BookieId} failed", BookieId);
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            // Stopping.
         }
     }
 

@@ -25,7 +25,12 @@ public sealed class BookieRegistrationOptions
     /// <summary>Settings of the in-bookie AutoRecovery.</summary>
     public AutoRecoveryOptions AutoRecovery { get; set; } = new();
 
-    /// <summary>Interval between garbage-collection passes. BookKeeper: <c>gcWaitTime=900000</c> ms.</summary>
+    /// <summary>
+    /// Interval between garbage-collection passes. BookKeeper: <c>gcWaitTime=900000</c> ms. Bounds how long the disk of
+    /// ledgers deleted in metadata stays in use: entry logs without live data are deleted within one interval plus one
+    /// pass; partly live ones at the next minor/major compaction (<see cref="BookieOptions.MinorCompactionInterval"/>).
+    /// The standalone uses <c>StandaloneOptions.GcInterval</c> (60 s) instead.
+    /// </summary>
     public TimeSpan GcInterval { get; set; } = TimeSpan.FromMinutes(15);
 
     /// <summary>How often the read-only flag is compared with the registration (re-registered on change).</summary>

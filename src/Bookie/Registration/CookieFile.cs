@@ -7,7 +7,7 @@ namespace Pulsarish.Bookie.Registration;
 
 /// <summary>
 /// The bookie's local cookie: a file <see cref="FileName"/> (protobuf JSON) in each of its journal, ledgers and
-/// index directories, written atomically (temp file, fsync, rename, directory fsync). Together with
+/// index directories, written with <see cref="AtomicFile"/> (temp file, fsync, rename, directory fsync). Together with
 /// <see cref="BookieRegistry.VerifyOrCreateCookieAsync(Cookie, bool, CancellationToken)"/> it keeps a bookie with
 /// swapped or empty disks from rejoining silently under the same id.
 /// </summary>
@@ -40,15 +40,7 @@ public static class CookieFile
     public static void Write(string directory, Cookie cookie)
     {
         Directory.CreateDirectory(directory);
-        string path = Path.Combine(directory, FileName);
-        string temp = path + ".tmp";
-        using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            file.Write(Encoding.UTF8.GetBytes(JsonFormatter.Default.Format(cookie)));
-            file.Flush(flushToDisk: true);
-        }
-        File.Move(temp, path, overwrite: true);
-        FileSystemSync.SyncDirectory(directory);
+        AtomicFile.Write(Path.Combine(directory, FileName), Encoding.UTF8.GetBytes(JsonFormatter.Default.Format(cookie)));
     }
 
     /// <summary>

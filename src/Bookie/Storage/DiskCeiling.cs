@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Pulsarish.Metadata;
 
 namespace Pulsarish.Bookie.Storage;
 
@@ -40,7 +41,7 @@ public static class DiskCeiling
                 {
                     RandomAccess.Write(handle, zeros.AsSpan(0, (int)Math.Min(zeros.Length, total - at)), at);
                 }
-                FileSync.DataSync(handle);
+                FileSystemSync.SyncFile(handle);
             }
             long offset = 0;
             long start = Stopwatch.GetTimestamp();
@@ -48,7 +49,7 @@ public static class DiskCeiling
             {
                 long t0 = Stopwatch.GetTimestamp();
                 RandomAccess.Write(handle, data, offset);
-                FileSync.DataSync(handle);
+                FileSystemSync.SyncFile(handle);
                 latencies[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
                 offset += bytesPerGroup;
             }

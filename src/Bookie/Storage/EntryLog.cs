@@ -5,6 +5,7 @@ using System.Globalization;
 using Microsoft.Win32.SafeHandles;
 using Pulsarish.Protocol.Checksums;
 using Pulsarish.Protocol.Errors;
+using Pulsarish.Metadata;
 
 namespace Pulsarish.Bookie.Storage;
 
@@ -61,7 +62,7 @@ internal sealed class EntryLog
     {
         string path = PathOf(dir, id);
         SafeFileHandle handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read);
-        FileSync.SyncDirectory(dir);
+        FileSystemSync.SyncDirectory(dir);
         var log = new EntryLog(id, path, handle, 0, writable: true);
         if (directWrites && FileSync.TryOpenDirect(path, out SafeFileHandle? direct))
         {
@@ -116,7 +117,7 @@ internal sealed class EntryLog
     public void Sync()
     {
         WriteOut();
-        FileSync.DataSync(_directHandle ?? _handle);
+        FileSystemSync.SyncFile(_directHandle ?? _handle);
     }
 
     /// <summary>Syncs and stops accepting appends (the log was rolled); direct writes' page padding is cut off.</summary>

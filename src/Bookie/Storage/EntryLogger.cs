@@ -42,6 +42,22 @@ internal sealed class EntryLogger : IDisposable
     /// <summary>Id of the log appends currently go to (never compacted).</summary>
     public long CurrentLogId => Volatile.Read(ref _current).Id;
 
+    /// <summary>Bytes of the current log, including those still buffered.</summary>
+    public long CurrentLength => _current.Length;
+
+    /// <summary>
+    /// Rolls the current log now, if it holds anything, and seals it (with every log rolled since the last sync), so
+    /// that garbage collection can delete or compact it.
+    /// </summary>
+    public void RollNow()
+    {
+        if (_current.Length > 0)
+        {
+            Roll();
+        }
+        Sync();
+    }
+
     /// <summary>Appends a record to the current log, rolling it first when it is full.</summary>
     public EntryLocation Append(long ledgerId, long entryId, ReadOnlySpan<byte> data)
     {

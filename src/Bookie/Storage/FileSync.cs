@@ -1,87 +1,22 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
+using Pulsarish.Metadata;
 
 namespace Pulsarish.Bookie.Storage;
 
 /// <summary>
-/// Durability primitives: fdatasync of a file and fsync of a directory (so a newly created or renamed file's name
-/// survives power loss). On Linux these call libc directly; elsewhere they fall back to the portable flush.
+/// O_DIRECT opening of the journal and entry log files (DESIGN §9). The sync primitives live once, in
+/// <see cref="FileSystemSync"/> (Metadata, with the EINTR retry); <see cref="DataSync"/> and
+/// <see cref="SyncDirectory"/> forward to it for <see cref="Journal"/>, whose replay rework is in flight on another branch.
 /// </summary>
 internal static partial class FileSync
 {
-    /// <summary>Forces the file's data (and the metadata needed to read it back) to stable storage.</summary>
-    public static void DataSync(SafeFileHandle handle)
-    {
-        if (OperatingSystem.IsLinux())
-        {
-            bool added = false;
-            handle.DangerousAddRef(ref added);
-            try
-            {
-                int fd = (int)handle.DangerousGetHandle();
-                while (fdatasync(fd) != 0)
-                {
-                    int errno = Marshal.GetLastPInvokeError();
-                    if (errno != EINTR)
-                    {
-                        throw new IOException($"fdatasync failed: errno {errno}");
-                    }
-                }
-            }
-            finally
-            {
-                if (added)
-                {
-                    handle.DangerousRelease();
-                }
-            }
-            return;
-        }
-        RandomAccess.FlushToDisk(handle);
-    }
+    /// <summary>Same as <see cref="FileSystemSync.SyncFile"/>.</summary>
+    public static void DataSync(SafeFileHandle handle) => FileSystemSync.SyncFile(handle);
 
-    /// <summary>Makes the directory's entries (file creations, renames, deletions) durable.</summary>
-    public static void SyncDirectory(string directory)
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            return;
-        }
-        int fd = open(directory, O_RDONLY);
-        if (fd < 0)
-        {
-            throw new IOException($"open({directory}) failed: errno {Marshal.GetLastPInvokeError()}");
-        }
-        try
-        {
-            while (fsync(fd) != 0)
-            {
-                int errno = Marshal.GetLastPInvokeError();
-                if (errno != EINTR)
-                {
-                    throw new IOException($"fsync({directory}) failed: errno {errno}");
-                }
-            }
-        }
-        finally
-        {
-            close(fd);
-        }
-    }
-
-    /// <summary>Writes <paramref name="data"/> to <paramref name="path"/> atomically: temp file, fsync, rename, fsync directory.</summary>
-    public static void WriteAtomically(string path, ReadOnlySpan<byte> data)
-    {
-        string temp = path + ".tmp";
-        using (var handle = File.OpenHandle(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            RandomAccess.Write(handle, data, 0);
-            DataSync(handle);
-        }
-        File.Move(temp, path, overwrite: true);
-        SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-    }
+    /// <summary>Same as <see cref="FileSystemSync.SyncDirectory"/>.</summary>
+    public static void SyncDirectory(string directory) => FileSystemSync.SyncDirectory(directory);
 
     /// <summary>
     /// Opens an existing file for reading and writing with O_DIRECT (Linux). False, with nothing opened, when the
@@ -147,20 +82,9 @@ internal static partial class FileSync
 
     private const int ProbePage = 4096;
 
-    private const int EINTR = 4;
     private const int O_RDWR = 2;
     private const int O_CLOEXEC = 0x80000;
-    private const int O_RDONLY = 0;
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int fdatasync(int fd);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int fsync(int fd);
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int open(string path, int flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int close(int fd);
 }

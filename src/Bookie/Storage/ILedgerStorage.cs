@@ -6,6 +6,16 @@ namespace Pulsarish.Bookie.Storage;
 /// <param name="LastEntryId">Highest entry id stored, -1 when none.</param>
 public readonly record struct LedgerInfo(bool Fenced, long Lac, long LastEntryId);
 
+/// <summary>What started a garbage-collection pass; it decides the compaction threshold (see <c>StorageOptions</c>).</summary>
+public enum GcTrigger
+{
+    /// <summary>Asked for explicitly (admin, tests): compacts at the major threshold now (BookKeeper's forceGC).</summary>
+    Forced,
+
+    /// <summary>The bookie's timer: minor or major compaction only when its interval has passed; dead logs always.</summary>
+    Periodic,
+}
+
 /// <summary>Outcome of a garbage-collection pass.</summary>
 public readonly record struct GcResult(int LedgersDeleted, int EntryLogsCompacted, int EntryLogsDeleted, long BytesReclaimed);
 
@@ -49,10 +59,12 @@ public interface ILedgerStorage : IAsyncDisposable
     ValueTask DeleteLedgerAsync(long ledgerId, CancellationToken ct = default);
 
     /// <summary>
-    /// Garbage collection: deletes every stored ledger for which <paramref name="isLive"/> is false, then compacts
-    /// entry logs whose live fraction is below the configured threshold.
+    /// Garbage collection: deletes every stored ledger for which <paramref name="isLive"/> is false, deletes entry
+    /// logs without live data, and compacts those whose live fraction is below the threshold
+    /// <paramref name="trigger"/> selects. The caller decides what is deleted; storage reclaims the disk.
     /// </summary>
-    ValueTask<GcResult> CollectGarbageAsync(Func<long, bool> isLive, CancellationToken ct = default);
+    ValueTask<GcResult> CollectGarbageAsync(Func<long, bool> isLive, GcTrigger trigger = GcTrigger.Forced,
+        CancellationToken ct = default);
 
     /// <summary>Flushes the write cache into entry logs and the index, then records a checkpoint.</summary>
     ValueTask FlushAsync(CancellationToken ct = default);

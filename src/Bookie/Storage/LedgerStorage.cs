@@ -14,16 +14,14 @@ namespace Pulsarish.Bookie.Storage;
 /// The bookie storage engine (DESIGN.md §5), DbLedgerStorage-like: <see cref="Journal"/> for durability,
 /// <see cref="WriteCache"/> flushed into <see cref="EntryLog"/> files indexed by the RocksDB <see cref="LedgerIndex"/>,
 /// <see cref="ReadCache"/> with read-ahead. Read path: write cache → read cache → index → entry log.
-/// Restart replays the journal from the last checkpoint. Thread-safe; flushes, deletes and compaction are
-/// serialized by one maintenance lock, while adds and reads run concurrently with them.
+/// Restart replays the journal from the last checkpoint. Disk is reclaimed by <see cref="GarbageCollector"/> (with
+/// <see cref="EntryLogCompactor"/>). Thread-safe; flushes, deletes and compaction are serialized by one maintenance
+/// lock, while adds and reads run concurrently with them.
 /// </summary>
 public sealed class LedgerStorage : ILedgerStorage
 {
     /// <summary>Longest master key accepted (BookKeeper's are 20-byte SHA-1 digests).</summary>
     public const int MaxMasterKeyBytes = 1024;
-
-    /// <summary>Ledgers deleted per journal group and index batch during garbage collection.</summary>
-    private const int GcDeleteBatch = 1000;
 
     private readonly StorageOptions _options;
     private readonly ILogger _logger;
@@ -36,7 +34,8 @@ public sealed class LedgerStorage : ILedgerStorage
     private readonly ConcurrentDictionary<long, byte> _dirtyLedgers = new();
     private readonly ConcurrentQueue<PendingAdd> _freePendingAdds = new();
     private int _freePendingAddCount;
-    private readonly Dictionary<long, Dictionary<long, long>> _entryLogUsage;
+    private readonly EntryLogUsage _entryLogUsage;
+    private readonly GarbageCollector _garbageCollector;
     private readonly SemaphoreSlim _maintenance = new(1, 1);
     private readonly SemaphoreSlim _flushSignal = new(0, int.MaxValue);
     private readonly CancellationTokenSource _stop = new();
@@ -70,8 +69,9 @@ public sealed class LedgerStorage : ILedgerStorage
                     LastEntryId = pair.Value.LastEntryId,
                 };
             }
-            _entryLogUsage = _index.LoadEntryLogUsage();
+            _entryLogUsage = new EntryLogUsage(_index);
             _entryLogger = new EntryLogger(options, _logger);
+            _garbageCollector = new GarbageCollector(this, options, _index, _entryLogger, _entryLogUsage, _logger);
             _writeCache = new WriteCache(options.WriteCacheMaxBytes);
             _readCache = new ReadCache(options.ReadCacheMaxBytes);
             JournalPosition checkpoint = _index.LoadCheckpoint() ?? default;
@@ -402,7 +402,7 @@ public sealed class LedgerStorage : ILedgerStorage
     /// checkpoint can pass a delete record while the ledger is still in the index (a crash there would resurrect it).
     /// Returns how many of them existed.
     /// </summary>
-    private async ValueTask<int> DeleteLedgersAsync(IReadOnlyList<long> ledgerIds, CancellationToken ct)
+    internal async ValueTask<int> DeleteLedgersAsync(IReadOnlyList<long> ledgerIds, CancellationToken ct)
     {
         var deleted = new List<long>(ledgerIds.Count);
         var journalWrites = new List<ValueTask>(ledgerIds.Count);
@@ -447,70 +447,33 @@ public sealed class LedgerStorage : ILedgerStorage
     }
 
     /// <inheritdoc />
-    public async ValueTask<GcResult> CollectGarbageAsync(Func<long, bool> isLive, CancellationToken ct = default)
+    public ValueTask<GcResult> CollectGarbageAsync(Func<long, bool> isLive, GcTrigger trigger = GcTrigger.Forced,
+        CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(isLive);
         ThrowIfDisposed();
-        var dead = new List<long>();
-        foreach (long ledgerId in ListLedgers())
-        {
-            if (!isLive(ledgerId))
-            {
-                dead.Add(ledgerId);
-            }
-        }
-        int ledgersDeleted = 0;
-        for (int start = 0; start < dead.Count; start += GcDeleteBatch)
-        {
-            ct.ThrowIfCancellationRequested();
-            ledgersDeleted += await DeleteLedgersAsync(dead.GetRange(start, Math.Min(GcDeleteBatch, dead.Count - start)), ct)
-                .ConfigureAwait(false);
-        }
-        List<(long LogId, long Bytes)> sealedLogs;
+        return _garbageCollector.CollectAsync(isLive, trigger, ct);
+    }
+
+    /// <summary>Whether the ledger is stored and not deleted (the garbage collector's test of a live byte).</summary>
+    internal bool IsStored(long ledgerId) => _ledgers.TryGetValue(ledgerId, out LedgerState? state) && !state.Deleted;
+
+    /// <summary>Takes the maintenance lock (flush, delete, compaction) for the scope; throws once the storage closed.</summary>
+    internal async ValueTask<MaintenanceScope> EnterMaintenanceAsync(CancellationToken ct)
+    {
         await _maintenance.WaitAsync(ct).ConfigureAwait(false);
-        try
-        {
-            ThrowIfClosed();
-            sealedLogs = _entryLogger.SealedLogs();
-            ForgetUsageOfMissingLogs(sealedLogs);
-        }
-        finally
+        if (_closed)
         {
             _maintenance.Release();
+            ThrowIfClosed();
         }
-        // One entry log per turn of the maintenance lock, so write-cache flushes (and thus adds) never wait for a
-        // whole compaction pass.
-        int compacted = 0;
-        int deleted = 0;
-        long reclaimed = 0;
-        var scratch = new CompactionScratch();
-        foreach ((long logId, long logBytes) in sealedLogs)
-        {
-            await _maintenance.WaitAsync(ct).ConfigureAwait(false);
-            try
-            {
-                ThrowIfClosed();
-                switch (CollectEntryLog(logId, logBytes, scratch))
-                {
-                    case EntryLogOutcome.Deleted:
-                        deleted++;
-                        reclaimed += logBytes;
-                        break;
-                    case EntryLogOutcome.Compacted:
-                        compacted++;
-                        reclaimed += logBytes - scratch.CopiedBytes;
-                        break;
-                }
-            }
-            finally
-            {
-                _maintenance.Release();
-            }
-        }
-        _logger.LogInformation(
-            "Garbage collection: {LedgersDeleted} ledgers deleted, {Compacted} entry logs compacted, {Deleted} deleted, {BytesReclaimed} bytes reclaimed",
-            ledgersDeleted, compacted, deleted, reclaimed);
-        return new GcResult(ledgersDeleted, compacted, deleted, reclaimed);
+        return new MaintenanceScope(_maintenance);
+    }
+
+    /// <summary>Holds the maintenance lock until disposed.</summary>
+    internal readonly struct MaintenanceScope(SemaphoreSlim held) : IDisposable
+    {
+        public void Dispose() => held.Release();
     }
 
     /// <inheritdoc />
@@ -699,7 +662,7 @@ public sealed class LedgerStorage : ILedgerStorage
             }
             EntryLocation location = _entryLogger.Append(key.LedgerId, key.EntryId, batch.DataAt(i));
             _index.PutLocation(indexBatch, key.LedgerId, key.EntryId, location);
-            AddUsage(location.LogId, key.LedgerId, location.RecordBytes);
+            _entryLogUsage.Add(location.LogId, key.LedgerId, location.RecordBytes);
             touchedLogs.Add(location.LogId);
         }
         _entryLogger.Sync();
@@ -713,7 +676,7 @@ public sealed class LedgerStorage : ILedgerStorage
         }
         foreach (long logId in touchedLogs)
         {
-            _index.PutEntryLogUsage(indexBatch, logId, _entryLogUsage[logId]);
+            _entryLogUsage.Save(indexBatch, logId);
         }
         if (withCheckpoint)
         {
@@ -730,16 +693,6 @@ public sealed class LedgerStorage : ILedgerStorage
         _logger.LogDebug("Flushed {EntryCount} entries; checkpoint {Checkpoint}", batch.Count, batch.Mark);
     }
 
-    private void AddUsage(long logId, long ledgerId, long bytes)
-    {
-        if (!_entryLogUsage.TryGetValue(logId, out Dictionary<long, long>? perLedger))
-        {
-            perLedger = new Dictionary<long, long>();
-            _entryLogUsage[logId] = perLedger;
-        }
-        perLedger[ledgerId] = perLedger.GetValueOrDefault(ledgerId) + bytes;
-    }
-
     /// <summary>Removes the ledgers' index records and their share of every entry log. Caller holds the maintenance lock.</summary>
     private void DeleteFromIndex(IReadOnlyList<long> ledgerIds)
     {
@@ -748,156 +701,8 @@ public sealed class LedgerStorage : ILedgerStorage
         {
             _index.DeleteLedger(batch, ledgerId);
         }
-        foreach (KeyValuePair<long, Dictionary<long, long>> log in _entryLogUsage)
-        {
-            bool touched = false;
-            foreach (long ledgerId in ledgerIds)
-            {
-                touched |= log.Value.Remove(ledgerId);
-            }
-            if (touched)
-            {
-                _index.PutEntryLogUsage(batch, log.Key, log.Value);
-            }
-        }
+        _entryLogUsage.RemoveLedgers(batch, ledgerIds);
         _index.Write(batch);
-    }
-
-    private enum EntryLogOutcome
-    {
-        Kept,
-        Deleted,
-        Compacted,
-    }
-
-    /// <summary>Lists reused across the entry logs of one garbage-collection pass.</summary>
-    private sealed class CompactionScratch
-    {
-        public readonly List<long> LiveLedgers = new();
-        public readonly List<(long EntryId, EntryLocation Location)> Locations = new();
-        public long CopiedBytes;
-    }
-
-    /// <summary>
-    /// Deletes an entry log without live data, or compacts it when its live fraction is below the threshold: live
-    /// entries (those the index still points at) are copied to the current log, which is fdatasync'd, the index is
-    /// updated in one batch, and only then is the old file deleted. Caller holds the maintenance lock.
-    /// </summary>
-    private EntryLogOutcome CollectEntryLog(long logId, long logBytes, CompactionScratch scratch)
-    {
-        scratch.LiveLedgers.Clear();
-        scratch.CopiedBytes = 0;
-        long liveBytes = 0;
-        if (_entryLogUsage.TryGetValue(logId, out Dictionary<long, long>? perLedger))
-        {
-            foreach (KeyValuePair<long, long> pair in perLedger)
-            {
-                if (_ledgers.TryGetValue(pair.Key, out LedgerState? state) && !state.Deleted)
-                {
-                    liveBytes += pair.Value;
-                    scratch.LiveLedgers.Add(pair.Key);
-                }
-            }
-        }
-        if (liveBytes == 0)
-        {
-            using WriteBatch batch = _index.NewBatch();
-            _index.DeleteEntryLogUsage(batch, logId);
-            _index.Write(batch);
-            _entryLogUsage.Remove(logId);
-            _entryLogger.Delete(logId);
-            return EntryLogOutcome.Deleted;
-        }
-        if ((double)liveBytes / Math.Max(1, logBytes) >= _options.CompactionThreshold)
-        {
-            return EntryLogOutcome.Kept;
-        }
-        long copied = CompactEntryLog(logId, scratch.LiveLedgers, scratch.Locations);
-        if (copied < 0)
-        {
-            return EntryLogOutcome.Kept;
-        }
-        scratch.CopiedBytes = copied;
-        return EntryLogOutcome.Compacted;
-    }
-
-    /// <summary>Drops usage records of entry logs whose files are gone (a crash between the index update and the delete).</summary>
-    private void ForgetUsageOfMissingLogs(List<(long LogId, long Bytes)> sealedLogs)
-    {
-        var existing = new HashSet<long>(sealedLogs.Count + 1) { _entryLogger.CurrentLogId };
-        foreach ((long logId, _) in sealedLogs)
-        {
-            existing.Add(logId);
-        }
-        var missing = new List<long>();
-        foreach (long logId in _entryLogUsage.Keys)
-        {
-            if (!existing.Contains(logId))
-            {
-                missing.Add(logId);
-            }
-        }
-        if (missing.Count == 0)
-        {
-            return;
-        }
-        using WriteBatch batch = _index.NewBatch();
-        foreach (long logId in missing)
-        {
-            _index.DeleteEntryLogUsage(batch, logId);
-            _entryLogUsage.Remove(logId);
-        }
-        _index.Write(batch);
-    }
-
-    /// <summary>Copies the live entries of one log forward; returns the bytes copied, or -1 when the log was kept.</summary>
-    private long CompactEntryLog(long logId, List<long> liveLedgers, List<(long EntryId, EntryLocation Location)> locations)
-    {
-        EntryLog? log = _entryLogger.TryAcquire(logId);
-        if (log is null)
-        {
-            return -1;
-        }
-        long copied = 0;
-        var touchedLogs = new HashSet<long>();
-        try
-        {
-            using WriteBatch batch = _index.NewBatch();
-            foreach (long ledgerId in liveLedgers)
-            {
-                locations.Clear();
-                _index.CollectLocationsInLog(ledgerId, logId, locations);
-                locations.Sort(static (a, b) => a.Location.Offset.CompareTo(b.Location.Offset));
-                foreach ((long entryId, EntryLocation old) in locations)
-                {
-                    byte[] data = log.ReadEntry(old, ledgerId, entryId);
-                    EntryLocation moved = _entryLogger.Append(ledgerId, entryId, data);
-                    _index.PutLocation(batch, ledgerId, entryId, moved);
-                    AddUsage(moved.LogId, ledgerId, moved.RecordBytes);
-                    touchedLogs.Add(moved.LogId);
-                    copied += moved.RecordBytes;
-                }
-            }
-            _entryLogger.Sync();
-            foreach (long touched in touchedLogs)
-            {
-                _index.PutEntryLogUsage(batch, touched, _entryLogUsage[touched]);
-            }
-            _index.DeleteEntryLogUsage(batch, logId);
-            _index.Write(batch);
-        }
-        catch (CorruptDataException e)
-        {
-            _logger.LogError(e, "Entry log {EntryLogId:x} has a corrupt live entry; it is kept and not compacted", logId);
-            return -1;
-        }
-        finally
-        {
-            log.Release();
-        }
-        _entryLogUsage.Remove(logId);
-        _entryLogger.Delete(logId);
-        return copied;
     }
 
     private byte[] ReadFromEntryLog(long ledgerId, long entryId)
@@ -1049,10 +854,10 @@ public sealed class LedgerStorage : ILedgerStorage
     {
         EntryLocation location = _entryLogger.Append(ledgerId, entryId, data);
         _entryLogger.Sync();
-        AddUsage(location.LogId, ledgerId, location.RecordBytes);
+        _entryLogUsage.Add(location.LogId, ledgerId, location.RecordBytes);
         using WriteBatch batch = _index.NewBatch();
         _index.PutLocation(batch, ledgerId, entryId, location);
-        _index.PutEntryLogUsage(batch, location.LogId, _entryLogUsage[location.LogId]);
+        _entryLogUsage.Save(batch, location.LogId);
         _index.Write(batch);
         _readCache.Invalidate(ledgerId, entryId);
     }

@@ -85,8 +85,29 @@ public sealed class StorageOptions
     /// <summary>Largest accepted entry (BK nettyMaxFrameSizeBytes = 5 MiB); larger adds throw TooLargeException.</summary>
     public int MaxEntryBytes { get; set; } = 5 * 1024 * 1024;
 
-    /// <summary>Entry logs whose live fraction is below this are compacted (BK majorCompactionThreshold = 0.5).</summary>
+    /// <summary>
+    /// Major compaction threshold: entry logs whose live fraction is below this are compacted by a forced
+    /// garbage-collection pass, and by a periodic one every <see cref="MajorCompactionInterval"/>
+    /// (BK majorCompactionThreshold = 0.5). Entry logs without live bytes are deleted by every pass, whatever the
+    /// thresholds. 0 disables major compaction.
+    /// </summary>
     public double CompactionThreshold { get; set; } = 0.5;
+
+    /// <summary>Period of major compaction in periodic garbage collection, counted from start-up (BK majorCompactionInterval = 1 day).</summary>
+    public TimeSpan MajorCompactionInterval { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>
+    /// Minor compaction threshold: a periodic garbage-collection pass compacts entry logs whose live fraction is below
+    /// this every <see cref="MinorCompactionInterval"/> (BK minorCompactionThreshold = 0.2). 0 disables it.
+    /// </summary>
+    public double MinorCompactionThreshold { get; set; } = 0.2;
+
+    /// <summary>
+    /// Period of minor compaction in periodic garbage collection, counted from start-up (BK minorCompactionInterval =
+    /// 1 hour). The standalone shortens it to its GC interval so that nearly dead logs (a trimmed topic's data next to a
+    /// few live cursor entries) are given back within minutes.
+    /// </summary>
+    public TimeSpan MinorCompactionInterval { get; set; } = TimeSpan.FromHours(1);
 
     /// <summary>Throws <see cref="ArgumentException"/> when a setting makes no sense.</summary>
     public void Validate()
@@ -110,6 +131,10 @@ public sealed class StorageOptions
         Require(ReadAheadEntries >= 0, nameof(ReadAheadEntries), "must not be negative");
         Require(ReadAheadBytes >= 0, nameof(ReadAheadBytes), "must not be negative");
         Require(CompactionThreshold >= 0 && CompactionThreshold <= 1, nameof(CompactionThreshold), "must be within 0..1");
+        Require(MinorCompactionThreshold >= 0 && MinorCompactionThreshold <= CompactionThreshold, nameof(MinorCompactionThreshold),
+            "must be within 0..CompactionThreshold");
+        Require(MinorCompactionInterval > TimeSpan.Zero, nameof(MinorCompactionInterval), "must be positive");
+        Require(MajorCompactionInterval > TimeSpan.Zero, nameof(MajorCompactionInterval), "must be positive");
     }
 
     private static void Require(bool ok, string name, string what)

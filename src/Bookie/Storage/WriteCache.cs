@@ -34,7 +34,9 @@ internal sealed class WriteCache
         {
             lock (_lock)
             {
-                return _active.Used + (_flushingBusy ? _flushing.Used : 0);
+                long bytes = _active.Used + (_flushingBusy ? _flushing.Used : 0);
+                Debug.Assert(bytes >= 0 && bytes <= 2L * _halfBytes, "write cache size outside 0..WriteCacheMaxBytes");
+                return bytes;
             }
         }
     }
@@ -69,6 +71,8 @@ internal sealed class WriteCache
             data.CopyTo(_active.Buffer.AsSpan(_active.Used));
             _active.Index[new EntryKey(ledgerId, entryId)] = new Slot(_active.Used, data.Length);
             _active.Used += data.Length;
+            // Bounded by its configured size: a half never holds more than WriteCacheMaxBytes / 2 (DESIGN §5).
+            Debug.Assert(_active.Used >= data.Length && _active.Used <= _halfBytes, "active half outside 0..WriteCacheMaxBytes/2");
         }
         spaceAvailable = Task.CompletedTask;
         return true;
@@ -110,6 +114,8 @@ internal sealed class WriteCache
         {
             if (!_flushingBusy)
             {
+                // The half that becomes active was emptied by the last CompleteFlush (DESIGN §5: a flushed half is empty).
+                Debug.Assert(_flushing.Used == 0 && _flushing.Index.Count == 0, "swapping in a half that still holds entries");
                 _flushingMark = journal?.WrittenPosition ?? default;
                 (_active, _flushing) = (_flushing, _active);
                 _flushingBusy = true;
@@ -130,9 +136,11 @@ internal sealed class WriteCache
         lock (_lock)
         {
             Debug.Assert(_flushingBusy, "flush completed without a swap");
+            AssertSizes(_flushing);
             _flushing.Index.Clear();
             _flushing.Used = 0;
             _flushingBusy = false;
+            AssertSizes(_active);
         }
     }
 
@@ -144,6 +152,23 @@ internal sealed class WriteCache
             _closed = true;
             _space.TrySetException(new ObjectDisposedException(nameof(LedgerStorage)));
         }
+    }
+
+    /// <summary>
+    /// Sizes never negative and bounded by the half: every slot lies inside the used bytes, which stay within the
+    /// half (a re-added key leaves its old bytes behind, so slots may sum to less than <see cref="Half.Used"/>).
+    /// </summary>
+    [Conditional("DEBUG")]
+    private void AssertSizes(Half half)
+    {
+        Debug.Assert(half.Used >= 0 && half.Used <= _halfBytes, "half size outside 0..WriteCacheMaxBytes/2");
+        long slotBytes = 0;
+        foreach (Slot slot in half.Index.Values)
+        {
+            Debug.Assert(slot.Offset >= 0 && slot.Length >= 0 && slot.Offset + slot.Length <= half.Used, "slot outside the used bytes");
+            slotBytes += slot.Length;
+        }
+        Debug.Assert(slotBytes <= half.Used, "slots hold more bytes than the half used");
     }
 
     private static TaskCompletionSource NewSpaceSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -179,6 +204,7 @@ internal sealed class WriteCache
                 _items[i++] = pair;
             }
             Array.Sort(_items, 0, Count, SlotOrder.Instance);
+            AssertSorted(_items, Count);
         }
 
         public JournalPosition Mark { get; }
@@ -190,6 +216,16 @@ internal sealed class WriteCache
         public ReadOnlySpan<byte> DataAt(int i) => _half.Buffer.AsSpan(_items[i].Value.Offset, _items[i].Value.Length);
 
         public void Dispose() => ArrayPool<KeyValuePair<EntryKey, Slot>>.Shared.Return(_items, clearArray: false);
+
+        /// <summary>Flushed in (ledgerId, entryId) order, each key once (DESIGN §5): the entry log gets each ledger's entries together.</summary>
+        [Conditional("DEBUG")]
+        private static void AssertSorted(KeyValuePair<EntryKey, Slot>[] items, int count)
+        {
+            for (int i = 1; i < count; i++)
+            {
+                Debug.Assert(items[i - 1].Key.CompareTo(items[i].Key) < 0, "flush batch not strictly ordered by (ledgerId, entryId)");
+            }
+        }
     }
 
     private sealed class SlotOrder : IComparer<KeyValuePair<EntryKey, Slot>>

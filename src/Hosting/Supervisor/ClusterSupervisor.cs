@@ -3,6 +3,7 @@ using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Logging;
+using Pulsarish.Metadata;
 
 namespace Pulsarish.Hosting.Supervisor;
 
@@ -225,8 +226,7 @@ public sealed class ClusterSupervisor
             string path = Path.Combine(_dataDir, StatusFileName);
             try
             {
-                File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(status, Json));
-                File.Move(path + ".tmp", path, overwrite: true);
+                AtomicFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(status, Json));
             }
             catch (IOException e)
             {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Pulsarish.Metadata;
 
 namespace Pulsarish.Hosting.Supervisor;
 
@@ -23,8 +24,7 @@ public static class SupervisorPidFile
         using var self = Process.GetCurrentProcess();
         var record = new Record(self.Id, self.StartTime.ToUniversalTime().Ticks);
         string path = PathIn(dataDir);
-        File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(record));
-        File.Move(path + ".tmp", path, overwrite: true);
+        AtomicFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(record));
     }
 
     public static void Delete(string dataDir) => File.Delete(PathIn(dataDir));

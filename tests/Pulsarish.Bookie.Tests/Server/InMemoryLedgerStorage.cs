@@ -126,7 +126,8 @@ internal sealed class InMemoryLedgerStorage : ILedgerStorage
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask<GcResult> CollectGarbageAsync(Func<long, bool> isLive, CancellationToken ct = default)
+    public ValueTask<GcResult> CollectGarbageAsync(Func<long, bool> isLive, GcTrigger trigger = GcTrigger.Forced,
+        CancellationToken ct = default)
         => ValueTask.FromResult(new GcResult());
 
     public ValueTask FlushAsync(CancellationToken ct = default) => ValueTask.CompletedTask;
