@@ -101,6 +101,7 @@ public static class PerfConsume
     private static async Task ConsumeLoopAsync(Consumer consumer, PerfMeter meter, CancellationToken ct)
     {
         var pending = new List<MessageId>(AckBatchSize);
+        var inFlight = new List<Task>();
         long firstPending = 0;
         try
         {
@@ -116,7 +117,8 @@ public static class PerfConsume
                 pending.Add(message.MessageId);
                 if (pending.Count >= AckBatchSize || Stopwatch.GetElapsedTime(firstPending) >= AckBatchDelay)
                 {
-                    Acknowledge(consumer, pending, meter);
+                    inFlight.RemoveAll(static t => t.IsCompleted);
+                    inFlight.Add(AcknowledgeAsync(consumer, pending, meter));
                     pending = new List<MessageId>(AckBatchSize);
                 }
             }
@@ -128,12 +130,22 @@ public static class PerfConsume
 
         if (pending.Count > 0)
         {
-            Acknowledge(consumer, pending, meter);
+            inFlight.Add(AcknowledgeAsync(consumer, pending, meter));
         }
+
+        // Everything received is acknowledged before the consumer closes (pulsar-perf's ack grouping flushes on close).
+        await Task.WhenAll(inFlight);
     }
 
-    private static void Acknowledge(Consumer consumer, List<MessageId> ids, PerfMeter meter)
-        => _ = consumer.AcknowledgeAsync(ids, CancellationToken.None).ContinueWith(
-            static (t, m) => ((PerfMeter)m!).RecordError(), meter, CancellationToken.None,
-            TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+    private static async Task AcknowledgeAsync(Consumer consumer, List<MessageId> ids, PerfMeter meter)
+    {
+        try
+        {
+            await consumer.AcknowledgeAsync(ids, CancellationToken.None);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            meter.RecordError();
+        }
+    }
 }
