@@ -14,7 +14,7 @@ public sealed class AdminTests : BrokerTestBase
     {
         var broker = await StartBrokerAsync();
         string tenant = "tenant-" + Guid.NewGuid().ToString("N")[..6];
-        Assert.ThrowsAsync<NamespaceNotFoundException>(() => broker.Namespaces.CreateNamespaceAsync(tenant, "ns"));
+        Assert.ThrowsAsync<TenantNotFoundException>(() => broker.Namespaces.CreateNamespaceAsync(tenant, "ns"));
         await broker.Namespaces.CreateTenantAsync(tenant);
         Assert.ThrowsAsync<NotAllowedException>(() => broker.Namespaces.CreateTenantAsync(tenant));
         Assert.That(await broker.Namespaces.ListTenantsAsync(), Does.Contain(tenant));

@@ -210,7 +210,7 @@ public sealed class AdminGrpcService(BrokerServiceAccessor accessor, ILogger<Adm
     {
         var parts = text.Split(':');
         if (parts.Length < 2 || !long.TryParse(parts[0], out long ledgerId) || !long.TryParse(parts[1], out long entryId))
-            throw new BadRequestException($"message id '{text}' is not ledgerId:entryId");
+            throw new BadRequestException($"message id '{EchoedName.Of(text)}' is not ledgerId:entryId");
         return new Topics.MessageId(ledgerId, entryId, -1, -1, 0);
     }
 

@@ -391,7 +391,7 @@ public sealed class Topic : IAsyncDisposable
         if (string.IsNullOrEmpty(name) || name.Length > 256 || name == ManagedLedgerPaths.DeduplicationCursor
             || name.StartsWith("pulsar.", StringComparison.Ordinal))
         {
-            throw new BadRequestException($"invalid subscription name '{name}'");
+            throw new BadRequestException($"invalid subscription name '{EchoedName.Of(name)}'");
         }
         foreach (char c in name)
         {
