@@ -18,10 +18,9 @@ public static class AdminCommands
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
-    private static readonly Option<string> ServiceUrl = new("--service-url")
-    {
-        Description = "Broker address(es), comma-separated", DefaultValueFactory = _ => "127.0.0.1:6650", Recursive = true,
-    };
+    private static readonly Option<string> ServiceUrl = ClientConnection.ServiceUrlOption(recursive: true);
+
+    private static readonly Option<string?> LegacyUrl = ClientConnection.LegacyUrlOption(recursive: true);
 
     private static readonly Option<string> Output = new("--output")
     {
@@ -33,6 +32,7 @@ public static class AdminCommands
     {
         var admin = BookieShellCommands.GetOrCreateAdmin(root);
         admin.Options.Add(ServiceUrl);
+        admin.Options.Add(LegacyUrl);
         admin.Options.Add(Output);
         admin.Subcommands.Add(Tenants());
         admin.Subcommands.Add(Namespaces());
@@ -285,26 +285,20 @@ public static class AdminCommands
         }
         command.SetAction(async (parse, ct) =>
         {
-            await using var connection = new AdminConnection(parse.GetValue(ServiceUrl)!);
+            string serviceUrl = ClientConnection.Resolve(parse, ServiceUrl, LegacyUrl);
+            await using var connection = new AdminConnection(serviceUrl);
             try
             {
+                await ClientConnection.EnsureReachableAsync(serviceUrl, ct);
                 return await run(connection, parse, ct);
-            }
-            catch (RpcException e)
-            {
-                string reason = e.Trailers.GetValue("reason") ?? e.StatusCode.ToString();
-                await Console.Error.WriteLineAsync($"error: {reason}: {e.Status.Detail}");
-                return 1;
-            }
-            catch (PulsarishClientException e)
-            {
-                await Console.Error.WriteLineAsync($"error: {e.ErrorReason}: {e.Message}");
-                return 1;
             }
             catch (Exception e) when (e is ArgumentException or FormatException)
             {
-                await Console.Error.WriteLineAsync($"error: BadArguments: {e.Message}");
-                return 2;
+                return CliErrors.BadArguments(e.Message);
+            }
+            catch (Exception e) when (CliErrors.TryPrint(e, out int exitCode))
+            {
+                return exitCode;
             }
         });
         return command;

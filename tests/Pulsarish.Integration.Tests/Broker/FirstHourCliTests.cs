@@ -61,4 +61,121 @@ public sealed class FirstHourCliTests
         Assert.That(all.GetProperty("backlogEntries").GetInt64(), Is.Zero, stats.Output);
         Assert.That(all.GetProperty("individuallyDeletedEntries").GetInt64(), Is.Zero, stats.Output);
     }
+
+    [Test]
+    public async Task EveryClientCommandTakesServiceUrlAndItsEnvironmentDefault()
+    {
+        string topic = $"url-{Guid.NewGuid():N}";
+        var produced = await PulsarishCli.RunSeparatelyAsync("produce", topic, "-m", "one", "--service-url", Address);
+        Assert.That(produced.Code, Is.Zero, produced.Error);
+        var legacy = await PulsarishCli.RunSeparatelyAsync("produce", topic, "-m", "two", "--url", Address);
+        Assert.That(legacy.Code, Is.Zero, "--url stays a hidden alias: " + legacy.Error);
+        var env = new Dictionary<string, string> { ["PULSARISH_SERVICE_URL"] = Address };
+        var consumed = await RunWithEnvironmentAsync(env, "consume", topic, "-s", "s", "-n", "2", "-p", "earliest", "--timeout-seconds", "30");
+        Assert.That(consumed.Code, Is.Zero, consumed.Error);
+        Assert.That(consumed.Output, Does.Contain("2 messages successfully consumed"));
+        var tenants = await RunWithEnvironmentAsync(env, "admin", "tenants", "list");
+        Assert.That(tenants.Code, Is.Zero, tenants.Error);
+        Assert.That(tenants.Output, Does.Contain("public"));
+        var perf = await RunWithEnvironmentAsync(env, "perf", "produce", topic, "-r", "10", "-d", "1s", "-i", "1");
+        Assert.That(perf.Code, Is.Zero, perf.Error);
+
+        foreach (var command in new[] { new[] { "produce", "t", "-m", "x" }, ["consume", "t", "-s", "s"], ["perf", "produce", "t"], ["perf", "consume", "t"], ["admin", "tenants", "list"] })
+        {
+            var help = await PulsarishCli.RunSeparatelyAsync([.. command, "--help"]);
+            Assert.That(help.Output, Does.Contain("--service-url").And.Contain("PULSARISH_SERVICE_URL"), string.Join(' ', command));
+            Assert.That(help.Output, Does.Not.Contain("--url "), "the alias is hidden");
+        }
+    }
+
+    [Test]
+    public async Task RefusedConnectionFailsFastWithOneErrorLine()
+    {
+        string nobody = $"127.0.0.1:{FreePort.Next()}";
+        foreach (var command in new[]
+                 {
+                     new[] { "produce", "t", "-m", "x" }, ["consume", "t", "-s", "s"], ["perf", "produce", "t", "-d", "5s"],
+                     ["perf", "consume", "t", "-d", "5s"], ["admin", "tenants", "list"], ["admin", "topics", "stats", "t"],
+                 })
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var result = await PulsarishCli.RunSeparatelyAsync([.. command, "--service-url", nobody]);
+            clock.Stop();
+            string name = string.Join(' ', command);
+            Assert.That(result.Code, Is.EqualTo(1), name);
+            Assert.That(result.Error.Trim(), Does.StartWith($"error: ConnectionRefused: cannot connect to {nobody}"), name);
+            Assert.That(result.Error.Trim().Split('\n'), Has.Length.EqualTo(1), name + ": " + result.Error);
+            // The SDK's operation timeout is 30 s; the probe answers at once (process start-up aside).
+            Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(20)), name);
+        }
+    }
+
+    [Test]
+    public async Task ClientCommandErrorsShareOneFormat()
+    {
+        foreach (var command in new[]
+                 {
+                     new[] { "produce", "persistent://bad tenant/ns/t", "-m", "x" }, ["consume", "persistent://bad tenant/ns/t", "-s", "s"],
+                     ["perf", "produce", "persistent://bad tenant/ns/t", "-d", "1s"], ["perf", "consume", "persistent://bad tenant/ns/t", "-d", "1s"],
+                     ["admin", "topics", "stats", "persistent://bad tenant/ns/t"],
+                 })
+        {
+            var result = await PulsarishCli.RunSeparatelyAsync([.. command, "--service-url", Address]);
+            string name = string.Join(' ', command);
+            Assert.That(result.Code, Is.EqualTo(1), name);
+            Assert.That(result.Error.Trim(), Does.StartWith("error: InvalidTopicName: "), name);
+        }
+
+        var missingFile = await PulsarishCli.RunSeparatelyAsync("produce", "t", "-f", "/nonexistent/file", "--service-url", Address);
+        Assert.That(missingFile.Code, Is.EqualTo(1));
+        Assert.That(missingFile.Error, Does.StartWith("error: IOError: "));
+        var usage = await PulsarishCli.RunSeparatelyAsync("consume", "t", "-s", "s", "-t", "Sideways", "--service-url", Address);
+        Assert.That(usage.Code, Is.EqualTo(2));
+        Assert.That(usage.Error, Does.StartWith("error: BadArguments: unknown subscription type"));
+    }
+
+    [Test]
+    public async Task BusyPortIsOneLineNamingThePortOption()
+    {
+        using var dir = new TempDir("busy");
+        var standalone = await PulsarishCli.RunSeparatelyAsync("standalone", "--data-dir", dir.Path, "--port", _standalone!.Port.ToString());
+        Assert.That(standalone.Code, Is.EqualTo(1));
+        Assert.That(standalone.Error.Trim(), Is.EqualTo($"error: AddressInUse: 127.0.0.1:{_standalone.Port} is in use; choose another with --port"));
+        var broker = await PulsarishCli.RunSeparatelyAsync("broker", "--metadata-url", "zk:127.0.0.1:1", "--broker-id", "b",
+            "--port", _standalone.Port.ToString());
+        Assert.That(broker.Code, Is.EqualTo(1));
+        Assert.That(broker.Error.Trim(), Is.EqualTo($"error: AddressInUse: 127.0.0.1:{_standalone.Port} is in use; choose another with --port"));
+    }
+
+    [Test]
+    public async Task ProduceSendsTheWholeSetOfMessagesNTimesAsItsHelpSays()
+    {
+        var produced = await PulsarishCli.RunSeparatelyAsync("produce", $"n-{Guid.NewGuid():N}", "-n", "10", "-m", "hello", "-m", "world", "-q",
+            "--service-url", Address);
+        Assert.That(produced.Code, Is.Zero, produced.Error);
+        Assert.That(produced.Output.Trim(), Does.StartWith("20 messages successfully produced"));
+        var help = await PulsarishCli.RunSeparatelyAsync("produce", "--help");
+        Assert.That(help.Output, Does.Contain("-n 10 -m a -m b sends 20"));
+    }
+
+    private static async Task<(int Code, string Output, string Error)> RunWithEnvironmentAsync(
+        IReadOnlyDictionary<string, string> environment, params string[] args)
+    {
+        var info = PulsarishBinary.StartInfo(args);
+        foreach (var (name, value) in environment) info.Environment[name] = value;
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+        return (process.ExitCode, await stdout, await stderr);
+    }
 }
