@@ -614,6 +614,57 @@ public sealed class Subscription
         }
     }
 
+    /// <summary>
+    /// Acknowledges the next <paramref name="count"/> unacknowledged messages (Pulsar's skip counts messages, not
+    /// entries): each entry is read to count its batch, and when the count ends inside a batch only the first
+    /// unacknowledged indexes of it are acknowledged. Returns the messages skipped (fewer at the end of the topic).
+    /// </summary>
+    public async Task<long> SkipMessagesAsync(long count, CancellationToken ct = default)
+    {
+        long skipped = 0;
+        var position = Cursor.MarkDeletePosition;
+        while (skipped < count)
+        {
+            var next = _ml.GetNextValidPosition(position);
+            if (next > _ml.LastConfirmedPosition)
+            {
+                break;
+            }
+            position = next;
+            if (Cursor.IsAcknowledged(position))
+            {
+                continue;
+            }
+            var entry = await _ml.ReadEntryAsync(position, ct).ConfigureAwait(false);
+            int batchSize = Math.Max(1, StoredBatchCodec.Decode(entry.Data).Messages.Count);
+            lock (_lock)
+            {
+                if (batchSize == 1)
+                {
+                    Cursor.AcknowledgeIndividual(position);
+                    skipped++;
+                    ForgetLocked(position);
+                    continue;
+                }
+                bool entryDone = false;
+                for (int i = 0; i < batchSize && skipped < count; i++)
+                {
+                    if (!Cursor.IsBatchIndexAcknowledged(position, i))
+                    {
+                        entryDone = Cursor.AcknowledgeBatchIndex(position, i, batchSize);
+                        skipped++;
+                    }
+                }
+                if (entryDone || Cursor.IsAcknowledged(position))
+                {
+                    ForgetLocked(position);
+                }
+            }
+        }
+        SignalIfParked();
+        return skipped;
+    }
+
     // ---- dispatch ----
 
     private async Task DispatchLoopAsync()

@@ -158,6 +158,67 @@ public sealed class FirstHourCliTests
         Assert.That(help.Output, Does.Contain("-n 10 -m a -m b sends 20"));
     }
 
+    [Test]
+    public async Task AdminOutputNamesWhatItShows()
+    {
+        var brokers = await AdminAsync("brokers", "list");
+        Assert.That(brokers.Code, Is.Zero, brokers.Error);
+        Assert.That(brokers.Output.Trim().Split('\n'), Has.Length.EqualTo(1), "the standalone's broker lists itself");
+        Assert.That(brokers.Output, Does.Contain(Address));
+
+        var maxSize = await AdminAsync("namespaces", "get-max-message-size", "public/default");
+        Assert.That(maxSize.Output.Trim(), Is.EqualTo("maxMessageSizeBytes: 5242880 (broker default)"), maxSize.Error);
+        using (var json = JsonDocument.Parse((await AdminAsync("namespaces", "get-max-message-size", "public/default", "--output", "json")).Output))
+        {
+            Assert.That(json.RootElement.GetProperty("maxMessageSizeBytes").GetInt32(), Is.EqualTo(5 * 1024 * 1024));
+            Assert.That(json.RootElement.GetProperty("brokerDefault")[0].GetString(), Is.EqualTo("maxMessageSizeBytes"));
+        }
+
+        string topic = $"persistent://public/default/types-{Guid.NewGuid():N}";
+        Assert.That((await PulsarishCli.RunSeparatelyAsync("produce", topic, "-m", "x", "--service-url", Address)).Code, Is.Zero);
+        foreach (var type in new[] { "Shared", "Key_Shared", "Failover", "Exclusive" })
+        {
+            var consumed = await PulsarishCli.RunSeparatelyAsync("consume", topic, "-s", "sub-" + type, "-t", type, "-n", "0",
+                "--timeout-seconds", "1", "--service-url", Address);
+            Assert.That(consumed.Error, Does.Not.StartWith("error:"), type);
+        }
+        using (var stats = JsonDocument.Parse((await AdminAsync("topics", "stats", topic)).Output))
+        {
+            var types = stats.RootElement.GetProperty("subscriptions").EnumerateArray()
+                .ToDictionary(s => s.GetProperty("name").GetString()!, s => s.GetProperty("type").GetString());
+            Assert.That(types["sub-Key_Shared"], Is.EqualTo("Key_Shared"));
+            Assert.That(types["sub-Shared"], Is.EqualTo("Shared"));
+            Assert.That(types["sub-Failover"], Is.EqualTo("Failover"));
+            Assert.That(types["sub-Exclusive"], Is.EqualTo("Exclusive"));
+        }
+
+        string parts = $"persistent://public/default/parts-{Guid.NewGuid():N}";
+        Assert.That((await AdminAsync("topics", "create-partitioned", parts, "-p", "3")).Code, Is.Zero);
+        var listed = (await AdminAsync("topics", "list", "public/default")).Output.Split('\n').Select(l => l.Trim()).ToList();
+        Assert.That(listed, Does.Contain(parts + "-partition-0").And.Contain(parts + "-partition-1").And.Contain(parts + "-partition-2"));
+        Assert.That(listed, Does.Contain(topic));
+        var partitioned = (await AdminAsync("topics", "list-partitioned-topics", "public/default")).Output.Split('\n').Select(l => l.Trim()).ToList();
+        Assert.That(partitioned, Does.Contain(parts).And.Not.Contain(topic));
+    }
+
+    [Test]
+    public async Task SkipCountsMessagesNotBatches()
+    {
+        string topic = $"persistent://public/default/skip-{Guid.NewGuid():N}";
+        Assert.That((await AdminAsync("topics", "create", topic)).Code, Is.Zero);
+        Assert.That((await AdminAsync("subscriptions", "create", topic, "-s", "audit", "--earliest")).Code, Is.Zero);
+        // Ten messages sent at once travel in one batch (one entry).
+        Assert.That((await PulsarishCli.RunSeparatelyAsync("produce", topic, "-m", "m", "-n", "10", "-q", "--service-url", Address)).Code, Is.Zero);
+        var skipped = await AdminAsync("subscriptions", "skip", topic, "-s", "audit", "-n", "5", "--output", "json");
+        using (var doc = JsonDocument.Parse(skipped.Output))
+            Assert.That(doc.RootElement.GetProperty("skipped").GetInt64(), Is.EqualTo(5), skipped.Error);
+        var rest = await PulsarishCli.RunSeparatelyAsync("consume", topic, "-s", "audit", "-n", "0", "--timeout-seconds", "3", "--service-url", Address);
+        Assert.That(rest.Output, Does.Contain("5 messages successfully consumed"), rest.Output + rest.Error);
+    }
+
+    private Task<(int Code, string Output, string Error)> AdminAsync(params string[] args)
+        => PulsarishCli.RunSeparatelyAsync(["admin", "--service-url", Address, .. args]);
+
     private static async Task<(int Code, string Output, string Error)> RunWithEnvironmentAsync(
         IReadOnlyDictionary<string, string> environment, params string[] args)
     {
