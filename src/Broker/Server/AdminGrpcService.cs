@@ -143,6 +143,14 @@ public sealed class AdminGrpcService(BrokerServiceAccessor accessor, ILogger<Adm
             return Names(topics);
         }, context);
 
+    public override Task<JsonReply> ListBookies(AdminEmpty request, ServerCallContext context) =>
+        Call(async (b, ct) =>
+        {
+            await using var registry = new Metadata.BookieRegistry(b.Store);
+            var bookies = await registry.GetAvailableAsync(ct).ConfigureAwait(false);
+            return Document(bookies.Select(i => new { bookieId = i.BookieId, address = i.Address, rack = i.Rack, readOnly = i.ReadOnly }));
+        }, context);
+
     public override Task<NameList> ListPartitionedTopics(NamespaceRequest request, ServerCallContext context) =>
         Call(async (b, ct) =>
         {

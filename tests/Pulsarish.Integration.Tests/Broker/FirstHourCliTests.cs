@@ -159,6 +159,22 @@ public sealed class FirstHourCliTests
     }
 
     [Test]
+    public async Task StandalonePrintsEachBookieAddressBeforeReadyAndTheBrokerListsThem()
+    {
+        var lines = _standalone!.Log.Split('\n').Select(l => l.Trim()).ToList();
+        int ready = lines.FindIndex(l => l.Contains("standalone ready "));
+        var bookies = lines.Select((l, i) => (l, i)).Where(x => x.l.Contains("standalone bookie 127.0.0.1:")).ToList();
+        Assert.That(bookies, Has.Count.EqualTo(3), _standalone.Log);
+        Assert.That(bookies.All(b => b.i < ready), _standalone.Log);
+        var printed = bookies.Select(b => b.l[(b.l.IndexOf("standalone bookie ", StringComparison.Ordinal) + "standalone bookie ".Length)..]).ToList();
+
+        var listed = await AdminAsync("bookies", "list");
+        Assert.That(listed.Code, Is.Zero, listed.Error);
+        var addresses = listed.Output.Trim().Split('\n').Select(l => l.Split('\t')[1].Trim()).ToList();
+        Assert.That(addresses, Is.EquivalentTo(printed), listed.Output);
+    }
+
+    [Test]
     public async Task AdminOutputNamesWhatItShows()
     {
         var brokers = await AdminAsync("brokers", "list");
@@ -214,6 +230,16 @@ public sealed class FirstHourCliTests
             Assert.That(doc.RootElement.GetProperty("skipped").GetInt64(), Is.EqualTo(5), skipped.Error);
         var rest = await PulsarishCli.RunSeparatelyAsync("consume", topic, "-s", "audit", "-n", "0", "--timeout-seconds", "3", "--service-url", Address);
         Assert.That(rest.Output, Does.Contain("5 messages successfully consumed"), rest.Output + rest.Error);
+    }
+
+    [Test]
+    public async Task BookieCommandsOnARunningStandalonesStoreSayItIsBusy()
+    {
+        string metadata = Path.Combine(_standalone!.DataDir, "metadata");
+        var result = await PulsarishCli.RunSeparatelyAsync("admin", "bookies", "list", "--metadata-url", "embedded:" + metadata);
+        Assert.That(result.Code, Is.EqualTo(1));
+        Assert.That(result.Error.Trim(), Is.EqualTo(
+            $"error: MetadataStoreBusy: the embedded store at {metadata} is in use by a running process; stop it or use --service-url"));
     }
 
     private Task<(int Code, string Output, string Error)> AdminAsync(params string[] args)
