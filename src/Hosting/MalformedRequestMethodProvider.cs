@@ -53,44 +53,47 @@ public sealed class MalformedRequestMethodProvider<TService> : IServiceMethodPro
         return new Method<TRequest, TResponse>(method.Type, method.ServiceName, method.Name, marshaller, method.ResponseMarshaller);
     }
 
-    private static TDelegate Handler<TDelegate>(string name, params Type[] parameters) where TDelegate : Delegate
+    /// <summary>The open-instance delegate of TService's method <paramref name="name"/> and the endpoint metadata
+    /// Grpc.AspNetCore's binder gives it (the service type's and the method's attributes).</summary>
+    private static (TDelegate Invoker, List<object> Metadata) Handler<TDelegate>(string name, params Type[] parameters)
+        where TDelegate : Delegate
     {
         var handler = typeof(TService).GetMethod(name, BindingFlags.Public | BindingFlags.Instance, parameters)
             ?? throw new InvalidOperationException($"{typeof(TService).Name} has no method {name}");
-        return handler.CreateDelegate<TDelegate>();
-    }
-
-    private static List<object> MetadataOf(string name)
-    {
         var metadata = new List<object>(typeof(TService).GetCustomAttributes(inherit: true));
-        if (typeof(TService).GetMethod(name, BindingFlags.Public | BindingFlags.Instance) is { } handler)
-        {
-            metadata.AddRange(handler.GetCustomAttributes(inherit: true));
-        }
-
-        return metadata;
+        metadata.AddRange(handler.GetCustomAttributes(inherit: true));
+        return (handler.CreateDelegate<TDelegate>(), metadata);
     }
 
     /// <summary>Receives the generated <c>BindService</c> calls (the handlers are null: calls activate a TService each).</summary>
     private sealed class Binder(ServiceMethodProviderContext<TService> context) : ServiceBinderBase
     {
         public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, UnaryServerMethod<TRequest, TResponse>? handler)
-            => context.AddUnaryMethod(Wrap(method), MetadataOf(method.Name),
-                Handler<UnaryServerMethod<TService, TRequest, TResponse>>(method.Name, typeof(TRequest), typeof(ServerCallContext)));
+        {
+            var (invoker, metadata) = Handler<UnaryServerMethod<TService, TRequest, TResponse>>(method.Name, typeof(TRequest),
+                typeof(ServerCallContext));
+            context.AddUnaryMethod(Wrap(method), metadata, invoker);
+        }
 
         public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ClientStreamingServerMethod<TRequest, TResponse>? handler)
-            => context.AddClientStreamingMethod(Wrap(method), MetadataOf(method.Name),
-                Handler<ClientStreamingServerMethod<TService, TRequest, TResponse>>(method.Name, typeof(IAsyncStreamReader<TRequest>),
-                    typeof(ServerCallContext)));
+        {
+            var (invoker, metadata) = Handler<ClientStreamingServerMethod<TService, TRequest, TResponse>>(method.Name,
+                typeof(IAsyncStreamReader<TRequest>), typeof(ServerCallContext));
+            context.AddClientStreamingMethod(Wrap(method), metadata, invoker);
+        }
 
         public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ServerStreamingServerMethod<TRequest, TResponse>? handler)
-            => context.AddServerStreamingMethod(Wrap(method), MetadataOf(method.Name),
-                Handler<ServerStreamingServerMethod<TService, TRequest, TResponse>>(method.Name, typeof(TRequest),
-                    typeof(IServerStreamWriter<TResponse>), typeof(ServerCallContext)));
+        {
+            var (invoker, metadata) = Handler<ServerStreamingServerMethod<TService, TRequest, TResponse>>(method.Name, typeof(TRequest),
+                typeof(IServerStreamWriter<TResponse>), typeof(ServerCallContext));
+            context.AddServerStreamingMethod(Wrap(method), metadata, invoker);
+        }
 
         public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, DuplexStreamingServerMethod<TRequest, TResponse>? handler)
-            => context.AddDuplexStreamingMethod(Wrap(method), MetadataOf(method.Name),
-                Handler<DuplexStreamingServerMethod<TService, TRequest, TResponse>>(method.Name, typeof(IAsyncStreamReader<TRequest>),
-                    typeof(IServerStreamWriter<TResponse>), typeof(ServerCallContext)));
+        {
+            var (invoker, metadata) = Handler<DuplexStreamingServerMethod<TService, TRequest, TResponse>>(method.Name,
+                typeof(IAsyncStreamReader<TRequest>), typeof(IServerStreamWriter<TResponse>), typeof(ServerCallContext));
+            context.AddDuplexStreamingMethod(Wrap(method), metadata, invoker);
+        }
     }
 }
