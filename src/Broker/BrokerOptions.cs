@@ -70,6 +70,12 @@ public sealed class BrokerOptions
     /// <summary>ttlDurationDefaultInSeconds = 0 (no TTL).</summary>
     public TimeSpan DefaultMessageTtl { get; set; } = TimeSpan.Zero;
 
+    /// <summary>
+    /// statsUpdateFrequencyInSecs = 60: topic rates (messages/bytes per second) are those of the last such interval,
+    /// so they fall to 0 one interval after traffic stops.
+    /// </summary>
+    public TimeSpan StatsUpdateInterval { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>retentionCheckIntervalInSeconds = 120: period of the TTL/retention/roll-over task.</summary>
     public TimeSpan RetentionCheckInterval { get; set; } = TimeSpan.FromSeconds(120);
 
@@ -134,6 +140,7 @@ public sealed class BrokerOptions
         if (MaxMessageSizeBytes < 1) throw new ArgumentException("MaxMessageSizeBytes must be ≥ 1");
         if (DefaultNumberOfNamespaceBundles < 1) throw new ArgumentException("DefaultNumberOfNamespaceBundles must be ≥ 1");
         if (RetentionCheckInterval <= TimeSpan.Zero) throw new ArgumentException("RetentionCheckInterval must be > 0");
+        if (StatsUpdateInterval <= TimeSpan.Zero) throw new ArgumentException("StatsUpdateInterval must be > 0");
         if (MaxPendingMessagesPerProducer < 1) throw new ArgumentException("MaxPendingMessagesPerProducer must be ≥ 1");
         if (MaxPublishBufferBytes < 1) throw new ArgumentException("MaxPublishBufferBytes must be ≥ 1");
         if (DeduplicationMaxProducers < 1) throw new ArgumentException("DeduplicationMaxProducers must be ≥ 1");

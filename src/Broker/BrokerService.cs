@@ -27,6 +27,7 @@ public sealed class BrokerService : IAsyncDisposable
     private readonly SemaphoreSlim _maintenanceGate = new(1, 1);
     private Timer? _maintenanceTimer;
     private Timer? _ackTimeoutTimer;
+    private Timer? _statsTimer;
     private long _publishBufferBytes;
     private bool _disposed;
 
@@ -76,6 +77,8 @@ public sealed class BrokerService : IAsyncDisposable
             options.RetentionCheckInterval, options.RetentionCheckInterval);
         broker._ackTimeoutTimer = new Timer(static s => ((BrokerService)s!).AckTimeoutTick(), broker,
             options.AckTimeoutTick, options.AckTimeoutTick);
+        broker._statsTimer = new Timer(static s => ((BrokerService)s!).StatsTick(), broker,
+            options.StatsUpdateInterval, options.StatsUpdateInterval);
         broker._logger.LogInformation("Broker {BrokerId} started", options.BrokerId);
         return broker;
     }
@@ -419,6 +422,14 @@ public sealed class BrokerService : IAsyncDisposable
         }
     }
 
+    private void StatsTick()
+    {
+        foreach (var name in LoadedTopics)
+        {
+            GetLoadedTopic(name)?.UpdateRates();
+        }
+    }
+
     private void AckTimeoutTick()
     {
         foreach (var name in LoadedTopics)
@@ -439,6 +450,10 @@ public sealed class BrokerService : IAsyncDisposable
         if (_maintenanceTimer is not null)
         {
             await _maintenanceTimer.DisposeAsync().ConfigureAwait(false);
+        }
+        if (_statsTimer is not null)
+        {
+            await _statsTimer.DisposeAsync().ConfigureAwait(false);
         }
         if (_ackTimeoutTimer is not null)
         {

@@ -18,10 +18,9 @@ public static class AdminCommands
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
-    private static readonly Option<string> ServiceUrl = new("--service-url")
-    {
-        Description = "Broker address(es), comma-separated", DefaultValueFactory = _ => "127.0.0.1:6650", Recursive = true,
-    };
+    private static readonly Option<string> ServiceUrl = ClientConnection.ServiceUrlOption(recursive: true);
+
+    private static readonly Option<string?> LegacyUrl = ClientConnection.LegacyUrlOption(recursive: true);
 
     private static readonly Option<string> Output = new("--output")
     {
@@ -33,6 +32,7 @@ public static class AdminCommands
     {
         var admin = BookieShellCommands.GetOrCreateAdmin(root);
         admin.Options.Add(ServiceUrl);
+        admin.Options.Add(LegacyUrl);
         admin.Options.Add(Output);
         admin.Subcommands.Add(Tenants());
         admin.Subcommands.Add(Namespaces());
@@ -94,11 +94,11 @@ public static class AdminCommands
             Print(p, await c.Admin().GetPoliciesAsync(Ns(p, policiesOf), cancellationToken: ct))));
 
         group.Subcommands.Add(PolicyGet("get-persistence", "Persistence: ensemble, write and ack quorum",
-            w => new { ensembleSize = Opt(w.HasEnsembleSize, w.EnsembleSize), writeQuorum = Opt(w.HasWriteQuorum, w.WriteQuorum), ackQuorum = Opt(w.HasAckQuorum, w.AckQuorum) }));
+            NamespacePolicies.EnsembleSizeFieldNumber, NamespacePolicies.WriteQuorumFieldNumber, NamespacePolicies.AckQuorumFieldNumber));
         group.Subcommands.Add(PolicyGet("get-retention", "Retention of acknowledged messages",
-            w => new { retentionTimeMinutes = Opt(w.HasRetentionTimeMinutes, w.RetentionTimeMinutes), retentionSizeBytes = Opt(w.HasRetentionSizeBytes, w.RetentionSizeBytes) }));
-        group.Subcommands.Add(PolicyGet("get-ttl", "Message TTL", w => new { messageTtlSeconds = Opt(w.HasMessageTtlSeconds, w.MessageTtlSeconds) }));
-        group.Subcommands.Add(PolicyGet("get-max-message-size", "Largest message", w => new { maxMessageSizeBytes = Opt(w.HasMaxMessageSizeBytes, w.MaxMessageSizeBytes) }));
+            NamespacePolicies.RetentionTimeMinutesFieldNumber, NamespacePolicies.RetentionSizeBytesFieldNumber));
+        group.Subcommands.Add(PolicyGet("get-ttl", "Message TTL (0: never)", NamespacePolicies.MessageTtlSecondsFieldNumber));
+        group.Subcommands.Add(PolicyGet("get-max-message-size", "Largest message", NamespacePolicies.MaxMessageSizeBytesFieldNumber));
 
         var ensemble = new Option<int>("--ensemble-size", "-e") { Required = true };
         var writeQuorum = new Option<int>("--write-quorum", "-w") { Required = true };
@@ -124,11 +124,35 @@ public static class AdminCommands
         return group;
     }
 
-    private static Command PolicyGet(string name, string description, Func<NamespacePolicies, object> select)
+    /// <summary>
+    /// A getter of policy fields: each field's effective value, marked "(broker default)" when the namespace does
+    /// not set it (JSON: the values and a <c>brokerDefault</c> list of those fields).
+    /// </summary>
+    private static Command PolicyGet(string name, string description, params int[] fieldNumbers)
     {
         var ns = NamespaceArgument();
-        return Leaf(name, description, [ns], async (c, p, ct) =>
-            Print(p, select(await c.Admin().GetPoliciesAsync(Ns(p, ns), cancellationToken: ct))));
+        return Leaf(name, description + "; unset fields show the broker default", [ns], async (c, p, ct) =>
+        {
+            var set = await c.Admin().GetPoliciesAsync(Ns(p, ns), cancellationToken: ct);
+            var effective = await c.Admin().GetEffectivePoliciesAsync(Ns(p, ns), cancellationToken: ct);
+            var values = new Dictionary<string, object?>();
+            var defaults = new List<string>();
+            foreach (int number in fieldNumbers)
+            {
+                var field = NamespacePolicies.Descriptor.FindFieldByNumber(number);
+                values[field.JsonName] = field.Accessor.GetValue(effective);
+                if (!field.Accessor.HasValue(set)) defaults.Add(field.JsonName);
+            }
+            if (p.GetValue(Output) == "json")
+            {
+                values["brokerDefault"] = defaults;
+                Console.Out.WriteLine(JsonSerializer.Serialize(values, Json));
+                return 0;
+            }
+            foreach (var (field, value) in values)
+                Console.Out.WriteLine(defaults.Contains(field) ? $"{field}: {value} (broker default)" : $"{field}: {value}");
+            return 0;
+        });
     }
 
     private static Command PolicySet(string name, string description, Symbol[] options, Action<ParseResult, NamespacePolicies> fill)
@@ -149,8 +173,11 @@ public static class AdminCommands
     {
         var group = new Command("topics", "Topics: list, create, delete, stats, unload");
         var ns = NamespaceArgument();
-        group.Subcommands.Add(Leaf("list", "List the topics of a namespace", [ns], async (c, p, ct) =>
+        group.Subcommands.Add(Leaf("list", "List the topics of a namespace (every partition of partitioned topics)", [ns], async (c, p, ct) =>
             Names(p, (await c.Admin().ListTopicsAsync(Ns(p, ns), cancellationToken: ct)).Names)));
+        var partitionedNs = NamespaceArgument();
+        group.Subcommands.Add(Leaf("list-partitioned-topics", "List the partitioned topics of a namespace", [partitionedNs], async (c, p, ct) =>
+            Names(p, (await c.Admin().ListPartitionedTopicsAsync(Ns(p, partitionedNs), cancellationToken: ct)).Names)));
 
         var create = TopicArgument();
         group.Subcommands.Add(Leaf("create", "Create a non-partitioned topic", [create], async (c, p, ct) =>
@@ -285,26 +312,20 @@ public static class AdminCommands
         }
         command.SetAction(async (parse, ct) =>
         {
-            await using var connection = new AdminConnection(parse.GetValue(ServiceUrl)!);
+            string serviceUrl = ClientConnection.Resolve(parse, ServiceUrl, LegacyUrl);
+            await using var connection = new AdminConnection(serviceUrl);
             try
             {
+                await ClientConnection.EnsureReachableAsync(serviceUrl, ct);
                 return await run(connection, parse, ct);
-            }
-            catch (RpcException e)
-            {
-                string reason = e.Trailers.GetValue("reason") ?? e.StatusCode.ToString();
-                await Console.Error.WriteLineAsync($"error: {reason}: {e.Status.Detail}");
-                return 1;
-            }
-            catch (PulsarishClientException e)
-            {
-                await Console.Error.WriteLineAsync($"error: {e.ErrorReason}: {e.Message}");
-                return 1;
             }
             catch (Exception e) when (e is ArgumentException or FormatException)
             {
-                await Console.Error.WriteLineAsync($"error: BadArguments: {e.Message}");
-                return 2;
+                return CliErrors.BadArguments(e.Message);
+            }
+            catch (Exception e) when (CliErrors.TryPrint(e, out int exitCode))
+            {
+                return exitCode;
             }
         });
         return command;
@@ -357,8 +378,6 @@ public static class AdminCommands
         Console.Out.WriteLine(json);
         return 0;
     }
-
-    private static object? Opt<T>(bool has, T value) => has ? value : null;
 
     private static long ParseTime(string text)
     {

@@ -51,9 +51,9 @@ public static class BookieShellCommands
 
     private static Command ListBookies()
     {
-        var url = MetadataUrl();
+        var url = new Option<string?>("--metadata-url") { Description = "Metadata store URL (default: ask the broker at --service-url)" };
         var command = new Command("list", "Registered bookies (id, address, rack, read-only)") { url };
-        command.SetAction((parse, ct) => WithAdminAsync(parse.GetValue(url)!, ct, async admin =>
+        command.SetAction((parse, ct) => parse.GetValue(url) is null ? BrokerBookiesCommand.ListAsync(parse, ct) : WithAdminAsync(parse.GetValue(url)!, ct, async admin =>
         {
             foreach (var info in await admin.Registry.GetAvailableAsync(ct))
             {
@@ -152,10 +152,17 @@ public static class BookieShellCommands
             await using var admin = new BookieRecoveryAdmin(store);
             return await action(admin);
         }
-        catch (Exception e) when (e is PulsarishException or TimeoutException or ArgumentException)
+        catch (MetadataStoreBusyException e)
         {
-            await Console.Error.WriteLineAsync($"error: {e.Message}");
-            return 1;
+            return CliErrors.Print(e.Reason, $"{e.Message}; stop it or use --service-url");
+        }
+        catch (PulsarishException e)
+        {
+            return CliErrors.Print(e.Reason, e.Message);
+        }
+        catch (Exception e) when (e is TimeoutException or ArgumentException)
+        {
+            return CliErrors.Print(e is TimeoutException ? "Timeout" : "BadArguments", e.Message);
         }
     }
 }

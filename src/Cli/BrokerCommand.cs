@@ -74,8 +74,21 @@ public static class BrokerCommand
                 MetricsPort = parse.GetValue(httpPort),
                 AdvertisedAddress = parse.GetValue(advertised),
             };
-            return await RunAsync(parse.GetValue(metadataUrl)!, TimeSpan.FromMilliseconds(parse.GetValue(sessionTimeoutMs)),
-                brokerOptions, serverOptions, logging, ct);
+            if ((ListenPort.Check(serverOptions.BindAddress, serverOptions.Port, "--port")
+                 ?? ListenPort.Check(serverOptions.BindAddress, serverOptions.MetricsPort, "--http-port")) is int busy)
+            {
+                return busy;
+            }
+
+            try
+            {
+                return await RunAsync(parse.GetValue(metadataUrl)!, TimeSpan.FromMilliseconds(parse.GetValue(sessionTimeoutMs)),
+                    brokerOptions, serverOptions, logging, ct);
+            }
+            catch (Exception e) when (ListenPort.IsAddressInUse(e))
+            {
+                return ListenPort.Report(serverOptions.BindAddress, serverOptions.Port, "--port");
+            }
         });
         return command;
     }

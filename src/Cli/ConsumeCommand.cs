@@ -23,33 +23,34 @@ public static class ConsumeCommand
         {
             Description = "latest or earliest (for a new subscription)", DefaultValueFactory = _ => "latest",
         };
-        var url = new Option<string>("--url") { Description = "Broker address", DefaultValueFactory = _ => "127.0.0.1:6650" };
+        var url = ClientConnection.ServiceUrlOption();
+        var legacyUrl = ClientConnection.LegacyUrlOption();
         var timeout = new Option<int>("--timeout-seconds")
         {
             Description = "Give up after this long without a message (0: wait forever)", DefaultValueFactory = _ => 0,
         };
 
-        var command = new Command("consume", "Receive and acknowledge messages") { topic, subscription, type, count, position, url, timeout };
+        var command = new Command("consume", "Receive and acknowledge messages") { topic, subscription, type, count, position, url, legacyUrl, timeout };
         command.SetAction(async (parse, ct) =>
         {
             if (!TryParseType(parse.GetValue(type)!, out var subscriptionType))
             {
-                Console.Error.WriteLine($"unknown subscription type '{parse.GetValue(type)}' (Exclusive, Shared, Failover, Key_Shared)");
-                return 2;
+                return CliErrors.BadArguments($"unknown subscription type '{parse.GetValue(type)}' (Exclusive, Shared, Failover, Key_Shared)");
             }
 
             string positionText = parse.GetValue(position)!;
             if (positionText is not ("latest" or "earliest"))
             {
-                Console.Error.WriteLine("--initial-position must be latest or earliest");
-                return 2;
+                return CliErrors.BadArguments("--initial-position must be latest or earliest");
             }
 
             int wanted = parse.GetValue(count);
             int idleSeconds = parse.GetValue(timeout);
-            await using var client = new PulsarishClient(parse.GetValue(url)!);
+            string serviceUrl = ClientConnection.Resolve(parse, url, legacyUrl);
+            await using var client = new PulsarishClient(serviceUrl);
             try
             {
+                await ClientConnection.EnsureReachableAsync(serviceUrl, ct);
                 await using var consumer = await client.SubscribeAsync(new ConsumerOptions
                 {
                     Topic = parse.GetValue(topic)!,
@@ -94,10 +95,9 @@ public static class ConsumeCommand
             {
                 return 0;
             }
-            catch (PulsarishClientException e)
+            catch (Exception e) when (CliErrors.TryPrint(e, out int exitCode))
             {
-                Console.Error.WriteLine($"consume failed: {e.ErrorReason}: {e.Message}");
-                return 1;
+                return exitCode;
             }
         });
         return command;

@@ -14,7 +14,8 @@ public static class PerfConsume
     public static Command Create()
     {
         var topic = new Argument<string>("topic") { Description = "Topic" };
-        var url = new Option<string>("--url") { Description = "Broker address", DefaultValueFactory = _ => "127.0.0.1:6650" };
+        var url = ClientConnection.ServiceUrlOption();
+        var legacyUrl = ClientConnection.LegacyUrlOption();
         var subscription = new Option<string>("--subscription", "-s") { Description = "Subscription", DefaultValueFactory = _ => "perf" };
         var type = new Option<string>("--subscription-type", "-st") { Description = "Exclusive, Shared, Failover, Key_Shared", DefaultValueFactory = _ => "Exclusive" };
         var consumers = new Option<int>("--num-consumers", "-n") { Description = "Consumers", DefaultValueFactory = _ => 1 };
@@ -31,29 +32,29 @@ public static class PerfConsume
 
         var command = new Command("consume", "Consume load and report throughput and end-to-end latency")
         {
-            topic, url, subscription, type, consumers, queue, duration, position, interval, json, warmup,
+            topic, url, legacyUrl, subscription, type, consumers, queue, duration, position, interval, json, warmup,
         };
         command.SetAction(async (parse, ct) =>
         {
             if (!ConsumeCommand.TryParseType(parse.GetValue(type)!, out var subscriptionType))
             {
-                Console.Error.WriteLine("unknown subscription type");
-                return 2;
+                return CliErrors.BadArguments($"unknown subscription type '{parse.GetValue(type)}' (Exclusive, Shared, Failover, Key_Shared)");
             }
 
             int consumerCount = parse.GetValue(consumers);
             if (consumerCount < 1)
             {
-                Console.Error.WriteLine("--num-consumers must be positive");
-                return 2;
+                return CliErrors.BadArguments("--num-consumers must be positive");
             }
 
             bool asJson = parse.GetValue(json);
             var runTime = PerfCommand.ParseDuration(parse.GetValue(duration)!);
-            await using var client = new PulsarishClient(parse.GetValue(url)!);
+            string serviceUrl = ClientConnection.Resolve(parse, url, legacyUrl);
+            await using var client = new PulsarishClient(serviceUrl);
             var list = new List<Consumer>();
             try
             {
+                await ClientConnection.EnsureReachableAsync(serviceUrl, ct);
                 for (int i = 0; i < consumerCount; i++)
                 {
                     list.Add(await client.SubscribeAsync(new ConsumerOptions
@@ -68,10 +69,9 @@ public static class PerfConsume
                     }, ct));
                 }
             }
-            catch (PulsarishClientException e)
+            catch (Exception e) when (CliErrors.TryPrint(e, out int exitCode))
             {
-                Console.Error.WriteLine($"perf consume: {e.ErrorReason}: {e.Message}");
-                return 1;
+                return exitCode;
             }
 
             var warmupTime = PerfCommand.ParseDuration(parse.GetValue(warmup)!);
@@ -101,6 +101,7 @@ public static class PerfConsume
     private static async Task ConsumeLoopAsync(Consumer consumer, PerfMeter meter, CancellationToken ct)
     {
         var pending = new List<MessageId>(AckBatchSize);
+        var inFlight = new List<Task>();
         long firstPending = 0;
         try
         {
@@ -116,7 +117,8 @@ public static class PerfConsume
                 pending.Add(message.MessageId);
                 if (pending.Count >= AckBatchSize || Stopwatch.GetElapsedTime(firstPending) >= AckBatchDelay)
                 {
-                    Acknowledge(consumer, pending, meter);
+                    inFlight.RemoveAll(static t => t.IsCompleted);
+                    inFlight.Add(AcknowledgeAsync(consumer, pending, meter));
                     pending = new List<MessageId>(AckBatchSize);
                 }
             }
@@ -128,12 +130,22 @@ public static class PerfConsume
 
         if (pending.Count > 0)
         {
-            Acknowledge(consumer, pending, meter);
+            inFlight.Add(AcknowledgeAsync(consumer, pending, meter));
         }
+
+        // Everything received is acknowledged before the consumer closes (pulsar-perf's ack grouping flushes on close).
+        await Task.WhenAll(inFlight);
     }
 
-    private static void Acknowledge(Consumer consumer, List<MessageId> ids, PerfMeter meter)
-        => _ = consumer.AcknowledgeAsync(ids, CancellationToken.None).ContinueWith(
-            static (t, m) => ((PerfMeter)m!).RecordError(), meter, CancellationToken.None,
-            TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+    private static async Task AcknowledgeAsync(Consumer consumer, List<MessageId> ids, PerfMeter meter)
+    {
+        try
+        {
+            await consumer.AcknowledgeAsync(ids, CancellationToken.None);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            meter.RecordError();
+        }
+    }
 }

@@ -107,8 +107,17 @@ public sealed class PerfMeter
 
         var elapsed = (started.Elapsed - measuredFrom).TotalSeconds;
         long measured = Messages - baseMessages;
-        return new PerfSummary(_what, measured, Interlocked.Read(ref _errors), elapsed, measured / elapsed,
-            (Interlocked.Read(ref _bytes) - baseBytes) / elapsed / 1e6, Millis(_total.GetMean()),
+        long errors = Interlocked.Read(ref _errors);
+        double megabytesPerSecond = (Interlocked.Read(ref _bytes) - baseBytes) / elapsed / 1e6;
+        if (_total.TotalCount == 0)
+        {
+            // Nothing measured (e.g. a consumer at "latest" after the producer stopped): HdrHistogram has no
+            // percentiles of an empty histogram, so the latencies are reported as 0.
+            return new PerfSummary(_what, measured, errors, elapsed, measured / elapsed, megabytesPerSecond, 0, 0, 0, 0, 0, 0);
+        }
+
+        return new PerfSummary(_what, measured, errors, elapsed, measured / elapsed,
+            megabytesPerSecond, Millis(_total.GetMean()),
             Millis(_total.GetValueAtPercentile(50)), Millis(_total.GetValueAtPercentile(95)),
             Millis(_total.GetValueAtPercentile(99)), Millis(_total.GetValueAtPercentile(99.9)),
             Millis(_total.GetMaxValue()));
@@ -120,6 +129,13 @@ public sealed class PerfMeter
         if (json)
         {
             Console.Out.WriteLine(JsonSerializer.Serialize(summary, PerfJson.Options));
+            return;
+        }
+
+        if (summary.Messages == 0)
+        {
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Aggregated {summary.What}: 0 msgs, {summary.Errors} errors in {summary.Seconds:F1} s --- latency ms: -"));
             return;
         }
 

@@ -15,7 +15,8 @@ public static class PerfProduce
     public static Command Create()
     {
         var topic = new Argument<string>("topic") { Description = "Topic" };
-        var url = new Option<string>("--url") { Description = "Broker address", DefaultValueFactory = _ => "127.0.0.1:6650" };
+        var url = ClientConnection.ServiceUrlOption();
+        var legacyUrl = ClientConnection.LegacyUrlOption();
         var rate = new Option<int>("--rate", "-r") { Description = "Total messages per second (0: unlimited)", DefaultValueFactory = _ => 0 };
         var size = new Option<int>("--size", "-s") { Description = "Message bytes", DefaultValueFactory = _ => 1024 };
         var producers = new Option<int>("--num-producers", "-n") { Description = "Producers", DefaultValueFactory = _ => 1 };
@@ -35,7 +36,7 @@ public static class PerfProduce
 
         var command = new Command("produce", "Publish load and report throughput and publish latency")
         {
-            topic, url, rate, size, producers, duration, noBatching, batchMessages, batchDelay, pending, compression,
+            topic, url, legacyUrl, rate, size, producers, duration, noBatching, batchMessages, batchDelay, pending, compression,
             interval, json, warmup,
         };
         command.SetAction(async (parse, ct) =>
@@ -45,8 +46,7 @@ public static class PerfProduce
             int totalRate = parse.GetValue(rate);
             if (producerCount < 1 || bytes < 0 || totalRate < 0)
             {
-                Console.Error.WriteLine("--num-producers must be positive, --size and --rate not negative");
-                return 2;
+                return CliErrors.BadArguments("--num-producers must be positive, --size and --rate not negative");
             }
 
             var runTime = PerfCommand.ParseDuration(parse.GetValue(duration)!);
@@ -60,19 +60,20 @@ public static class PerfProduce
                 MaxPendingMessages = parse.GetValue(pending),
                 Compression = parse.GetValue(compression),
             };
-            await using var client = new PulsarishClient(parse.GetValue(url)!);
+            string serviceUrl = ClientConnection.Resolve(parse, url, legacyUrl);
+            await using var client = new PulsarishClient(serviceUrl);
             var list = new List<Producer>();
             try
             {
+                await ClientConnection.EnsureReachableAsync(serviceUrl, ct);
                 for (int i = 0; i < producerCount; i++)
                 {
                     list.Add(await client.CreateProducerAsync(options, ct));
                 }
             }
-            catch (PulsarishClientException e)
+            catch (Exception e) when (CliErrors.TryPrint(e, out int exitCode))
             {
-                Console.Error.WriteLine($"perf produce: {e.ErrorReason}: {e.Message}");
-                return 1;
+                return exitCode;
             }
 
             var warmupTime = PerfCommand.ParseDuration(parse.GetValue(warmup)!);

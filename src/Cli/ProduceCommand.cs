@@ -18,12 +18,17 @@ public static class ProduceCommand
             Description = "Message text (repeatable)", AllowMultipleArgumentsPerToken = false,
         };
         var file = new Option<string?>("--file", "-f") { Description = "Send this file's bytes as one message" };
-        var times = new Option<int>("--num-produce", "-n") { Description = "Times to send the message(s)", DefaultValueFactory = _ => 1 };
+        var times = new Option<int>("--num-produce", "-n")
+        {
+            Description = "Times to send the whole set of messages, as pulsar-client produce: -n 10 -m a -m b sends 20 (a, b, a, b, …)",
+            DefaultValueFactory = _ => 1,
+        };
         var key = new Option<string?>("--key", "-k") { Description = "Message key" };
-        var url = new Option<string>("--url") { Description = "Broker address", DefaultValueFactory = _ => "127.0.0.1:6650" };
+        var url = ClientConnection.ServiceUrlOption();
+        var legacyUrl = ClientConnection.LegacyUrlOption();
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print only the summary" };
 
-        var command = new Command("produce", "Publish messages to a topic") { topic, messages, file, times, key, url, quiet };
+        var command = new Command("produce", "Publish messages to a topic") { topic, messages, file, times, key, url, legacyUrl, quiet };
         command.SetAction(async (parse, ct) =>
         {
             var texts = parse.GetValue(messages) ?? [];
@@ -31,16 +36,17 @@ public static class ProduceCommand
             int n = parse.GetValue(times);
             if ((texts.Length == 0) == (path is null) || n < 1)
             {
-                Console.Error.WriteLine("give either -m MESSAGE (repeatable) or -f FILE, and -n ≥ 1");
-                return 2;
+                return CliErrors.BadArguments("give either -m MESSAGE (repeatable) or -f FILE, and -n ≥ 1");
             }
 
-            var payloads = path is not null
-                ? [await File.ReadAllBytesAsync(path, ct)]
-                : texts.Select(t => Encoding.UTF8.GetBytes(t)).ToArray();
-            await using var client = new PulsarishClient(parse.GetValue(url)!);
+            string serviceUrl = ClientConnection.Resolve(parse, url, legacyUrl);
+            await using var client = new PulsarishClient(serviceUrl);
             try
             {
+                var payloads = path is not null
+                    ? [await File.ReadAllBytesAsync(path, ct)]
+                    : texts.Select(t => Encoding.UTF8.GetBytes(t)).ToArray();
+                await ClientConnection.EnsureReachableAsync(serviceUrl, ct);
                 await using var producer = await client.CreateProducerAsync(
                     new ProducerOptions { Topic = parse.GetValue(topic)! }, ct);
                 var sends = new List<Task<MessageId>>(payloads.Length * n);
@@ -65,10 +71,9 @@ public static class ProduceCommand
                 Console.Out.WriteLine($"{sends.Count} messages successfully produced to {producer.Topic}");
                 return 0;
             }
-            catch (PulsarishClientException e)
+            catch (Exception e) when (CliErrors.TryPrint(e, out int exitCode))
             {
-                Console.Error.WriteLine($"produce failed: {e.ErrorReason}: {e.Message}");
-                return 1;
+                return exitCode;
             }
         });
         return command;

@@ -6,8 +6,8 @@ namespace Pulsarish.Cli;
 
 /// <summary>
 /// <c>pulsarish standalone [--data-dir ./data/standalone] [--port 6650]</c>: embedded metadata store, 3 bookies and
-/// 1 broker in this process until SIGTERM or Ctrl-C. Prints <c>standalone ready HOST:PORT</c> on stdout once it
-/// serves; logs go to stderr.
+/// 1 broker in this process until SIGTERM or Ctrl-C. Prints <c>standalone bookie HOST:PORT</c> per bookie, then
+/// <c>standalone ready HOST:PORT</c> on stdout once it serves; logs go to stderr.
 /// </summary>
 public static class StandaloneCommand
 {
@@ -58,7 +58,28 @@ public static class StandaloneCommand
                     })
                     .AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace),
             };
-            await using var cluster = await StandaloneCluster.StartAsync(options, ct);
+            if ((ListenPort.Check(options.BindAddress, options.Port, "--port")
+                 ?? ListenPort.Check(options.BindAddress, options.MetricsPort, "--metrics-port")) is int busy)
+            {
+                return busy;
+            }
+
+            StandaloneCluster cluster;
+            try
+            {
+                cluster = await StandaloneCluster.StartAsync(options, ct);
+            }
+            catch (Exception e) when (ListenPort.IsAddressInUse(e))
+            {
+                return ListenPort.Report(options.BindAddress, options.Port, "--port");
+            }
+
+            await using var running = cluster;
+            foreach (var bookie in cluster.Bookies)
+            {
+                Console.Out.WriteLine($"standalone bookie {bookie.Address}");
+            }
+
             Console.Out.WriteLine($"standalone ready {cluster.BrokerAddress}");
             if (cluster.Broker.MetricsPort is int metrics)
             {

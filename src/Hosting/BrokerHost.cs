@@ -70,7 +70,14 @@ public sealed class BrokerHost : IAsyncDisposable
         options.Validate();
         brokerOptions.Validate();
         setup ??= new BrokerHostSetup();
-        var loggerFactory = LoggerFactory.Create(setup.ConfigureLogging ?? DefaultLogging);
+        var configureLogging = setup.ConfigureLogging ?? DefaultLogging;
+        var loggerFactory = LoggerFactory.Create(logging =>
+        {
+            configureLogging(logging);
+            // Grpc.AspNetCore logs every call that ends in an RpcException (the reasons of ErrorMapper, a malformed
+            // request body) at Information: client mistakes, not broker events.
+            logging.AddFilter(ServerCallHandlerLogCategory, LogLevel.Warning);
+        });
         // Room beyond the largest entry so that an oversize send reaches the engine and is answered TOO_LARGE
         // instead of failing the whole stream.
         var host = GrpcServerHost.Create("Pulsarish.Broker", loggerFactory, options.ParsedBindAddress, options.Port,
@@ -164,6 +171,9 @@ public sealed class BrokerHost : IAsyncDisposable
 
     /// <inheritdoc />
     public ValueTask DisposeAsync() => new(StopAsync());
+
+    /// <summary>Log category of Grpc.AspNetCore's per-call handler.</summary>
+    private const string ServerCallHandlerLogCategory = "Grpc.AspNetCore.Server.ServerCallHandler";
 
     private static void DefaultLogging(ILoggingBuilder logging)
         => logging.SetMinimumLevel(LogLevel.Warning)

@@ -2,7 +2,9 @@ using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Grpc.AspNetCore.Server.Model;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Grpc.Health.V1;
 using Grpc.HealthCheck;
@@ -84,6 +86,7 @@ public sealed class GrpcServerHost
         builder.Services.AddGrpcReflection();
         builder.Services.AddSingleton(host.Health);
         host.Health.SetStatus("", HealthCheckResponse.Types.ServingStatus.NotServing);
+        ReplaceServiceMethodProvider(builder.Services);
         return host;
     }
 
@@ -116,5 +119,20 @@ public sealed class GrpcServerHost
         {
             health.SetStatus(service, status);
         }
+    }
+
+    /// <summary>Binds services with <see cref="MalformedRequestMethodProvider{TService}"/> instead of Grpc.AspNetCore's binder.</summary>
+    private static void ReplaceServiceMethodProvider(IServiceCollection services)
+    {
+        var defaults = services.Where(d => d.ServiceType == typeof(IServiceMethodProvider<>)
+                                           && d.ImplementationType?.Name.StartsWith("BinderServiceMethodProvider", StringComparison.Ordinal) == true)
+            .ToList();
+        if (defaults.Count != 1)
+        {
+            throw new InvalidOperationException("Grpc.AspNetCore's BinderServiceMethodProvider is not registered once");
+        }
+
+        services.Remove(defaults[0]);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton(typeof(IServiceMethodProvider<>), typeof(MalformedRequestMethodProvider<>)));
     }
 }

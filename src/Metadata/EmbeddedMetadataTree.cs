@@ -68,7 +68,14 @@ internal sealed class EmbeddedMetadataTree : IAsyncDisposable
     {
         Debug.Assert(_directory is not null);
         // One store per data directory: an exclusive lock held while open (a second opener gets an IOException).
-        _lockFile = new FileStream(Path.Combine(_directory, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        try
+        {
+            _lockFile = new FileStream(Path.Combine(_directory, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e) when (e is not (FileNotFoundException or DirectoryNotFoundException))
+        {
+            throw new MetadataStoreBusyException(_directory, e);
+        }
         string snapshotPath = Path.Combine(_directory, SnapshotFileName);
         File.Delete(snapshotPath + ".tmp");
         if (File.Exists(snapshotPath))

@@ -14,7 +14,7 @@ public sealed class AdminTests : BrokerTestBase
     {
         var broker = await StartBrokerAsync();
         string tenant = "tenant-" + Guid.NewGuid().ToString("N")[..6];
-        Assert.ThrowsAsync<NamespaceNotFoundException>(() => broker.Namespaces.CreateNamespaceAsync(tenant, "ns"));
+        Assert.ThrowsAsync<TenantNotFoundException>(() => broker.Namespaces.CreateNamespaceAsync(tenant, "ns"));
         await broker.Namespaces.CreateTenantAsync(tenant);
         Assert.ThrowsAsync<NotAllowedException>(() => broker.Namespaces.CreateTenantAsync(tenant));
         Assert.That(await broker.Namespaces.ListTenantsAsync(), Does.Contain(tenant));
@@ -111,5 +111,49 @@ public sealed class AdminTests : BrokerTestBase
         var again = await TestConsumer.SubscribeAsync(reloaded, "sub", SubscriptionType.Exclusive);
         var rest = await again.ReceiveAsync(8);
         Assert.That(rest.Select(Text), Is.EqualTo(Enumerable.Range(12, 8).Select(i => $"m-{i}")));
+    }
+
+    [Test]
+    public async Task RatesAreThoseOfTheLastIntervalAndFallToZeroWhenTrafficStops()
+    {
+        var options = TestOptions();
+        options.StatsUpdateInterval = TimeSpan.FromMilliseconds(300);
+        var broker = await StartBrokerAsync(options);
+        await CreateNamespaceAsync(broker);
+        var topic = await broker.GetOrLoadTopicAsync(TopicName("rates"));
+        await PublishAsync(topic, topic.AddProducer("p"), 200);
+        // Some interval saw the 200 messages (whichever tick came after them).
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (topic.GetStats().MessagesInPerSecond == 0 && DateTime.UtcNow < deadline) await Task.Delay(50);
+        Assert.That(topic.GetStats().MessagesInPerSecond, Is.GreaterThan(0));
+        // Two intervals without traffic later, the rate is 0 (it was an average since the previous stats call).
+        await Task.Delay(options.StatsUpdateInterval * 3);
+        var quiet = topic.GetStats();
+        Assert.That((quiet.MessagesInPerSecond, quiet.BytesInPerSecond, quiet.MessagesOutPerSecond), Is.EqualTo((0.0, 0.0, 0.0)));
+        Assert.That(quiet.MessagesInTotal, Is.EqualTo(200));
+    }
+
+    [Test]
+    public async Task SkipCountsMessagesOfBatchesNotEntries()
+    {
+        var broker = await StartBrokerAsync();
+        await CreateNamespaceAsync(broker);
+        var topic = await broker.GetOrLoadTopicAsync(TopicName("skip-batches"));
+        var producer = topic.AddProducer("p");
+        var subscription = await topic.GetOrCreateSubscriptionAsync("audit", SubscriptionType.Exclusive, InitialPosition.Earliest);
+        for (int b = 0; b < 3; b++)
+        {
+            var batch = new StoredBatch { SequenceId = b * 4 };
+            for (int i = 0; i < 4; i++) batch.Messages.Add(Message($"b{b}-m{i}"));
+            await topic.PublishAsync(producer, batch);
+        }
+
+        Assert.That(await subscription.SkipMessagesAsync(5), Is.EqualTo(5), "one whole batch of 4 and the first message of the next");
+        Assert.That(subscription.GetStats().BacklogEntries, Is.EqualTo(2));
+        var consumer = await TestConsumer.SubscribeAsync(topic, "audit", SubscriptionType.Exclusive);
+        var rest = await consumer.ReceiveAsync(7);
+        Assert.That(rest.Select(Text), Is.EqualTo(new[] { "b1-m1", "b1-m2", "b1-m3", "b2-m0", "b2-m1", "b2-m2", "b2-m3" }));
+        Assert.That(await subscription.SkipMessagesAsync(100), Is.EqualTo(7), "skips what is left, delivered or not");
+        Assert.That(subscription.GetStats().BacklogEntries, Is.Zero);
     }
 }

@@ -22,7 +22,8 @@ public sealed class InProcessCluster : IAsyncDisposable
 
     public string Address => Cluster.BrokerAddress;
 
-    public static async Task<InProcessCluster> StartAsync()
+    /// <summary>Starts the cluster; <paramref name="logSink"/> (if any) receives its logs too.</summary>
+    public static async Task<InProcessCluster> StartAsync(ILoggerProvider? logSink = null)
     {
         var dir = new TempDir("client-tests");
         try
@@ -31,10 +32,14 @@ public sealed class InProcessCluster : IAsyncDisposable
             {
                 DataDir = dir.Path,
                 Port = 0,
-                ConfigureLogging = logging => logging.SetMinimumLevel(LogLevel.Warning)
-                    .AddFilter("Microsoft", LogLevel.Error)
-                    .AddFilter("Grpc", LogLevel.Error)
-                    .AddSimpleConsole(c => c.SingleLine = true),
+                ConfigureLogging = logging =>
+                {
+                    logging.SetMinimumLevel(LogLevel.Warning)
+                        .AddFilter("Microsoft", LogLevel.Error)
+                        .AddFilter("Grpc", LogLevel.Error)
+                        .AddSimpleConsole(c => c.SingleLine = true);
+                    if (logSink is not null) logging.AddProvider(logSink);
+                },
             });
             return new InProcessCluster(dir, cluster);
         }

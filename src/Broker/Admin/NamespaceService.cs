@@ -37,9 +37,9 @@ public sealed class NamespaceService
 
     private static void ValidatePart(string kind, string value)
     {
-        if (value is null || !TopicName.IsValidNamePart(value))
+        if (TopicName.NamePartError(value) is { } error)
         {
-            throw new BadRequestException($"invalid {kind} name '{value}'");
+            throw new BadRequestException($"invalid {kind} name '{EchoedName.Of(value)}': {error}");
         }
     }
 
@@ -49,7 +49,7 @@ public sealed class NamespaceService
         int slash = name?.IndexOf('/') ?? -1;
         if (slash <= 0 || slash != name!.LastIndexOf('/'))
         {
-            throw new BadRequestException($"invalid namespace '{name}' (expected tenant/namespace)");
+            throw new BadRequestException($"invalid namespace '{EchoedName.Of(name)}' (expected tenant/namespace)");
         }
         var (tenant, ns) = (name[..slash], name[(slash + 1)..]);
         ValidatePart("tenant", tenant);
@@ -98,7 +98,7 @@ public sealed class NamespaceService
         }
         catch (NoNodeException)
         {
-            throw new NamespaceNotFoundException(tenant);
+            throw new TenantNotFoundException(tenant);
         }
     }
 
@@ -113,7 +113,7 @@ public sealed class NamespaceService
         policies.Validate();
         if (!await _store.ExistsAsync(TenantPath(tenant), ct).ConfigureAwait(false))
         {
-            throw new NamespaceNotFoundException($"{tenant} (tenant does not exist)");
+            throw new TenantNotFoundException(tenant);
         }
         try
         {
@@ -205,7 +205,7 @@ public sealed class NamespaceService
         ValidatePart("tenant", tenant);
         if (!await _store.ExistsAsync(TenantPath(tenant), ct).ConfigureAwait(false))
         {
-            throw new NamespaceNotFoundException($"{tenant} (tenant does not exist)");
+            throw new TenantNotFoundException(tenant);
         }
         var children = await _store.GetChildrenAsync(TenantPath(tenant), ct).ConfigureAwait(false);
         var result = new List<string>(children.Count);

@@ -230,6 +230,11 @@ public sealed class Subscription
 
     private void Validate(MessageId id)
     {
+        if (id.LedgerId < 0 || id.EntryId < 0)
+        {
+            // A negative id is below every mark-delete position and would otherwise count as already acknowledged.
+            throw new InvalidMessageIdException($"negative message id {id}");
+        }
         if (id.BatchIndex < -1 || id.BatchSize < 0 || (id.BatchIndex >= 0 && id.BatchSize > 0 && id.BatchIndex >= id.BatchSize))
         {
             throw new InvalidMessageIdException($"invalid batch index {id.BatchIndex} of {id.BatchSize} in {id}");
@@ -607,6 +612,57 @@ public sealed class Subscription
         {
             return Cursor.Skip(count);
         }
+    }
+
+    /// <summary>
+    /// Acknowledges the next <paramref name="count"/> unacknowledged messages (Pulsar's skip counts messages, not
+    /// entries): each entry is read to count its batch, and when the count ends inside a batch only the first
+    /// unacknowledged indexes of it are acknowledged. Returns the messages skipped (fewer at the end of the topic).
+    /// </summary>
+    public async Task<long> SkipMessagesAsync(long count, CancellationToken ct = default)
+    {
+        long skipped = 0;
+        var position = Cursor.MarkDeletePosition;
+        while (skipped < count)
+        {
+            var next = _ml.GetNextValidPosition(position);
+            if (next > _ml.LastConfirmedPosition)
+            {
+                break;
+            }
+            position = next;
+            if (Cursor.IsAcknowledged(position))
+            {
+                continue;
+            }
+            var entry = await _ml.ReadEntryAsync(position, ct).ConfigureAwait(false);
+            int batchSize = Math.Max(1, StoredBatchCodec.Decode(entry.Data).Messages.Count);
+            lock (_lock)
+            {
+                if (batchSize == 1)
+                {
+                    Cursor.AcknowledgeIndividual(position);
+                    skipped++;
+                    ForgetLocked(position);
+                    continue;
+                }
+                bool entryDone = false;
+                for (int i = 0; i < batchSize && skipped < count; i++)
+                {
+                    if (!Cursor.IsBatchIndexAcknowledged(position, i))
+                    {
+                        entryDone = Cursor.AcknowledgeBatchIndex(position, i, batchSize);
+                        skipped++;
+                    }
+                }
+                if (entryDone || Cursor.IsAcknowledged(position))
+                {
+                    ForgetLocked(position);
+                }
+            }
+        }
+        SignalIfParked();
+        return skipped;
     }
 
     // ---- dispatch ----

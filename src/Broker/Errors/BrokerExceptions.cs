@@ -17,15 +17,19 @@ public class BrokerException(ErrorReason reason, string message, Exception? inne
 
 /// <summary>The topic does not exist and may not be created automatically.</summary>
 public sealed class TopicNotFoundException(string topic)
-    : BrokerException(ErrorReason.TopicNotFound, $"topic {topic} not found");
+    : BrokerException(ErrorReason.TopicNotFound, $"topic {EchoedName.Of(topic)} not found");
 
 /// <summary>The topic name is malformed.</summary>
 public sealed class InvalidTopicNameException(string topic, string detail)
-    : BrokerException(ErrorReason.InvalidTopicName, $"invalid topic name '{topic}': {detail}");
+    : BrokerException(ErrorReason.InvalidTopicName, $"invalid topic name '{EchoedName.Of(topic)}': {detail}");
 
-/// <summary>The tenant or namespace does not exist.</summary>
+/// <summary>The namespace does not exist.</summary>
 public sealed class NamespaceNotFoundException(string name)
-    : BrokerException(ErrorReason.NamespaceNotFound, $"namespace {name} not found");
+    : BrokerException(ErrorReason.NamespaceNotFound, $"namespace {EchoedName.Of(name)} not found");
+
+/// <summary>The tenant does not exist.</summary>
+public sealed class TenantNotFoundException(string tenant)
+    : BrokerException(ErrorReason.TenantNotFound, $"tenant {EchoedName.Of(tenant)} not found");
 
 /// <summary>Another producer holds the topic (exclusive access) or the producer name is taken.</summary>
 public sealed class ProducerBusyException(string message) : BrokerException(ErrorReason.ProducerBusy, message);
@@ -35,7 +39,7 @@ public sealed class SubscriptionBusyException(string message) : BrokerException(
 
 /// <summary>The subscription does not exist.</summary>
 public sealed class SubscriptionNotFoundException(string topic, string subscription)
-    : BrokerException(ErrorReason.SubscriptionNotFound, $"subscription {subscription} not found on {topic}");
+    : BrokerException(ErrorReason.SubscriptionNotFound, $"subscription {EchoedName.Of(subscription)} not found on {topic}");
 
 /// <summary>An operation the current state or type does not allow (e.g. cumulative ack on Shared).</summary>
 public sealed class NotAllowedException(string message) : BrokerException(ErrorReason.NotAllowed, message);

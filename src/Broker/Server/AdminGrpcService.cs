@@ -19,7 +19,10 @@ namespace Pulsarish.Broker.Server;
 public sealed class AdminGrpcService(BrokerServiceAccessor accessor, ILogger<AdminGrpcService> logger)
     : PulsarishAdmin.PulsarishAdminBase
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true, Converters = { new SubscriptionTypeJsonConverter() },
+    };
     private static readonly AdminEmpty Done = new();
 
     public override Task<NameList> ListTenants(AdminEmpty request, ServerCallContext context) =>
@@ -65,6 +68,27 @@ public sealed class AdminGrpcService(BrokerServiceAccessor accessor, ILogger<Adm
             return ToWire(await b.Namespaces.GetPoliciesAsync(tenant, ns, ct).ConfigureAwait(false));
         }, context);
 
+    public override Task<NamespacePolicies> GetEffectivePolicies(NamespaceRequest request, ServerCallContext context) =>
+        Call(async (b, ct) =>
+        {
+            var (tenant, ns) = NamespaceService.ParseNamespace(request.Namespace);
+            var policies = await b.Namespaces.GetPoliciesAsync(tenant, ns, ct).ConfigureAwait(false);
+            var e = EffectivePolicies.Resolve(policies, b.Options);
+            return new NamespacePolicies
+            {
+                EnsembleSize = e.EnsembleSize,
+                WriteQuorum = e.WriteQuorum,
+                AckQuorum = e.AckQuorum,
+                RetentionTimeMinutes = e.RetentionTime < TimeSpan.Zero ? -1 : (long)e.RetentionTime.TotalMinutes,
+                RetentionSizeBytes = e.RetentionSizeBytes,
+                MessageTtlSeconds = (long)e.MessageTtl.TotalSeconds,
+                MaxMessageSizeBytes = e.MaxMessageSizeBytes,
+                AllowAutoTopicCreation = e.AllowAutoTopicCreation,
+                DeduplicationEnabled = e.DeduplicationEnabled,
+                NumberOfBundles = policies.NumberOfBundles ?? b.Options.DefaultNumberOfNamespaceBundles,
+            };
+        }, context);
+
     public override Task<NamespacePolicies> SetPolicies(SetPoliciesRequest request, ServerCallContext context) =>
         Call(async (b, ct) =>
         {
@@ -104,7 +128,34 @@ public sealed class AdminGrpcService(BrokerServiceAccessor accessor, ILogger<Adm
         Call(async (b, ct) =>
         {
             var (tenant, ns) = NamespaceService.ParseNamespace(request.Namespace);
-            return Names(await b.Namespaces.ListTopicsAsync(tenant, ns, ct).ConfigureAwait(false));
+            // As Pulsar's topics list: the non-partitioned topics and every partition of the partitioned ones,
+            // including partitions no client has used yet.
+            var topics = new SortedSet<string>(await b.Namespaces.ListTopicsAsync(tenant, ns, ct).ConfigureAwait(false), StringComparer.Ordinal);
+            foreach (var partitioned in await b.Namespaces.ListPartitionedTopicsAsync(tenant, ns, ct).ConfigureAwait(false))
+            {
+                var name = TopicName.Parse(partitioned);
+                int partitions = await b.GetPartitionCountAsync(partitioned, ct).ConfigureAwait(false);
+                for (int i = 0; i < partitions; i++)
+                {
+                    topics.Add(name.Partition(i).FullName);
+                }
+            }
+            return Names(topics);
+        }, context);
+
+    public override Task<JsonReply> ListBookies(AdminEmpty request, ServerCallContext context) =>
+        Call(async (b, ct) =>
+        {
+            await using var registry = new Metadata.BookieRegistry(b.Store);
+            var bookies = await registry.GetAvailableAsync(ct).ConfigureAwait(false);
+            return Document(bookies.Select(i => new { bookieId = i.BookieId, address = i.Address, rack = i.Rack, readOnly = i.ReadOnly }));
+        }, context);
+
+    public override Task<NameList> ListPartitionedTopics(NamespaceRequest request, ServerCallContext context) =>
+        Call(async (b, ct) =>
+        {
+            var (tenant, ns) = NamespaceService.ParseNamespace(request.Namespace);
+            return Names(await b.Namespaces.ListPartitionedTopicsAsync(tenant, ns, ct).ConfigureAwait(false));
         }, context);
 
     public override Task<AdminEmpty> CreateTopic(TopicRequest request, ServerCallContext context) =>
@@ -192,11 +243,21 @@ public sealed class AdminGrpcService(BrokerServiceAccessor accessor, ILogger<Adm
         {
             if (request.Count < 1) throw new BadRequestException("skip count must be ≥ 1");
             var subscription = await SubscriptionOf(b, request.Topic, request.Subscription, ct).ConfigureAwait(false);
-            return new SkipMessagesResponse { Skipped = subscription.Skip(request.Count) };
+            return new SkipMessagesResponse { Skipped = await subscription.SkipMessagesAsync(request.Count, ct).ConfigureAwait(false) };
         }, context);
 
     public override Task<JsonReply> ListBrokers(AdminEmpty request, ServerCallContext context) =>
-        Call(async (b, ct) => Document(await new BrokerRegistry(b.Store).GetLiveBrokersAsync(ct).ConfigureAwait(false)), context);
+        Call(async (b, ct) =>
+        {
+            var live = await new BrokerRegistry(b.Store).GetLiveBrokersAsync(ct).ConfigureAwait(false);
+            if (live.Count == 0)
+            {
+                // A standalone broker does not register for load balancing: it is the only broker, so it lists itself.
+                live = [new BrokerLoadReport(b.Options.BrokerId, b.Options.AdvertisedAddress, "", 0, b.LoadedTopics.Count,
+                    0, 0, 0, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds())];
+            }
+            return Document(live);
+        }, context);
 
     private static async Task<Dispatch.Subscription> SubscriptionOf(BrokerService b, string topicName, string name, CancellationToken ct)
     {
@@ -210,7 +271,7 @@ public sealed class AdminGrpcService(BrokerServiceAccessor accessor, ILogger<Adm
     {
         var parts = text.Split(':');
         if (parts.Length < 2 || !long.TryParse(parts[0], out long ledgerId) || !long.TryParse(parts[1], out long entryId))
-            throw new BadRequestException($"message id '{text}' is not ledgerId:entryId");
+            throw new BadRequestException($"message id '{EchoedName.Of(text)}' is not ledgerId:entryId");
         return new Topics.MessageId(ledgerId, entryId, -1, -1, 0);
     }
 

@@ -33,7 +33,8 @@ public static class ErrorMapper
     /// <summary>The gRPC status code of a call that failed with <paramref name="reason"/>.</summary>
     public static StatusCode StatusCodeOf(ErrorReason reason) => reason switch
     {
-        ErrorReason.TopicNotFound or ErrorReason.SubscriptionNotFound or ErrorReason.NamespaceNotFound => StatusCode.NotFound,
+        ErrorReason.TopicNotFound or ErrorReason.SubscriptionNotFound or ErrorReason.NamespaceNotFound
+            or ErrorReason.TenantNotFound => StatusCode.NotFound,
         ErrorReason.InvalidTopicName or ErrorReason.BadRequest or ErrorReason.InvalidMessageId => StatusCode.InvalidArgument,
         ErrorReason.Unauthorized => StatusCode.PermissionDenied,
         ErrorReason.TooLarge or ErrorReason.ProducerQueueFull => StatusCode.ResourceExhausted,

@@ -34,6 +34,9 @@ public sealed class Topic : IAsyncDisposable
     private long _statsBytesIn;
     private long _statsMessagesOut;
     private long _statsTimestamp = Environment.TickCount64;
+    private double _messagesInRate;
+    private double _bytesInRate;
+    private double _messagesOutRate;
     private bool _closed;
 
     private Topic(BrokerService broker, TopicName name, ManagedLedger ledger, EffectivePolicies policies)
@@ -418,7 +421,7 @@ public sealed class Topic : IAsyncDisposable
         if (string.IsNullOrEmpty(name) || name.Length > 256 || name == ManagedLedgerPaths.DeduplicationCursor
             || name.StartsWith("pulsar.", StringComparison.Ordinal))
         {
-            throw new BadRequestException($"invalid subscription name '{name}'");
+            throw new BadRequestException($"invalid subscription name '{EchoedName.Of(name)}'");
         }
         foreach (char c in name)
         {
@@ -487,31 +490,48 @@ public sealed class Topic : IAsyncDisposable
 
     // ---- stats ----
 
-    public TopicStats GetStats()
+    /// <summary>
+    /// Sets the rates of <see cref="GetStats"/> to those since the previous call (the broker calls this every
+    /// <see cref="BrokerOptions.StatsUpdateInterval"/>, as Pulsar's stats update task): a rate is of the last interval,
+    /// so it is 0 an interval after traffic stops, not an average since the previous stats request.
+    /// </summary>
+    public void UpdateRates()
     {
         long now = Environment.TickCount64;
         long messagesIn = Interlocked.Read(ref _messagesIn);
         long bytesIn = Interlocked.Read(ref _bytesIn);
-        var subscriptions = new List<SubscriptionStats>();
         long messagesOut = 0;
         foreach (var subscription in _subscriptions.Values)
         {
-            var stats = subscription.GetStats();
-            messagesOut += stats.MessagesOut;
-            subscriptions.Add(stats);
+            messagesOut += subscription.GetStats().MessagesOut;
         }
-        double seconds;
-        long previousIn, previousBytes, previousOut;
         lock (_lock)
         {
-            seconds = Math.Max(0.001, (now - _statsTimestamp) / 1000.0);
-            previousIn = _statsMessagesIn;
-            previousBytes = _statsBytesIn;
-            previousOut = _statsMessagesOut;
+            double seconds = Math.Max(0.001, (now - _statsTimestamp) / 1000.0);
+            _messagesInRate = (messagesIn - _statsMessagesIn) / seconds;
+            _bytesInRate = (bytesIn - _statsBytesIn) / seconds;
+            // A deleted subscription takes its count along: no negative rate.
+            _messagesOutRate = Math.Max(0, messagesOut - _statsMessagesOut) / seconds;
             _statsTimestamp = now;
             _statsMessagesIn = messagesIn;
             _statsBytesIn = bytesIn;
             _statsMessagesOut = messagesOut;
+        }
+    }
+
+    public TopicStats GetStats()
+    {
+        long messagesIn = Interlocked.Read(ref _messagesIn);
+        long bytesIn = Interlocked.Read(ref _bytesIn);
+        var subscriptions = new List<SubscriptionStats>();
+        foreach (var subscription in _subscriptions.Values)
+        {
+            subscriptions.Add(subscription.GetStats());
+        }
+        double messagesInRate, bytesInRate, messagesOutRate;
+        lock (_lock)
+        {
+            (messagesInRate, bytesInRate, messagesOutRate) = (_messagesInRate, _bytesInRate, _messagesOutRate);
         }
         var publishers = new List<PublisherStats>();
         lock (_lock)
@@ -522,8 +542,7 @@ public sealed class Topic : IAsyncDisposable
                     Interlocked.Read(ref p.BytesIn), p.PendingMessages));
             }
         }
-        return new TopicStats(Name.FullName, (messagesIn - previousIn) / seconds, (bytesIn - previousBytes) / seconds,
-            (messagesOut - previousOut) / seconds, messagesIn, bytesIn, Ledger.TotalSizeBytes, Ledger.NumberOfEntries,
+        return new TopicStats(Name.FullName, messagesInRate, bytesInRate, messagesOutRate, messagesIn, bytesIn, Ledger.TotalSizeBytes, Ledger.NumberOfEntries,
             Ledger.LedgerCount, publishers, subscriptions);
     }
 

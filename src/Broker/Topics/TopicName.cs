@@ -19,6 +19,9 @@ public sealed class TopicName : IEquatable<TopicName>
     /// <summary>Longest accepted full name.</summary>
     public const int MaxLength = 1024;
 
+    /// <summary>Longest tenant, namespace or local name in UTF-8 bytes (a file or znode name's limit).</summary>
+    public const int MaxNamePartBytes = 255;
+
     private TopicName(string tenant, string ns, string localName)
     {
         Tenant = tenant;
@@ -131,32 +134,19 @@ public sealed class TopicName : IEquatable<TopicName>
             error = "expected persistent://tenant/namespace/name";
             return false;
         }
-        if (!IsValidNamePart(tenant))
+        if (NamePartError(tenant) is { } tenantError)
         {
-            error = $"invalid tenant '{tenant}'";
+            error = $"invalid tenant: {tenantError}";
             return false;
         }
-        if (!IsValidNamePart(ns))
+        if (NamePartError(ns) is { } namespaceError)
         {
-            error = $"invalid namespace '{ns}'";
+            error = $"invalid namespace: {namespaceError}";
             return false;
         }
-        if (local.Length == 0)
+        if (LocalNameError(local) is { } localError)
         {
-            error = "empty local name";
-            return false;
-        }
-        foreach (char c in local)
-        {
-            if (char.IsControl(c) || c == '/')
-            {
-                error = "control character in the local name";
-                return false;
-            }
-        }
-        if (local is "." or "..")
-        {
-            error = "reserved local name";
+            error = $"invalid local name: {localError}";
             return false;
         }
         name = new TopicName(tenant, ns, local);
@@ -165,20 +155,60 @@ public sealed class TopicName : IEquatable<TopicName>
     }
 
     /// <summary>Tenant and namespace names: letters, digits and <c>- _ = : .</c> (Pulsar's rule).</summary>
-    public static bool IsValidNamePart(string part)
+    public static bool IsValidNamePart(string part) => NamePartError(part) is null;
+
+    /// <summary>
+    /// Why <paramref name="part"/> is not a valid tenant or namespace name (null when it is): empty, <c>.</c> or
+    /// <c>..</c>, longer than <see cref="MaxNamePartBytes"/>, or a character other than letters, digits and
+    /// <c>- _ = : .</c> (Pulsar's rule).
+    /// </summary>
+    public static string? NamePartError(string? part)
     {
-        if (part.Length == 0 || part is "." or "..")
+        if (string.IsNullOrEmpty(part))
         {
-            return false;
+            return "empty";
+        }
+        if (part is "." or "..")
+        {
+            return "reserved name";
+        }
+        if (part.Length > MaxNamePartBytes)
+        {
+            return $"longer than {MaxNamePartBytes} bytes";
         }
         foreach (char c in part)
         {
             if (!(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '=' or ':' or '.'))
             {
-                return false;
+                return $"character U+{(int)c:X4} not allowed (letters, digits and - _ = : .)";
             }
         }
-        return true;
+        return null;
+    }
+
+    /// <summary>Why <paramref name="local"/> is not a valid local topic name (null when it is).</summary>
+    private static string? LocalNameError(string local)
+    {
+        if (local.Length == 0)
+        {
+            return "empty";
+        }
+        if (local is "." or "..")
+        {
+            return "reserved name";
+        }
+        if (System.Text.Encoding.UTF8.GetByteCount(local) > MaxNamePartBytes)
+        {
+            return $"longer than {MaxNamePartBytes} bytes";
+        }
+        foreach (char c in local)
+        {
+            if (char.IsControl(c) || c == '/')
+            {
+                return $"character U+{(int)c:X4} not allowed (control characters and /)";
+            }
+        }
+        return null;
     }
 
     public bool Equals(TopicName? other) => other is not null && other.FullName == FullName;

@@ -6,7 +6,7 @@ namespace Pulsarish.Broker.Topics;
 public sealed record PublisherStats(string Name, long ProducerId, long MessagesIn, long BytesIn, int PendingMessages);
 
 /// <summary>
-/// Statistics of a topic: rates (messages/bytes per second since the previous stats call), totals, storage and the
+/// Statistics of a topic: rates (messages/bytes per second over the last stats update interval), totals, storage and the
 /// subscriptions' backlogs.
 /// </summary>
 public sealed record TopicStats(

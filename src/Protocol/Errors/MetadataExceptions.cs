@@ -4,6 +4,14 @@ namespace Pulsarish.Protocol.Errors;
 public class MetadataStoreException(string reason, string message, Exception? inner = null)
     : PulsarishException(reason, message, inner);
 
+/// <summary>An embedded store's directory is locked by another open store (another process, e.g. a running standalone).</summary>
+public sealed class MetadataStoreBusyException(string directory, Exception? inner = null)
+    : MetadataStoreException("MetadataStoreBusy", $"the embedded store at {directory} is in use by a running process", inner)
+{
+    /// <summary>The store's directory.</summary>
+    public string Directory { get; } = directory;
+}
+
 /// <summary>The node does not exist (ZooKeeper NONODE).</summary>
 public sealed class NoNodeException(string path) : MetadataStoreException("NoNode", $"no node {path}")
 {

@@ -62,7 +62,7 @@ public sealed class AdminCommandsTests
         Assert.That((await AdminAsync("tenants", "delete", "acme")).Code, Is.Zero);
         var missing = await AdminAsync("namespaces", "list", "acme");
         Assert.That(missing.Code, Is.EqualTo(1));
-        Assert.That(missing.Error, Does.StartWith("error: NamespaceNotFound:"));
+        Assert.That(missing.Error, Does.StartWith("error: TenantNotFound:"));
     }
 
     [Test]
