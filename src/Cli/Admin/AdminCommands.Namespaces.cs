@@ -1,0 +1,93 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Pulsarish.Client;
+using Pulsarish.Protocol.Admin;
+
+namespace Pulsarish.Cli;
+
+/// <summary><c>pulsarish admin namespaces …</c>: namespaces and their policies.</summary>
+public static partial class AdminCommands
+{
+    private static Command Namespaces()
+    {
+        var group = new Command("namespaces", "Namespaces and their policies");
+        var tenant = new Argument<string>("tenant");
+        group.Subcommands.Add(Leaf("list", "List the namespaces of a tenant", [tenant], async (c, p, ct) =>
+            Names(p, (await c.Admin().ListNamespacesAsync(new TenantRequest { Tenant = p.GetValue(tenant) }, cancellationToken: ct)).Names)));
+
+        var ns = NamespaceArgument();
+        var ifNotExists = IfNotExists();
+        group.Subcommands.Add(Leaf("create", "Create a namespace (tenant/namespace)", [ns, ifNotExists], async (c, p, ct) =>
+            await Created(p, ifNotExists, () => c.Admin().CreateNamespaceAsync(Ns(p, ns), cancellationToken: ct).ResponseAsync)));
+        var toDelete = NamespaceArgument();
+        group.Subcommands.Add(Leaf("delete", "Delete an empty namespace", [toDelete], async (c, p, ct) =>
+        {
+            await c.Admin().DeleteNamespaceAsync(Ns(p, toDelete), cancellationToken: ct);
+            return Ok(p);
+        }));
+        var toUnload = NamespaceArgument();
+        group.Subcommands.Add(Leaf("unload", "Release the namespace's bundles on every broker (topics move on next lookup)", [toUnload], async (c, p, ct) =>
+        {
+            var unloaded = new List<string>();
+            foreach (var broker in await c.BrokerAddressesAsync(ct))
+                unloaded.AddRange((await c.Admin(broker).UnloadNamespaceAsync(Ns(p, toUnload), cancellationToken: ct)).Names);
+            return Names(p, unloaded);
+        }));
+
+        var policiesOf = NamespaceArgument();
+        group.Subcommands.Add(Leaf("policies", "Show every policy of a namespace", [policiesOf], async (c, p, ct) =>
+            Print(p, await c.Admin().GetPoliciesAsync(Ns(p, policiesOf), cancellationToken: ct))));
+
+        group.Subcommands.Add(PolicyGet("get-persistence", "Persistence: ensemble, write and ack quorum",
+            w => new { ensembleSize = Opt(w.HasEnsembleSize, w.EnsembleSize), writeQuorum = Opt(w.HasWriteQuorum, w.WriteQuorum), ackQuorum = Opt(w.HasAckQuorum, w.AckQuorum) }));
+        group.Subcommands.Add(PolicyGet("get-retention", "Retention of acknowledged messages",
+            w => new { retentionTimeMinutes = Opt(w.HasRetentionTimeMinutes, w.RetentionTimeMinutes), retentionSizeBytes = Opt(w.HasRetentionSizeBytes, w.RetentionSizeBytes) }));
+        group.Subcommands.Add(PolicyGet("get-ttl", "Message TTL", w => new { messageTtlSeconds = Opt(w.HasMessageTtlSeconds, w.MessageTtlSeconds) }));
+        group.Subcommands.Add(PolicyGet("get-max-message-size", "Largest message", w => new { maxMessageSizeBytes = Opt(w.HasMaxMessageSizeBytes, w.MaxMessageSizeBytes) }));
+
+        var ensemble = new Option<int>("--ensemble-size", "-e") { Required = true };
+        var writeQuorum = new Option<int>("--write-quorum", "-w") { Required = true };
+        var ackQuorum = new Option<int>("--ack-quorum", "-a") { Required = true };
+        group.Subcommands.Add(PolicySet("set-persistence", "Set E, Qw, Qa of new ledgers (E ≥ Qw ≥ Qa ≥ 1)", [ensemble, writeQuorum, ackQuorum], (p, w) =>
+        {
+            w.EnsembleSize = p.GetValue(ensemble);
+            w.WriteQuorum = p.GetValue(writeQuorum);
+            w.AckQuorum = p.GetValue(ackQuorum);
+        }));
+        var time = new Option<long>("--time-minutes") { Description = "Keep acknowledged messages this long (-1: forever)", Required = true };
+        var size = new Option<long>("--size-mb") { Description = "Keep acknowledged messages up to this size (-1: unbounded)", Required = true };
+        group.Subcommands.Add(PolicySet("set-retention", "Set the retention of acknowledged messages", [time, size], (p, w) =>
+        {
+            w.RetentionTimeMinutes = p.GetValue(time);
+            long mb = p.GetValue(size);
+            w.RetentionSizeBytes = mb < 0 ? -1 : mb * 1024 * 1024;
+        }));
+        var ttl = new Option<long>("--seconds") { Description = "Unacknowledged messages expire after this (0: never)", Required = true };
+        group.Subcommands.Add(PolicySet("set-ttl", "Set the message TTL", [ttl], (p, w) => w.MessageTtlSeconds = p.GetValue(ttl)));
+        var maxSize = new Option<int>("--bytes") { Required = true };
+        group.Subcommands.Add(PolicySet("set-max-message-size", "Set the largest accepted message", [maxSize], (p, w) => w.MaxMessageSizeBytes = p.GetValue(maxSize)));
+        return group;
+    }
+
+    private static Command PolicyGet(string name, string description, Func<NamespacePolicies, object> select)
+    {
+        var ns = NamespaceArgument();
+        return Leaf(name, description, [ns], async (c, p, ct) =>
+            Print(p, select(await c.Admin().GetPoliciesAsync(Ns(p, ns), cancellationToken: ct))));
+    }
+
+    private static Command PolicySet(string name, string description, Symbol[] options, Action<ParseResult, NamespacePolicies> fill)
+    {
+        var ns = NamespaceArgument();
+        return Leaf(name, description, [ns, .. options], async (c, p, ct) =>
+        {
+            var changes = new NamespacePolicies();
+            fill(p, changes);
+            var request = new SetPoliciesRequest { Namespace = p.GetValue(ns), Policies = changes };
+            return Print(p, await c.Admin().SetPoliciesAsync(request, cancellationToken: ct));
+        });
+    }
+}
