@@ -1,61 +1,66 @@
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
-using Pulsarish.Bookie.AutoRecovery;
-using Pulsarish.Metadata;
+using Pulsarish.Hosting;
 
 namespace Pulsarish.Cli;
 
 /// <summary>
-/// <c>pulsarish autorecovery --metadata-url URL</c>: AutoRecovery outside bookies (BookKeeper's standalone
-/// AutoRecoveryMain): an auditor candidate and a replication worker until SIGTERM or Ctrl-C. Prints
-/// <c>autorecovery ready ID</c> on stdout; logs go to stderr.
+/// <c>pulsarish autorecovery [--config FILE] --metadata-url URL</c>: AutoRecovery outside bookies
+/// (<see cref="AutoRecoveryHost"/>): an auditor candidate and a replication worker until SIGTERM or Ctrl-C. Settings
+/// come from configuration (sections Metadata, AutoRecovery, LedgerClient); the flags override the keys they name.
+/// Prints <c>autorecovery ready ID</c> on stdout; logs go to stderr.
 /// </summary>
 public static class AutoRecoveryCommand
 {
     public static Command Create()
     {
-        var id = new Option<string?>("--id") { Description = "Candidate/worker id (default: autorecovery-PID)" };
-        var metricsPort = new Option<int?>("--metrics-port") { Description = "HTTP port of /metrics on 127.0.0.1 (off by default)" };
-        var logLevel = new Option<LogLevel>("--log-level") { Description = "Minimum log level (stderr)", DefaultValueFactory = _ => LogLevel.Information };
-        var command = new Command("autorecovery", "Run the auditor candidate and a replication worker") { id, metricsPort, logLevel };
-        var metadata = BookieMetadataArguments.AddTo(command, bookie: false);
-        command.SetAction(async (parse, ct) =>
+        var arguments = new Arguments();
+        var command = new Command("autorecovery", "Run the auditor candidate and a replication worker");
+        arguments.AddTo(command);
+        command.SetAction((parse, ct) => ConfigArguments.RunAsync(async () =>
         {
-            string? url = metadata.MetadataUrl(parse);
-            if (string.IsNullOrWhiteSpace(url))
+            var settings = ConfigArguments.Build(parse.GetValue(arguments.ConfigFile), arguments.Overrides(parse)).AutoRecovery();
+            settings.EnsureValid();
+            string name = parse.GetValue(arguments.Id) ?? $"autorecovery-{Environment.ProcessId}";
+            await using (var host = await AutoRecoveryHost.StartAsync(settings, name, parse.GetValue(arguments.MetricsPort),
+                             ConfigArguments.ConsoleLogging(parse.GetValue(arguments.LogLevel)), ct))
             {
-                await Console.Error.WriteLineAsync("autorecovery: --metadata-url is required");
-                return 2;
-            }
-            using var loggerFactory = LoggerFactory.Create(logging => logging.SetMinimumLevel(parse.GetValue(logLevel))
-                .AddSimpleConsole(c =>
-                {
-                    c.SingleLine = true;
-                    c.TimestampFormat = "HH:mm:ss.fff ";
-                })
-                .AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace));
-            string name = parse.GetValue(id) ?? $"autorecovery-{Environment.ProcessId}";
-            await using var store = await MetadataStoreFactory.CreateAsync(url, loggerFactory, metadata.SessionTimeout(parse), ct);
-            var registry = Prometheus.Metrics.NewCustomRegistry();
-            using var metricServer = parse.GetValue(metricsPort) is int port
-                ? new Prometheus.KestrelMetricServer("127.0.0.1", port, "/metrics", registry).Start()
-                : null;
-            await using (var service = AutoRecoveryService.Start(store, metadata.AutoRecovery(parse), name, registry, loggerFactory))
-            {
-                Console.Out.WriteLine($"autorecovery ready {name}");
+                Console.Out.WriteLine($"autorecovery ready {host.Id}");
                 Console.Out.Flush();
-                try
-                {
-                    await Task.Delay(Timeout.Infinite, ct);
-                }
-                catch (OperationCanceledException)
-                {
-                    // SIGTERM / Ctrl-C.
-                }
+                await ConfigArguments.UntilCancelledAsync(ct);
             }
+
             Console.Out.WriteLine("autorecovery stopped");
             return 0;
-        });
+        }));
         return command;
+    }
+
+    /// <summary>The autorecovery flags and the keys they set (<c>--id</c> and <c>--metrics-port</c> are flags only).</summary>
+    public sealed class Arguments : IComponentArguments
+    {
+        private BookieMetadataArguments? _metadata;
+
+        public Option<string?> ConfigFile { get; } = ConfigArguments.ConfigFileOption();
+
+        public Option<string?> Id { get; } = new("--id") { Description = "Candidate/worker id (default: autorecovery-PID)" };
+
+        public Option<int?> MetricsPort { get; } = new("--metrics-port") { Description = "HTTP port of /metrics on 127.0.0.1 (off by default)" };
+
+        public Option<LogLevel> LogLevel { get; } = new("--log-level")
+        {
+            Description = "Minimum log level (stderr)", DefaultValueFactory = _ => Microsoft.Extensions.Logging.LogLevel.Information,
+        };
+
+        public void AddTo(Command command)
+        {
+            command.Options.Add(ConfigFile);
+            command.Options.Add(Id);
+            command.Options.Add(MetricsPort);
+            command.Options.Add(LogLevel);
+            _metadata = BookieMetadataArguments.AddTo(command, bookie: false);
+        }
+
+        public ConfigOverrides Overrides(ParseResult parse) => _metadata!.Overrides(new ConfigOverrides(parse));
     }
 }

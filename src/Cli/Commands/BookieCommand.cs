@@ -1,127 +1,114 @@
-using Pulsarish.Hosting;
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
-using Pulsarish.Bookie;
+using Pulsarish.Hosting;
+using Pulsarish.Hosting.Supervisor;
 using Pulsarish.Metadata;
+using S = Pulsarish.Hosting.Configuration.ConfigurationSections;
 
 namespace Pulsarish.Cli;
 
 /// <summary>
-/// <c>pulsarish bookie</c>: runs one bookie until SIGTERM or Ctrl-C, then stops gracefully (in-flight adds finish,
-/// the write cache is flushed). Prints <c>bookie ready HOST:PORT</c> on stdout once it listens; logs go to stderr.
+/// <c>pulsarish bookie [--config bookie.json]</c>: runs one bookie (<see cref="BookieHost"/>) until SIGTERM or Ctrl-C,
+/// then stops gracefully (in-flight adds finish, the write cache is flushed). Every setting comes from configuration
+/// (sections Metadata, Bookie, Storage, Registration, AutoRecovery, LedgerClient); the flags override the keys they
+/// name. Prints <c>bookie ready HOST:PORT</c> on stdout once it listens; logs go to stderr.
 /// </summary>
 public static class BookieCommand
 {
     public static Command Create()
     {
-        var defaults = new BookieOptions();
-        var journalDir = new Option<string>("--journal-dir") { Description = "Journal directory", Required = true };
-        var ledgersDir = new Option<string>("--ledgers-dir") { Description = "Entry log directory", Required = true };
-        var indexDir = new Option<string>("--index-dir") { Description = "Index (RocksDB) directory", Required = true };
-        var port = new Option<int>("--port")
+        var arguments = new Arguments();
+        var command = new Command("bookie", "Run a bookie (storage node)");
+        arguments.AddTo(command);
+        command.SetAction((parse, ct) => ConfigArguments.RunAsync(async () =>
         {
-            Description = "gRPC port; 0 picks a free one", DefaultValueFactory = _ => defaults.Port,
-        };
-        var bindAddress = new Option<string>("--bind-address")
-        {
-            Description = "Address to listen on", DefaultValueFactory = _ => defaults.BindAddress,
-        };
-        var bookieId = new Option<string?>("--bookie-id") { Description = "Bookie id (default: HOST:PORT)" };
-        var maxEntryBytes = new Option<int>("--max-entry-bytes")
-        {
-            Description = "Largest accepted entry payload", DefaultValueFactory = _ => defaults.MaxEntryBytes,
-        };
-        var groupWaitMicros = new Option<int>("--group-wait-micros")
-        {
-            Description = "Journal group commit wait", DefaultValueFactory = _ => defaults.GroupWaitMicros,
-        };
-        var maxGroupBytes = new Option<int>("--max-group-bytes")
-        {
-            Description = "Journal group commit size threshold", DefaultValueFactory = _ => defaults.MaxGroupBytes,
-        };
-        var bufferedWrites = new Option<bool>("--buffered-writes")
-        {
-            Description = "Journal and entry logs write through the page cache instead of O_DIRECT",
-        };
-        var metricsPort = new Option<int?>("--metrics-port") { Description = "HTTP port of /metrics (off by default)" };
-        var logLevel = new Option<LogLevel>("--log-level")
-        {
-            Description = "Minimum log level (stderr)", DefaultValueFactory = _ => LogLevel.Information,
-        };
-
-        var command = new Command("bookie", "Run a bookie (storage node)")
-        {
-            journalDir, ledgersDir, indexDir, port, bindAddress, bookieId, maxEntryBytes, groupWaitMicros,
-            maxGroupBytes, bufferedWrites, metricsPort, logLevel,
-        };
-        var metadata = BookieMetadataArguments.AddTo(command, bookie: true);
-        command.SetAction(async (parse, ct) =>
-        {
-            var options = new BookieOptions
+            var settings = ConfigArguments.Build(parse.GetValue(arguments.ConfigFile), arguments.Overrides(parse)).Bookie();
+            settings.EnsureValid();
+            using var supervised = SupervisedChildAgent.Start();
+            var setup = new BookieHostSetup
             {
-                JournalDir = parse.GetValue(journalDir)!,
-                LedgersDir = parse.GetValue(ledgersDir)!,
-                IndexDir = parse.GetValue(indexDir)!,
-                Port = parse.GetValue(port),
-                BindAddress = parse.GetValue(bindAddress)!,
-                BookieId = parse.GetValue(bookieId),
-                MaxEntryBytes = parse.GetValue(maxEntryBytes),
-                GroupWaitMicros = parse.GetValue(groupWaitMicros),
-                MaxGroupBytes = parse.GetValue(maxGroupBytes),
-                DirectWrites = !parse.GetValue(bufferedWrites),
-                MetricsPort = parse.GetValue(metricsPort),
-                Registration = metadata.Registration(parse),
+                ConfigureLogging = ConfigArguments.ConsoleLogging(parse.GetValue(arguments.LogLevel)),
+                StorageFactory = settings.StorageFactory,
             };
-            var level = parse.GetValue(logLevel);
-            return await RunAsync(options, level, ct);
-        });
+            BookieHost server;
+            try
+            {
+                server = await BookieHost.StartAsync(settings.Bookie, setup, ct);
+            }
+            catch (InvalidCookieException e)
+            {
+                // Swapped, empty or foreign disks under a known id (or a decommissioned id): refuse to join.
+                await Console.Error.WriteLineAsync($"bookie refused to start: {e.Message}");
+                return 3;
+            }
+
+            await using var serverScope = server;
+            Console.Out.WriteLine($"bookie ready {server.Address}");
+            if (server.MetricsPort is int metrics)
+            {
+                Console.Out.WriteLine($"bookie metrics http://{settings.Bookie.BindAddress}:{metrics}/metrics");
+            }
+
+            Console.Out.Flush();
+            await ConfigArguments.UntilCancelledAsync(ct);
+            await server.StopAsync();
+            Console.Out.WriteLine("bookie stopped");
+            return 0;
+        }));
         return command;
     }
 
-    private static async Task<int> RunAsync(BookieOptions options, LogLevel level, CancellationToken ct)
+    /// <summary>The bookie's flags and the keys they set.</summary>
+    public sealed class Arguments : IComponentArguments
     {
-        using var supervised = Pulsarish.Hosting.Supervisor.SupervisedChildAgent.Start();
-        var setup = new BookieHostSetup
+        private readonly Option<string> _journalDir = new("--journal-dir") { Description = "Journal directory [Bookie:JournalDir]" };
+        private readonly Option<string> _ledgersDir = new("--ledgers-dir") { Description = "Entry log directory [Bookie:LedgersDir]" };
+        private readonly Option<string> _indexDir = new("--index-dir") { Description = "Index (RocksDB) directory [Bookie:IndexDir]" };
+        private readonly Option<int> _port = new("--port") { Description = "gRPC port; 0 picks a free one [Bookie:Port]" };
+        private readonly Option<string> _bindAddress = new("--bind-address") { Description = "Address to listen on [Bookie:BindAddress]" };
+        private readonly Option<string> _bookieId = new("--bookie-id") { Description = "Bookie id (default: HOST:PORT) [Bookie:BookieId]" };
+        private readonly Option<int> _maxEntryBytes = new("--max-entry-bytes") { Description = "Largest accepted entry payload [Bookie:MaxEntryBytes]" };
+        private readonly Option<int> _groupWaitMicros = new("--group-wait-micros") { Description = "Journal group commit wait [Bookie:GroupWaitMicros]" };
+        private readonly Option<int> _maxGroupBytes = new("--max-group-bytes") { Description = "Journal group commit size threshold [Bookie:MaxGroupBytes]" };
+        private readonly Option<bool> _bufferedWrites = new("--buffered-writes")
         {
-            ConfigureLogging = logging => logging.SetMinimumLevel(level)
-                .AddFilter("Microsoft.AspNetCore", LogLevel.Warning)
-                .AddSimpleConsole(c =>
-                {
-                    c.SingleLine = true;
-                    c.TimestampFormat = "HH:mm:ss.fff ";
-                })
-                .AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace),
+            Description = "Journal and entry logs write through the page cache instead of O_DIRECT [Bookie:DirectWrites=false]",
         };
-        BookieHost server;
-        try
+        private readonly Option<int> _metricsPort = new("--metrics-port") { Description = "HTTP port of /metrics (off by default) [Bookie:MetricsPort]" };
+        private BookieMetadataArguments? _metadata;
+
+        public Option<string?> ConfigFile { get; } = ConfigArguments.ConfigFileOption();
+
+        public Option<LogLevel> LogLevel { get; } = new("--log-level")
         {
-            server = await BookieHost.StartAsync(options, setup, ct);
-        }
-        catch (InvalidCookieException e)
+            Description = "Minimum log level (stderr)", DefaultValueFactory = _ => Microsoft.Extensions.Logging.LogLevel.Information,
+        };
+
+        public void AddTo(Command command)
         {
-            // Swapped, empty or foreign disks under a known id (or a decommissioned id): refuse to join.
-            await Console.Error.WriteLineAsync($"bookie refused to start: {e.Message}");
-            return 3;
-        }
-        await using var serverScope = server;
-        Console.Out.WriteLine($"bookie ready {server.Address}");
-        if (server.MetricsPort is int metrics)
-        {
-            Console.Out.WriteLine($"bookie metrics http://{options.BindAddress}:{metrics}/metrics");
+            foreach (Option option in new Option[]
+            {
+                ConfigFile, _journalDir, _ledgersDir, _indexDir, _port, _bindAddress, _bookieId, _maxEntryBytes,
+                _groupWaitMicros, _maxGroupBytes, _bufferedWrites, _metricsPort, LogLevel,
+            })
+            {
+                command.Options.Add(option);
+            }
+
+            _metadata = BookieMetadataArguments.AddTo(command, bookie: true);
         }
 
-        Console.Out.Flush();
-        try
-        {
-            await Task.Delay(Timeout.Infinite, ct);
-        }
-        catch (OperationCanceledException)
-        {
-            // SIGTERM / Ctrl-C: fall through to the graceful stop.
-        }
-
-        await server.StopAsync();
-        Console.Out.WriteLine("bookie stopped");
-        return 0;
+        public ConfigOverrides Overrides(ParseResult parse) => _metadata!.Overrides(new ConfigOverrides(parse)
+            .Set(_journalDir, $"{S.Bookie}:JournalDir")
+            .Set(_ledgersDir, $"{S.Bookie}:LedgersDir")
+            .Set(_indexDir, $"{S.Bookie}:IndexDir")
+            .Set(_port, $"{S.Bookie}:Port")
+            .Set(_bindAddress, $"{S.Bookie}:BindAddress")
+            .Set(_bookieId, $"{S.Bookie}:BookieId")
+            .Set(_maxEntryBytes, $"{S.Bookie}:MaxEntryBytes")
+            .Set(_groupWaitMicros, $"{S.Bookie}:GroupWaitMicros")
+            .Set(_maxGroupBytes, $"{S.Bookie}:MaxGroupBytes")
+            .Set(_bufferedWrites, $"{S.Bookie}:DirectWrites", buffered => buffered ? "false" : "true")
+            .Set(_metricsPort, $"{S.Bookie}:MetricsPort"));
     }
 }

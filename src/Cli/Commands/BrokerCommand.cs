@@ -1,126 +1,90 @@
-using Pulsarish.Hosting;
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
-using Pulsarish.Broker;
-using Pulsarish.Broker.Ownership;
-using Pulsarish.Broker.Server;
+using Pulsarish.Hosting;
+using Pulsarish.Hosting.Configuration;
 using Pulsarish.Hosting.Supervisor;
-using Pulsarish.Ledgers;
-using Pulsarish.Metadata;
+using S = Pulsarish.Hosting.Configuration.ConfigurationSections;
 
 namespace Pulsarish.Cli;
 
 /// <summary>
-/// <c>pulsarish broker --metadata-url zk:… --broker-id … --port …</c>: one broker of a cluster, owning namespace
-/// bundles through ZooKeeper (DESIGN.md §7), until SIGTERM or Ctrl-C; on the way out it closes its topics, then
-/// releases its bundles so that other brokers take them at once. Prints <c>broker ready HOST:PORT</c> on stdout
-/// once it serves; logs go to stderr.
+/// <c>pulsarish broker [--config broker.json] --metadata-url zk:… --broker-id … --port …</c>: one broker of a cluster
+/// (<see cref="BrokerProcess"/>) until SIGTERM or Ctrl-C. Every setting comes from configuration (sections Metadata,
+/// Broker, BrokerServer, Ownership, LedgerClient); the flags below override the keys they name. Prints
+/// <c>broker ready HOST:PORT</c> on stdout once it serves; logs go to stderr.
 /// </summary>
 public static class BrokerCommand
 {
     public static Command Create()
     {
-        var brokerDefaults = new BrokerOptions();
-        var serverDefaults = new BrokerServerOptions();
-        var metadataUrl = new Option<string>("--metadata-url") { Description = "Metadata store (zk:host:port[/chroot])", Required = true };
-        var brokerId = new Option<string>("--broker-id") { Description = "Unique broker id", Required = true };
-        var bindAddress = new Option<string>("--bind-address") { Description = "Address to listen on", DefaultValueFactory = _ => serverDefaults.BindAddress };
-        var port = new Option<int>("--port") { Description = "gRPC port", DefaultValueFactory = _ => serverDefaults.Port };
-        var httpPort = new Option<int?>("--http-port") { Description = "HTTP port of /metrics (off by default)" };
-        var advertised = new Option<string?>("--advertised-address") { Description = "host:port clients are redirected to (default: the bound address)" };
-        var sessionTimeoutMs = new Option<int>("--metadata-session-timeout-ms")
+        var arguments = new Arguments();
+        var command = new Command("broker", "Run a broker of a cluster (bundle ownership through ZooKeeper)");
+        arguments.AddTo(command);
+        command.SetAction((parse, ct) => ConfigArguments.RunAsync(async () =>
         {
-            Description = "Metadata session timeout", DefaultValueFactory = _ => (int)MetadataStoreFactory.DefaultSessionTimeout.TotalMilliseconds,
-        };
-        var bundles = new Option<int>("--bundles-per-namespace")
-        {
-            Description = "Namespace bundles (hash ranges)", DefaultValueFactory = _ => OwnershipOptions.DefaultBundlesPerNamespace,
-        };
-        var ensemble = new Option<int>("--ensemble-size") { Description = "Default E", DefaultValueFactory = _ => brokerDefaults.ManagedLedgerDefaultEnsembleSize };
-        var writeQuorum = new Option<int>("--write-quorum") { Description = "Default Qw", DefaultValueFactory = _ => brokerDefaults.ManagedLedgerDefaultWriteQuorum };
-        var ackQuorum = new Option<int>("--ack-quorum") { Description = "Default Qa", DefaultValueFactory = _ => brokerDefaults.ManagedLedgerDefaultAckQuorum };
-        var logLevel = new Option<LogLevel>("--log-level") { Description = "Minimum log level (stderr)", DefaultValueFactory = _ => LogLevel.Information };
-
-        var command = new Command("broker", "Run a broker of a cluster (bundle ownership through ZooKeeper)")
-        {
-            metadataUrl, brokerId, bindAddress, port, httpPort, advertised, sessionTimeoutMs, bundles, ensemble, writeQuorum,
-            ackQuorum, logLevel,
-        };
-        command.SetAction(async (parse, ct) =>
-        {
+            var settings = ConfigArguments.Build(parse.GetValue(arguments.ConfigFile), arguments.Overrides(parse)).Broker();
+            settings.EnsureValid();
             using var supervised = SupervisedChildAgent.Start();
-            var level = parse.GetValue(logLevel);
-            Action<ILoggingBuilder> logging = l => l.SetMinimumLevel(level)
-                .AddFilter("Microsoft", LogLevel.Warning)
-                .AddFilter("Grpc", LogLevel.Warning)
-                .AddSimpleConsole(c =>
-                {
-                    c.SingleLine = true;
-                    c.TimestampFormat = "HH:mm:ss.fff ";
-                })
-                .AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace);
-            var brokerOptions = new BrokerOptions
-            {
-                BrokerId = parse.GetValue(brokerId)!,
-                DefaultNumberOfNamespaceBundles = parse.GetValue(bundles),
-                ManagedLedgerDefaultEnsembleSize = parse.GetValue(ensemble),
-                ManagedLedgerDefaultWriteQuorum = parse.GetValue(writeQuorum),
-                ManagedLedgerDefaultAckQuorum = parse.GetValue(ackQuorum),
-            };
-            var serverOptions = new BrokerServerOptions
-            {
-                BindAddress = parse.GetValue(bindAddress)!,
-                Port = parse.GetValue(port),
-                MetricsPort = parse.GetValue(httpPort),
-                AdvertisedAddress = parse.GetValue(advertised),
-            };
-            return await RunAsync(parse.GetValue(metadataUrl)!, TimeSpan.FromMilliseconds(parse.GetValue(sessionTimeoutMs)),
-                brokerOptions, serverOptions, logging, ct);
-        });
+            await using var broker = await BrokerProcess.StartAsync(settings,
+                ConfigArguments.ConsoleLogging(parse.GetValue(arguments.LogLevel)), ct);
+            Console.Out.WriteLine($"broker ready {broker.Address}");
+            Console.Out.Flush();
+            await ConfigArguments.UntilCancelledAsync(ct);
+            await broker.StopAsync();
+            Console.Out.WriteLine("broker stopped");
+            return 0;
+        }));
         return command;
     }
 
-    private static async Task<int> RunAsync(string metadataUrl, TimeSpan sessionTimeout, BrokerOptions brokerOptions,
-        BrokerServerOptions serverOptions, Action<ILoggingBuilder> logging, CancellationToken ct)
+    /// <summary>The broker's flags and the keys they set.</summary>
+    public sealed class Arguments : IComponentArguments
     {
-        using var loggerFactory = LoggerFactory.Create(logging);
-        await using var store = await MetadataStoreFactory.CreateAsync(metadataUrl, loggerFactory, sessionTimeout, ct);
-        await using var bookies = new BookieRegistry(store);
-        await using var ledgers = LedgerClient.Create(new LedgerMetadataStore(store), bookies, new LedgerClientOptions(), loggerFactory);
-        ClusterOwnershipService? ownership = null;
-        var setup = new BrokerHostSetup
+        private readonly Option<string> _metadataUrl = new("--metadata-url") { Description = "Metadata store (zk:host:port[/chroot]) [Metadata:Url]" };
+        private readonly Option<string> _brokerId = new("--broker-id") { Description = "Unique broker id [Broker:BrokerId]" };
+        private readonly Option<string> _bindAddress = new("--bind-address") { Description = "Address to listen on [BrokerServer:BindAddress]" };
+        private readonly Option<int> _port = new("--port") { Description = "gRPC port [BrokerServer:Port]" };
+        private readonly Option<int> _httpPort = new("--http-port") { Description = "HTTP port of /metrics (off by default) [BrokerServer:MetricsPort]" };
+        private readonly Option<string> _advertised = new("--advertised-address")
         {
-            ConfigureLogging = logging,
-            CreateOwnership = async (address, token) =>
-            {
-                var service = new OwnershipService(store, new OwnershipOptions
-                {
-                    BrokerId = brokerOptions.BrokerId,
-                    AdvertisedAddress = address,
-                    BundlesPerNamespace = brokerOptions.DefaultNumberOfNamespaceBundles,
-                }, loggerFactory);
-                await service.StartAsync(token);
-                ownership = new ClusterOwnershipService(service);
-                return ownership;
-            },
+            Description = "host:port clients are redirected to (default: the bound address) [BrokerServer:AdvertisedAddress]",
         };
-        var server = await BrokerHost.StartAsync(serverOptions, brokerOptions, store, ledgers, setup, ct);
-        var load = new BrokerLoadSampler(() => server.Service.LoadedTopics.Count, () => server.Metrics.MessagesIn.Value,
-            () => server.Metrics.MessagesOut.Value);
-        ownership!.Service.LoadProvider = load.Sample;
-        Console.Out.WriteLine($"broker ready {server.Address}");
-        Console.Out.Flush();
-        try
+        private readonly Option<int> _sessionTimeoutMs = new("--metadata-session-timeout-ms") { Description = "Metadata session timeout [Metadata:SessionTimeout]" };
+        private readonly Option<int> _bundles = new("--bundles-per-namespace") { Description = "Namespace bundles (hash ranges) [Broker:DefaultNumberOfNamespaceBundles]" };
+        private readonly Option<int> _ensemble = new("--ensemble-size") { Description = "Default E [Broker:ManagedLedgerDefaultEnsembleSize]" };
+        private readonly Option<int> _writeQuorum = new("--write-quorum") { Description = "Default Qw [Broker:ManagedLedgerDefaultWriteQuorum]" };
+        private readonly Option<int> _ackQuorum = new("--ack-quorum") { Description = "Default Qa [Broker:ManagedLedgerDefaultAckQuorum]" };
+
+        public Option<string?> ConfigFile { get; } = ConfigArguments.ConfigFileOption();
+
+        public Option<LogLevel> LogLevel { get; } = new("--log-level")
         {
-            await Task.Delay(Timeout.Infinite, ct);
-        }
-        catch (OperationCanceledException)
+            Description = "Minimum log level (stderr)", DefaultValueFactory = _ => Microsoft.Extensions.Logging.LogLevel.Information,
+        };
+
+        public void AddTo(Command command)
         {
-            // SIGTERM / Ctrl-C: graceful stop.
+            foreach (Option option in new Option[]
+            {
+                ConfigFile, _metadataUrl, _brokerId, _bindAddress, _port, _httpPort, _advertised, _sessionTimeoutMs, _bundles,
+                _ensemble, _writeQuorum, _ackQuorum, LogLevel,
+            })
+            {
+                command.Options.Add(option);
+            }
         }
-        await server.StopAsync();
-        await ownership.DisposeAsync();
-        Console.Out.WriteLine("broker stopped");
-        return 0;
+
+        public ConfigOverrides Overrides(ParseResult parse) => new ConfigOverrides(parse)
+            .Set(_metadataUrl, $"{S.Metadata}:Url")
+            .Set(_sessionTimeoutMs, $"{S.Metadata}:SessionTimeout", ms => ConfigOverrides.Millis(ms))
+            .Set(_brokerId, $"{S.Broker}:BrokerId")
+            .Set(_bundles, $"{S.Broker}:DefaultNumberOfNamespaceBundles")
+            .Set(_ensemble, $"{S.Broker}:ManagedLedgerDefaultEnsembleSize")
+            .Set(_writeQuorum, $"{S.Broker}:ManagedLedgerDefaultWriteQuorum")
+            .Set(_ackQuorum, $"{S.Broker}:ManagedLedgerDefaultAckQuorum")
+            .Set(_bindAddress, $"{S.BrokerServer}:BindAddress")
+            .Set(_port, $"{S.BrokerServer}:Port")
+            .Set(_httpPort, $"{S.BrokerServer}:MetricsPort")
+            .Set(_advertised, $"{S.BrokerServer}:AdvertisedAddress");
     }
 }

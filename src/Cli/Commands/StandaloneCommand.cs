@@ -1,58 +1,29 @@
-using Pulsarish.Hosting;
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
+using Pulsarish.Hosting;
+using S = Pulsarish.Hosting.Configuration.ConfigurationSections;
 
 namespace Pulsarish.Cli;
 
 /// <summary>
-/// <c>pulsarish standalone [--data-dir ./data/standalone] [--port 6650]</c>: embedded metadata store, 3 bookies and
-/// 1 broker in this process until SIGTERM or Ctrl-C. Prints <c>standalone ready HOST:PORT</c> on stdout once it
-/// serves; logs go to stderr.
+/// <c>pulsarish standalone [--config FILE] [--data-dir ./data/standalone] [--port 6650]</c>: embedded metadata store,
+/// 3 bookies and 1 broker in this process (<see cref="StandaloneCluster"/>) until SIGTERM or Ctrl-C. Settings come from
+/// configuration (sections Standalone, Broker, LedgerClient); the flags override the keys they name. Prints
+/// <c>standalone ready HOST:PORT</c> on stdout once it serves; logs go to stderr.
 /// </summary>
 public static class StandaloneCommand
 {
     public static Command Create()
     {
-        var defaults = new StandaloneOptions();
-        var dataDir = new Option<string>("--data-dir") { Description = "Data directory", DefaultValueFactory = _ => defaults.DataDir };
-        var port = new Option<int>("--port") { Description = "Broker gRPC port (0: a free one)", DefaultValueFactory = _ => defaults.Port };
-        var bindAddress = new Option<string>("--bind-address") { Description = "Address to listen on", DefaultValueFactory = _ => defaults.BindAddress };
-        var metricsPort = new Option<int?>("--metrics-port") { Description = "HTTP port of /metrics (off by default)" };
-        var logLevel = new Option<LogLevel>("--log-level") { Description = "Minimum log level (stderr)", DefaultValueFactory = _ => LogLevel.Warning };
-        var bufferedWrites = new Option<bool>("--buffered-writes")
+        var arguments = new Arguments();
+        var command = new Command("standalone", "Run metadata store, 3 bookies and a broker in one process");
+        arguments.AddTo(command);
+        command.SetAction((parse, ct) => ConfigArguments.RunAsync(async () =>
         {
-            Description = "The bookies' journals and entry logs write through the page cache instead of O_DIRECT",
-        };
-        var grpcBookies = new Option<bool>("--grpc-bookies")
-        {
-            Description = "The broker reaches its in-process bookies over loopback gRPC instead of direct calls",
-        };
-
-        var command = new Command("standalone", "Run metadata store, 3 bookies and a broker in one process")
-        {
-            dataDir, port, bindAddress, metricsPort, logLevel, grpcBookies, bufferedWrites,
-        };
-        command.SetAction(async (parse, ct) =>
-        {
-            var level = parse.GetValue(logLevel);
-            var options = new StandaloneOptions
-            {
-                DataDir = parse.GetValue(dataDir)!,
-                Port = parse.GetValue(port),
-                BindAddress = parse.GetValue(bindAddress)!,
-                MetricsPort = parse.GetValue(metricsPort),
-                LocalBookieTransport = !parse.GetValue(grpcBookies),
-                DirectWrites = !parse.GetValue(bufferedWrites),
-                ConfigureLogging = logging => logging.SetMinimumLevel(level)
-                    .AddFilter("Microsoft", LogLevel.Warning)
-                    .AddFilter("Grpc", LogLevel.Warning)
-                    .AddSimpleConsole(c =>
-                    {
-                        c.SingleLine = true;
-                        c.TimestampFormat = "HH:mm:ss.fff ";
-                    })
-                    .AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace),
-            };
+            var settings = ConfigArguments.Build(parse.GetValue(arguments.ConfigFile), arguments.Overrides(parse)).Standalone();
+            settings.EnsureValid();
+            var options = settings.Standalone;
+            options.ConfigureLogging = ConfigArguments.ConsoleLogging(parse.GetValue(arguments.LogLevel));
             await using var cluster = await StandaloneCluster.StartAsync(options, ct);
             Console.Out.WriteLine($"standalone ready {cluster.BrokerAddress}");
             if (cluster.Broker.MetricsPort is int metrics)
@@ -61,19 +32,51 @@ public static class StandaloneCommand
             }
 
             Console.Out.Flush();
-            try
-            {
-                await Task.Delay(Timeout.Infinite, ct);
-            }
-            catch (OperationCanceledException)
-            {
-                // SIGTERM / Ctrl-C: fall through to the graceful stop.
-            }
-
+            await ConfigArguments.UntilCancelledAsync(ct);
             await cluster.DisposeAsync();
             Console.Out.WriteLine("standalone stopped");
             return 0;
-        });
+        }));
         return command;
+    }
+
+    /// <summary>The standalone's flags and the keys they set.</summary>
+    public sealed class Arguments : IComponentArguments
+    {
+        private readonly Option<string> _dataDir = new("--data-dir") { Description = "Data directory [Standalone:DataDir]" };
+        private readonly Option<int> _port = new("--port") { Description = "Broker gRPC port (0: a free one) [Standalone:Port]" };
+        private readonly Option<string> _bindAddress = new("--bind-address") { Description = "Address to listen on [Standalone:BindAddress]" };
+        private readonly Option<int> _metricsPort = new("--metrics-port") { Description = "HTTP port of /metrics (off by default) [Standalone:MetricsPort]" };
+        private readonly Option<bool> _bufferedWrites = new("--buffered-writes")
+        {
+            Description = "The bookies' journals and entry logs write through the page cache instead of O_DIRECT [Standalone:DirectWrites=false]",
+        };
+        private readonly Option<bool> _grpcBookies = new("--grpc-bookies")
+        {
+            Description = "The broker reaches its in-process bookies over loopback gRPC instead of direct calls [Standalone:LocalBookieTransport=false]",
+        };
+
+        public Option<string?> ConfigFile { get; } = ConfigArguments.ConfigFileOption();
+
+        public Option<LogLevel> LogLevel { get; } = new("--log-level")
+        {
+            Description = "Minimum log level (stderr)", DefaultValueFactory = _ => Microsoft.Extensions.Logging.LogLevel.Warning,
+        };
+
+        public void AddTo(Command command)
+        {
+            foreach (Option option in new Option[] { ConfigFile, _dataDir, _port, _bindAddress, _metricsPort, LogLevel, _grpcBookies, _bufferedWrites })
+            {
+                command.Options.Add(option);
+            }
+        }
+
+        public ConfigOverrides Overrides(ParseResult parse) => new ConfigOverrides(parse)
+            .Set(_dataDir, $"{S.Standalone}:DataDir")
+            .Set(_port, $"{S.Standalone}:Port")
+            .Set(_bindAddress, $"{S.Standalone}:BindAddress")
+            .Set(_metricsPort, $"{S.Standalone}:MetricsPort")
+            .Set(_bufferedWrites, $"{S.Standalone}:DirectWrites", buffered => buffered ? "false" : "true")
+            .Set(_grpcBookies, $"{S.Standalone}:LocalBookieTransport", grpc => grpc ? "false" : "true");
     }
 }

@@ -1,48 +1,45 @@
 using System.CommandLine;
-using Pulsarish.Bookie.AutoRecovery;
-using Pulsarish.Bookie.Registration;
+using S = Pulsarish.Hosting.Configuration.ConfigurationSections;
 
 namespace Pulsarish.Cli;
 
 /// <summary>
-/// Command-line options of a bookie's cluster membership and of AutoRecovery (<c>--metadata-url</c>, <c>--rack</c>,
-/// <c>--autorecovery</c>, delays), shared by <c>pulsarish bookie</c> and <c>pulsarish autorecovery</c>.
+/// Command-line flags of a bookie's cluster membership and of AutoRecovery (<c>--metadata-url</c>, <c>--rack</c>,
+/// <c>--autorecovery</c>, delays), shared by <c>pulsarish bookie</c> and <c>pulsarish autorecovery</c>; each sets the
+/// configuration key named in its description.
 /// </summary>
 public sealed class BookieMetadataArguments
 {
-    private readonly Option<string?> _metadataUrl = new("--metadata-url")
+    private readonly Option<string> _metadataUrl = new("--metadata-url")
     {
-        Description = "Metadata store (zk:host:port[/chroot], embedded:/dir, memory:); enables cookie, registration, GC",
+        Description = "Metadata store (zk:host:port[/chroot], embedded:/dir, memory:); enables cookie, registration, GC [Metadata:Url]",
     };
-    private readonly Option<string> _rack = new("--rack") { Description = "Rack announced for rack-aware placement (/region/rack)", DefaultValueFactory = _ => "" };
-    private readonly Option<bool?> _autoRecovery = new("--autorecovery") { Description = "Run AutoRecovery in the bookie (default: true with --metadata-url)" };
-    private readonly Option<int> _sessionTimeoutMs = new("--metadata-session-timeout-ms")
-    {
-        Description = "Metadata session timeout", DefaultValueFactory = _ => (int)Pulsarish.Metadata.MetadataStoreFactory.DefaultSessionTimeout.TotalMilliseconds,
-    };
-    private readonly Option<long> _gcIntervalMs = new("--gc-interval-ms") { Description = "Garbage collection interval", DefaultValueFactory = _ => 900_000 };
+    private readonly Option<string> _rack = new("--rack") { Description = "Rack announced for rack-aware placement (/region/rack) [Registration:Rack]" };
+    private readonly Option<bool> _autoRecovery = new("--autorecovery") { Description = "Run AutoRecovery in the bookie (default: true with a metadata URL) [Registration:AutoRecoveryEnabled]" };
+    private readonly Option<int> _sessionTimeoutMs = new("--metadata-session-timeout-ms") { Description = "Metadata session timeout [Metadata:SessionTimeout]" };
+    private readonly Option<long> _gcIntervalMs = new("--gc-interval-ms") { Description = "Garbage collection interval [Registration:GcInterval]" };
     private readonly Option<long> _lostBookieDelayMs = new("--lost-bookie-delay-ms")
     {
-        Description = "How long a bookie must be gone before its ledgers are re-replicated", DefaultValueFactory = _ => 30_000,
+        Description = "How long a bookie must be gone before its ledgers are re-replicated [AutoRecovery:LostBookieRecoveryDelay]",
     };
     private readonly Option<long> _checkIntervalMs = new("--periodic-check-interval-ms")
     {
-        Description = "Auditor's full check interval; 0 disables it", DefaultValueFactory = _ => 7L * 24 * 3600 * 1000,
+        Description = "Auditor's full check interval; 0 disables it [AutoRecovery:PeriodicCheckInterval]",
     };
     private readonly Option<long> _openLedgerGraceMs = new("--open-ledger-grace-ms")
     {
-        Description = "How long an open ledger's last fragment is left to its writer", DefaultValueFactory = _ => 30_000,
+        Description = "How long an open ledger's last fragment is left to its writer [AutoRecovery:OpenLedgerRereplicationGracePeriod]",
     };
     private readonly Option<int> _maxEntriesPerSecond = new("--replication-entries-per-second")
     {
-        Description = "Re-replication throttle per worker", DefaultValueFactory = _ => 10_000,
+        Description = "Re-replication throttle per worker [AutoRecovery:MaxEntriesPerSecond]",
     };
 
     private BookieMetadataArguments()
     {
     }
 
-    /// <summary>Adds the options to <paramref name="command"/> (bookie: with rack and in-bookie switch).</summary>
+    /// <summary>Adds the flags to <paramref name="command"/> (bookie: with rack, in-bookie switch and GC).</summary>
     public static BookieMetadataArguments AddTo(Command command, bool bookie)
     {
         var arguments = new BookieMetadataArguments();
@@ -61,41 +58,16 @@ public sealed class BookieMetadataArguments
         return arguments;
     }
 
-    /// <summary>The metadata URL given, or null.</summary>
-    public string? MetadataUrl(ParseResult parse) => parse.GetValue(_metadataUrl);
-
-    /// <summary>The bookie's registration settings, or null without <c>--metadata-url</c>.</summary>
-    public BookieRegistrationOptions? Registration(ParseResult parse)
-    {
-        string? url = parse.GetValue(_metadataUrl);
-        if (string.IsNullOrWhiteSpace(url))
-        {
-            return null;
-        }
-        return new BookieRegistrationOptions
-        {
-            MetadataUrl = url,
-            SessionTimeout = TimeSpan.FromMilliseconds(parse.GetValue(_sessionTimeoutMs)),
-            Rack = parse.GetValue(_rack) ?? "",
-            AutoRecoveryEnabled = parse.GetValue(_autoRecovery) ?? true,
-            GcInterval = TimeSpan.FromMilliseconds(parse.GetValue(_gcIntervalMs)),
-            AutoRecovery = AutoRecovery(parse),
-        };
-    }
-
-    /// <summary>AutoRecovery settings from the command line.</summary>
-    public AutoRecoveryOptions AutoRecovery(ParseResult parse)
-    {
-        long checkMs = parse.GetValue(_checkIntervalMs);
-        return new AutoRecoveryOptions
-        {
-            LostBookieRecoveryDelay = TimeSpan.FromMilliseconds(parse.GetValue(_lostBookieDelayMs)),
-            PeriodicCheckInterval = checkMs > 0 ? TimeSpan.FromMilliseconds(checkMs) : null,
-            OpenLedgerRereplicationGracePeriod = TimeSpan.FromMilliseconds(parse.GetValue(_openLedgerGraceMs)),
-            MaxEntriesPerSecond = parse.GetValue(_maxEntriesPerSecond),
-        };
-    }
-
-    /// <summary>Session timeout from the command line.</summary>
-    public TimeSpan SessionTimeout(ParseResult parse) => TimeSpan.FromMilliseconds(parse.GetValue(_sessionTimeoutMs));
+    /// <summary>Adds the keys of the flags given to <paramref name="overrides"/>.</summary>
+    public ConfigOverrides Overrides(ConfigOverrides overrides) => overrides
+        .Set(_metadataUrl, $"{S.Metadata}:Url")
+        .Set(_sessionTimeoutMs, $"{S.Metadata}:SessionTimeout", ms => ConfigOverrides.Millis(ms))
+        .Set(_rack, $"{S.Registration}:Rack")
+        .Set(_autoRecovery, $"{S.Registration}:AutoRecoveryEnabled")
+        .Set(_gcIntervalMs, $"{S.Registration}:GcInterval", ConfigOverrides.Millis)
+        .Set(_lostBookieDelayMs, $"{S.AutoRecovery}:LostBookieRecoveryDelay", ConfigOverrides.Millis)
+        // 0 disables the periodic check: an empty value binds the nullable interval to null.
+        .Set(_checkIntervalMs, $"{S.AutoRecovery}:PeriodicCheckInterval", ms => ms > 0 ? ConfigOverrides.Millis(ms) : "")
+        .Set(_openLedgerGraceMs, $"{S.AutoRecovery}:OpenLedgerRereplicationGracePeriod", ConfigOverrides.Millis)
+        .Set(_maxEntriesPerSecond, $"{S.AutoRecovery}:MaxEntriesPerSecond");
 }
