@@ -43,6 +43,8 @@ public static class AutoRecoveryCommand
 
         public Option<string?> ConfigFile { get; } = ConfigArguments.ConfigFileOption();
 
+        public Option<string[]> SetKeys { get; } = ConfigArguments.SetOption();
+
         public Option<string?> Id { get; } = new("--id") { Description = "Candidate/worker id (default: autorecovery-PID)" };
 
         public Option<int?> MetricsPort { get; } = new("--metrics-port") { Description = "HTTP port of /metrics on 127.0.0.1 (off by default)" };
@@ -55,12 +57,13 @@ public static class AutoRecoveryCommand
         public void AddTo(Command command)
         {
             command.Options.Add(ConfigFile);
+            command.Options.Add(SetKeys);
             command.Options.Add(Id);
             command.Options.Add(MetricsPort);
             command.Options.Add(LogLevel);
             _metadata = BookieMetadataArguments.AddTo(command, bookie: false);
         }
 
-        public ConfigOverrides Overrides(ParseResult parse) => _metadata!.Overrides(new ConfigOverrides(parse));
+        public ConfigOverrides Overrides(ParseResult parse) => _metadata!.Overrides(new ConfigOverrides(parse).SetAll(SetKeys));
     }
 }

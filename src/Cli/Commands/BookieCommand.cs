@@ -79,6 +79,8 @@ public static class BookieCommand
 
         public Option<string?> ConfigFile { get; } = ConfigArguments.ConfigFileOption();
 
+        public Option<string[]> SetKeys { get; } = ConfigArguments.SetOption();
+
         public Option<LogLevel> LogLevel { get; } = new("--log-level")
         {
             Description = "Minimum log level (stderr)", DefaultValueFactory = _ => Microsoft.Extensions.Logging.LogLevel.Information,
@@ -88,7 +90,7 @@ public static class BookieCommand
         {
             foreach (Option option in new Option[]
             {
-                ConfigFile, _journalDir, _ledgersDir, _indexDir, _port, _bindAddress, _bookieId, _maxEntryBytes,
+                ConfigFile, SetKeys, _journalDir, _ledgersDir, _indexDir, _port, _bindAddress, _bookieId, _maxEntryBytes,
                 _groupWaitMicros, _maxGroupBytes, _bufferedWrites, _metricsPort, LogLevel,
             })
             {
@@ -98,7 +100,7 @@ public static class BookieCommand
             _metadata = BookieMetadataArguments.AddTo(command, bookie: true);
         }
 
-        public ConfigOverrides Overrides(ParseResult parse) => _metadata!.Overrides(new ConfigOverrides(parse)
+        public ConfigOverrides Overrides(ParseResult parse) => _metadata!.Overrides(new ConfigOverrides(parse).SetAll(SetKeys)
             .Set(_journalDir, $"{S.Bookie}:JournalDir")
             .Set(_ledgersDir, $"{S.Bookie}:LedgersDir")
             .Set(_indexDir, $"{S.Bookie}:IndexDir")

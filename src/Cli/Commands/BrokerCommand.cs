@@ -57,6 +57,8 @@ public static class BrokerCommand
 
         public Option<string?> ConfigFile { get; } = ConfigArguments.ConfigFileOption();
 
+        public Option<string[]> SetKeys { get; } = ConfigArguments.SetOption();
+
         public Option<LogLevel> LogLevel { get; } = new("--log-level")
         {
             Description = "Minimum log level (stderr)", DefaultValueFactory = _ => Microsoft.Extensions.Logging.LogLevel.Information,
@@ -66,7 +68,7 @@ public static class BrokerCommand
         {
             foreach (Option option in new Option[]
             {
-                ConfigFile, _metadataUrl, _brokerId, _bindAddress, _port, _httpPort, _advertised, _sessionTimeoutMs, _bundles,
+                ConfigFile, SetKeys, _metadataUrl, _brokerId, _bindAddress, _port, _httpPort, _advertised, _sessionTimeoutMs, _bundles,
                 _ensemble, _writeQuorum, _ackQuorum, LogLevel,
             })
             {
@@ -74,7 +76,7 @@ public static class BrokerCommand
             }
         }
 
-        public ConfigOverrides Overrides(ParseResult parse) => new ConfigOverrides(parse)
+        public ConfigOverrides Overrides(ParseResult parse) => new ConfigOverrides(parse).SetAll(SetKeys)
             .Set(_metadataUrl, $"{S.Metadata}:Url")
             .Set(_sessionTimeoutMs, $"{S.Metadata}:SessionTimeout", ms => ConfigOverrides.Millis(ms))
             .Set(_brokerId, $"{S.Broker}:BrokerId")

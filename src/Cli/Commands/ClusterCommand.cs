@@ -86,18 +86,20 @@ public static class ClusterCommand
 
         public Option<string?> ConfigFile { get; } = ConfigArguments.ConfigFileOption();
 
+        public Option<string[]> SetKeys { get; } = ConfigArguments.SetOption();
+
         public void AddTo(Command command)
         {
             foreach (Option option in new Option[]
             {
-                ConfigFile, _data, _zookeeper, _bookies, _brokers, _basePort, _maxRss, _tick, _session, _grace, _heartbeat, _backoff,
+                ConfigFile, SetKeys, _data, _zookeeper, _bookies, _brokers, _basePort, _maxRss, _tick, _session, _grace, _heartbeat, _backoff,
             })
             {
                 command.Options.Add(option);
             }
         }
 
-        public ConfigOverrides Overrides(ParseResult parse) => new ConfigOverrides(parse)
+        public ConfigOverrides Overrides(ParseResult parse) => new ConfigOverrides(parse).SetAll(SetKeys)
             .Set(_data, "Supervisor:DataDir")
             .Set(_zookeeper, "Supervisor:ZooKeeper")
             .Set(_bookies, "Supervisor:Bookies")

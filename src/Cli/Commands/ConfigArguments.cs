@@ -16,6 +16,13 @@ public static class ConfigArguments
         Description = "JSON configuration file (deploy/conf/*.json); PULSARISH_Section__Key variables and flags override it",
     };
 
+    /// <summary>A new <c>--set Section:Key=Value</c> option (repeatable): any configuration key from the command line.</summary>
+    public static Option<string[]> SetOption() => new("--set")
+    {
+        Description = "Set any configuration key, e.g. --set LedgerClient:AddTimeout=00:00:05 (repeatable; named flags win)",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
     /// <summary>The configuration for <paramref name="configFile"/> and the flags' overrides; warns about unknown keys.</summary>
     public static PulsarishConfiguration Build(string? configFile, IReadOnlyDictionary<string, string?> overrides)
     {

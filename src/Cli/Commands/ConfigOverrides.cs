@@ -29,6 +29,27 @@ public sealed class ConfigOverrides : Dictionary<string, string?>
         return this;
     }
 
+    /// <summary>
+    /// Sets every <c>Section:Key=Value</c> of <c>--set</c> (repeatable): any key from the command line. Named flags
+    /// applied after it win over it.
+    /// </summary>
+    public ConfigOverrides SetAll(Option<string[]> option)
+    {
+        foreach (string assignment in _parse.GetValue(option) ?? [])
+        {
+            int equals = assignment.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0)
+            {
+                throw new Pulsarish.Hosting.Configuration.InvalidConfigurationException(
+                    $"--set {assignment}: expected Section:Key=Value (e.g. LedgerClient:AddTimeout=00:00:05)");
+            }
+
+            this[assignment[..equals].Trim()] = assignment[(equals + 1)..];
+        }
+
+        return this;
+    }
+
     /// <summary>Milliseconds as a configuration TimeSpan ("hh:mm:ss.fff").</summary>
     public static string Millis(long milliseconds) => Invariant(TimeSpan.FromMilliseconds(milliseconds))!;
 

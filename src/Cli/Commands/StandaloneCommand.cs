@@ -58,6 +58,8 @@ public static class StandaloneCommand
 
         public Option<string?> ConfigFile { get; } = ConfigArguments.ConfigFileOption();
 
+        public Option<string[]> SetKeys { get; } = ConfigArguments.SetOption();
+
         public Option<LogLevel> LogLevel { get; } = new("--log-level")
         {
             Description = "Minimum log level (stderr)", DefaultValueFactory = _ => Microsoft.Extensions.Logging.LogLevel.Warning,
@@ -65,13 +67,13 @@ public static class StandaloneCommand
 
         public void AddTo(Command command)
         {
-            foreach (Option option in new Option[] { ConfigFile, _dataDir, _port, _bindAddress, _metricsPort, LogLevel, _grpcBookies, _bufferedWrites })
+            foreach (Option option in new Option[] { ConfigFile, SetKeys, _dataDir, _port, _bindAddress, _metricsPort, LogLevel, _grpcBookies, _bufferedWrites })
             {
                 command.Options.Add(option);
             }
         }
 
-        public ConfigOverrides Overrides(ParseResult parse) => new ConfigOverrides(parse)
+        public ConfigOverrides Overrides(ParseResult parse) => new ConfigOverrides(parse).SetAll(SetKeys)
             .Set(_dataDir, $"{S.Standalone}:DataDir")
             .Set(_port, $"{S.Standalone}:Port")
             .Set(_bindAddress, $"{S.Standalone}:BindAddress")
