@@ -131,6 +131,49 @@ public sealed class ConfigurationTests
         }
     }
 
+    [TestCase("broker", "Broker:AdvertisedAddress", "Ownership:BrokerId", "Ownership:AdvertisedAddress", "Ownership:BundlesPerNamespace")]
+    [TestCase("bookie", "Storage:JournalDir", "Storage:LedgersDir", "Storage:IndexDir", "Storage:MaxGroupWait", "Storage:MaxGroupBytes",
+        "Storage:DirectWrites", "Storage:MaxEntryBytes", "Storage:WriteCacheMaxBytes", "Registration:MetadataUrl", "Registration:SessionTimeout")]
+    public async Task SampleFileListsEveryKeyOfItsComponentWithItsDefault(string component, params string[] derived)
+    {
+        string path = SampleConfig(component + ".json");
+        // Defaults, plus what a sample sets because it has no default: the metadata URL and the bookie's directories.
+        string[] required = component == "bookie"
+            ? ["--journal-dir", "/j", "--ledgers-dir", "/l", "--index-dir", "/i"]
+            : ["--metadata-url", "zk:127.0.0.1:2181"];
+        var effective = await ShowAsync(null, ["--component", component, .. required]);
+        using var sample = JsonDocument.Parse(File.ReadAllText(path),
+            new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        string text = File.ReadAllText(path);
+        foreach (var section in effective.EnumerateObject())
+        {
+            foreach (var key in section.Value.EnumerateObject())
+            {
+                string name = $"{section.Name}:{key.Name}";
+                if (derived.Contains(name))
+                {
+                    continue;
+                }
+
+                if (key.Value.ValueKind == JsonValueKind.Null)
+                {
+                    // Unset by default: shown commented out with an example value.
+                    Assert.That(text, Does.Contain($"// \"{key.Name}\":"), name);
+                    continue;
+                }
+
+                JsonElement value = default;
+                Assert.That(sample.RootElement.TryGetProperty(section.Name, out var sampleSection)
+                    && sampleSection.TryGetProperty(key.Name, out value), Is.True, $"{name} missing from {path}");
+                bool machineSpecific = name is "Metadata:Url" or "Bookie:JournalDir" or "Bookie:LedgersDir" or "Bookie:IndexDir";
+                if (!machineSpecific)
+                {
+                    Assert.That(value.ToString(), Is.EqualTo(key.Value.ToString()), $"{name}: the sample shows the default");
+                }
+            }
+        }
+    }
+
     [Test]
     public void ConfigShowMasksSecrets()
     {
