@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Pulsarish.Bookie;
 using Pulsarish.Bookie.Storage;
 using Pulsarish.Broker;
+using Pulsarish.Metadata;
 
 namespace Pulsarish.Hosting.Configuration;
 
@@ -72,6 +73,10 @@ public static class OptionsValidation
                 return Keyed(section, storage.GetType(), new StorageOptionsValidator().Validate(section, storage));
             case BrokerOptions broker:
                 return BrokerQuorums(section, broker);
+            case StandaloneOptions standalone:
+                return StandaloneQuorums(section, standalone);
+            case MetadataOptions metadata:
+                return MetadataUrl(section, metadata);
             default:
                 return [];
         }
@@ -91,6 +96,38 @@ public static class OptionsValidation
             yield return $"{section}:{nameof(o.ManagedLedgerDefaultWriteQuorum)} must be between " +
                 $"{section}:{nameof(o.ManagedLedgerDefaultAckQuorum)} ({o.ManagedLedgerDefaultAckQuorum}) and " +
                 $"{section}:{nameof(o.ManagedLedgerDefaultEnsembleSize)} ({o.ManagedLedgerDefaultEnsembleSize}), was {o.ManagedLedgerDefaultWriteQuorum}";
+        }
+    }
+
+    /// <summary>Bookies ≥ E ≥ Qw ≥ Qa of public/default.</summary>
+    private static IEnumerable<string> StandaloneQuorums(string section, StandaloneOptions o)
+    {
+        if (o.AckQuorum > o.WriteQuorum)
+        {
+            yield return $"{section}:{nameof(o.AckQuorum)} must be between 1 and {section}:{nameof(o.WriteQuorum)} ({o.WriteQuorum}), was {o.AckQuorum}";
+        }
+
+        if (o.WriteQuorum > o.EnsembleSize)
+        {
+            yield return $"{section}:{nameof(o.WriteQuorum)} must be at most {section}:{nameof(o.EnsembleSize)} ({o.EnsembleSize}), was {o.WriteQuorum}";
+        }
+
+        if (o.EnsembleSize > o.Bookies)
+        {
+            yield return $"{section}:{nameof(o.EnsembleSize)} must be at most {section}:{nameof(o.Bookies)} ({o.Bookies}), was {o.EnsembleSize}";
+        }
+    }
+
+    /// <summary>The schemes <see cref="MetadataStoreFactory"/> opens; an empty URL is the caller's to judge.</summary>
+    private static IEnumerable<string> MetadataUrl(string section, MetadataOptions o)
+    {
+        string url = o.Url;
+        if (url.Length > 0
+            && !url.StartsWith(MetadataStoreFactory.ZooKeeperScheme, StringComparison.OrdinalIgnoreCase)
+            && !url.StartsWith(MetadataStoreFactory.EmbeddedScheme, StringComparison.OrdinalIgnoreCase)
+            && !url.Equals(MetadataStoreFactory.MemoryScheme, StringComparison.OrdinalIgnoreCase))
+        {
+            yield return $"{section}:{nameof(o.Url)} must be zk:host:port[,host:port][/chroot], embedded:/dir or memory:, was '{url}'";
         }
     }
 
