@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 namespace Pulsarish.Broker;
 
 /// <summary>
@@ -13,9 +14,11 @@ public sealed class BrokerOptions
     public string AdvertisedAddress { get; set; } = "127.0.0.1:6650";
 
     /// <summary>managedLedgerMaxEntriesPerLedger = 50000: roll over after this many entries.</summary>
+    [Range(typeof(long), "1", "9223372036854775807")]
     public long ManagedLedgerMaxEntriesPerLedger { get; set; } = 50_000;
 
     /// <summary>managedLedgerMaxSizePerLedgerMbytes = 2048: roll over after this many payload bytes.</summary>
+    [Range(typeof(long), "1", "9223372036854775807")]
     public long ManagedLedgerMaxSizePerLedgerBytes { get; set; } = 2048L * 1024 * 1024;
 
     /// <summary>managedLedgerMinLedgerRolloverTimeMinutes = 10: no size/entry roll-over of a younger ledger.</summary>
@@ -25,21 +28,26 @@ public sealed class BrokerOptions
     public TimeSpan ManagedLedgerMaxLedgerRolloverTime { get; set; } = TimeSpan.FromMinutes(240);
 
     /// <summary>managedLedgerDefaultEnsembleSize = 2 (namespace persistence policy default).</summary>
+    [Range(1, 1024)]
     public int ManagedLedgerDefaultEnsembleSize { get; set; } = 2;
 
     /// <summary>managedLedgerDefaultWriteQuorum = 2.</summary>
+    [Range(1, 1024)]
     public int ManagedLedgerDefaultWriteQuorum { get; set; } = 2;
 
     /// <summary>managedLedgerDefaultAckQuorum = 2.</summary>
+    [Range(1, 1024)]
     public int ManagedLedgerDefaultAckQuorum { get; set; } = 2;
 
     /// <summary>
     /// Bound of the broker-wide tail cache of recent entries (Pulsar's managedLedgerCacheSizeMB defaults to 20% of
     /// direct memory; here a fixed 64 MiB).
     /// </summary>
+    [Range(typeof(long), "0", "9223372036854775807")]
     public long ManagedLedgerCacheSizeBytes { get; set; } = 64L * 1024 * 1024;
 
     /// <summary>managedLedgerCursorMaxEntriesPerLedger = 50000: snapshots per cursor ledger before it is replaced.</summary>
+    [Range(typeof(long), "1", "9223372036854775807")]
     public long ManagedCursorMaxEntriesPerLedger { get; set; } = 50_000;
 
     /// <summary>
@@ -50,12 +58,15 @@ public sealed class BrokerOptions
     public TimeSpan CursorPersistInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>managedLedgerMaxUnackedRangesToPersist = 10000: individually deleted ranges kept in a snapshot.</summary>
+    [Range(1, int.MaxValue)]
     public int MaxUnackedRangesToPersist { get; set; } = 10_000;
 
     /// <summary>maxMessageSize = 5 MiB: largest stored entry (a serialized batch).</summary>
+    [Range(1, int.MaxValue)]
     public int MaxMessageSizeBytes { get; set; } = 5 * 1024 * 1024;
 
     /// <summary>defaultNumberOfNamespaceBundles = 4.</summary>
+    [Range(1, 1024)]
     public int DefaultNumberOfNamespaceBundles { get; set; } = 4;
 
     /// <summary>allowAutoTopicCreation = true (default of the namespace policy).</summary>
@@ -80,12 +91,14 @@ public sealed class BrokerOptions
     public TimeSpan RetentionCheckInterval { get; set; } = TimeSpan.FromSeconds(120);
 
     /// <summary>maxPendingPublishRequestsPerConnection = 1000, applied per producer.</summary>
+    [Range(1, int.MaxValue)]
     public int MaxPendingMessagesPerProducer { get; set; } = 1000;
 
     /// <summary>
     /// maxMessagePublishBufferSizeInMB (Pulsar: half the direct memory; here 256 MiB): bytes of sends accepted and not
     /// yet persisted, broker-wide. Beyond it sends fail with ProducerQueueFull.
     /// </summary>
+    [Range(typeof(long), "1", "9223372036854775807")]
     public long MaxPublishBufferBytes { get; set; } = 256L * 1024 * 1024;
 
     /// <summary>
@@ -97,24 +110,30 @@ public sealed class BrokerOptions
     /// brokerDeduplicationMaxNumberOfProducers = 10000: producer names tracked per topic; beyond it the least recently
     /// used name is forgotten (its re-sends are then no longer recognised).
     /// </summary>
+    [Range(1, int.MaxValue)]
     public int DeduplicationMaxProducers { get; set; } = 10_000;
 
     /// <summary>brokerDeduplicationEntriesInterval = 1000: entries between two de-duplication snapshots.</summary>
+    [Range(1, int.MaxValue)]
     public int DeduplicationSnapshotEntriesInterval { get; set; } = 1000;
 
     /// <summary>dispatcherMaxReadBatchSize = 100: entries of one dispatcher read.</summary>
+    [Range(1, int.MaxValue)]
     public int DispatcherMaxReadBatchSize { get; set; } = 100;
 
     /// <summary>
     /// maxUnackedMessagesPerConsumer = 50000, counted in entries: a consumer holding this many unacknowledged entries
     /// gets nothing more until it acknowledges (bounds the broker's pending-ack state).
     /// </summary>
+    [Range(1, int.MaxValue)]
     public int MaxUnackedEntriesPerConsumer { get; set; } = 50_000;
 
     /// <summary>subscriptionKeySharedConsistentHashingReplicaPoints = 100.</summary>
+    [Range(1, int.MaxValue)]
     public int KeySharedReplicaPoints { get; set; } = 100;
 
     /// <summary>Messages buffered by a <see cref="Dispatch.ChannelConsumerSink"/> (receiverQueueSize = 1000, doubled).</summary>
+    [Range(1, int.MaxValue)]
     public int ConsumerSinkCapacity { get; set; } = 2000;
 
     /// <summary>Period of the ack-timeout check of consumers that asked for one (Pulsar's tick time, 1 s).</summary>

@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace Pulsarish.Cli;
 
-/// <summary>Entry point of the `pulsarish` executable: one subcommand group per file (BookieCommand, PerfCommand, …).</summary>
+/// <summary>Entry point of the `pulsarish` executable: one subcommand group per file: Commands/ (servers, produce, consume, config), Perf/, Shell/ (bookie shell), Admin/ (broker admin).</summary>
 public static class Program
 {
     /// <summary>How long a SIGTERM/Ctrl-C waits for a command (a bookie's graceful flush) before the process exits.</summary>
@@ -22,6 +22,7 @@ public static class Program
         root.Subcommands.Add(ProduceCommand.Create());
         root.Subcommands.Add(ConsumeCommand.Create());
         root.Subcommands.Add(HealthCommand.Create());
+        root.Subcommands.Add(ConfigCommand.Create());
         var config = new InvocationConfiguration { ProcessTerminationTimeout = ProcessTerminationTimeout };
         return await root.Parse(args).InvokeAsync(config);
     }

@@ -75,7 +75,7 @@ public sealed class StandaloneCluster : IAsyncDisposable
 
             registry = new BookieRegistry(store);
             // The broker reaches its own bookies without the network (BookKeeper's local transport).
-            ledgers = LedgerClient.Create(new LedgerMetadataStore(store), registry, new LedgerClientOptions(), loggerFactory,
+            ledgers = LedgerClient.Create(new LedgerMetadataStore(store), registry, options.LedgerClient, loggerFactory,
                 options.LocalBookieTransport ? bookies.ConvertAll(b => b.Server.Local) : null);
             await EnsureNamespaceAsync(store, options, loggerFactory, ct).ConfigureAwait(false);
             var broker = await StartBrokerAsync(options, options.Port, store, ledgers, ct).ConfigureAwait(false);

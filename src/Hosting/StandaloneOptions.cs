@@ -1,5 +1,7 @@
+using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Logging;
 using Pulsarish.Broker;
+using Pulsarish.Ledgers;
 
 namespace Pulsarish.Hosting;
 
@@ -10,15 +12,18 @@ public sealed class StandaloneOptions
     public string DataDir { get; set; } = Path.Combine("data", "standalone");
 
     /// <summary>Broker gRPC port; 0 picks a free one. Pulsar: 6650.</summary>
+    [Range(0, 65535)]
     public int Port { get; set; } = 6650;
 
     /// <summary>Loopback by default.</summary>
     public string BindAddress { get; set; } = "127.0.0.1";
 
     /// <summary>HTTP port of the broker's <c>/metrics</c> (null: off).</summary>
+    [Range(0, 65535)]
     public int? MetricsPort { get; set; }
 
     /// <summary>In-process bookies.</summary>
+    [Range(1, 64)]
     public int Bookies { get; set; } = 3;
 
     /// <summary>
@@ -31,8 +36,11 @@ public sealed class StandaloneOptions
     public bool DirectWrites { get; set; } = true;
 
     /// <summary>Persistence of <c>public/default</c> when it is created: E, Qw, Qa.</summary>
+    [Range(1, 64)]
     public int EnsembleSize { get; set; } = 3;
+    [Range(1, 64)]
     public int WriteQuorum { get; set; } = 2;
+    [Range(1, 64)]
     public int AckQuorum { get; set; } = 2;
 
     /// <summary>
@@ -49,6 +57,9 @@ public sealed class StandaloneOptions
 
     /// <summary>Engine settings of the broker.</summary>
     public BrokerOptions Broker { get; set; } = new();
+
+    /// <summary>Settings of the broker's ledger client (add/read timeouts, pending adds, …).</summary>
+    public LedgerClientOptions LedgerClient { get; set; } = new();
 
     /// <summary>Logging of every component (null: warnings to the console).</summary>
     public Action<ILoggingBuilder>? ConfigureLogging { get; set; }

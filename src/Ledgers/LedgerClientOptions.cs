@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 namespace Pulsarish.Ledgers;
 
 /// <summary>
@@ -29,9 +30,11 @@ public sealed class LedgerClientOptions
     /// Adds in flight (sent, not yet complete) per ledger handle. Further adds wait, in call order, until earlier
     /// ones complete (back-pressure).
     /// </summary>
+    [Range(1, int.MaxValue)]
     public int MaxPendingAdds { get; set; } = 5000;
 
     /// <summary>Entries of one range read (and of recovery's rewrite) in flight at once.</summary>
+    [Range(1, int.MaxValue)]
     public int MaxOutstandingReads { get; set; } = 64;
 
     /// <summary>Verify each entry's CRC32C digest on read (writers always compute it; bookies verify it on add).</summary>
@@ -44,15 +47,18 @@ public sealed class LedgerClientOptions
     public TimeSpan BookieConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Adds queued for one bookie's add stream before further ones are failed with ERROR.</summary>
+    [Range(1, int.MaxValue)]
     public int MaxQueuedAddsPerBookie { get; set; } = 100_000;
 
     /// <summary>
     /// Adds one AddBatch message to a bookie carries at most. The writer of a bookie's stream puts every add queued
     /// while its previous write was in progress into the next message (no added delay), up to this many.
     /// </summary>
+    [Range(1, int.MaxValue)]
     public int MaxAddsPerBatchMessage { get; set; } = 512;
 
     /// <summary>Payload bytes after which an AddBatch message takes no further add (one add always fits).</summary>
+    [Range(1, int.MaxValue)]
     public int MaxBatchMessageBytes { get; set; } = 1024 * 1024;
 
     /// <summary>Throws <see cref="ArgumentException"/> on a setting out of range.</summary>

@@ -15,8 +15,11 @@ public static class PulsarishBinary
     public static string DotnetHost { get; } = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host
         && File.Exists(host) ? host : "dotnet";
 
-    /// <summary>A start info for <c>dotnet pulsarish.dll args…</c> with redirected stdout/stderr.</summary>
-    public static ProcessStartInfo StartInfo(IEnumerable<string> args)
+    /// <summary>
+    /// A start info for <c>dotnet pulsarish.dll args…</c> with redirected stdout/stderr and, when given, extra
+    /// environment variables (e.g. <c>PULSARISH_Broker__ManagedLedgerDefaultAckQuorum</c>).
+    /// </summary>
+    public static ProcessStartInfo StartInfo(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo(DotnetHost)
         {
@@ -34,6 +37,11 @@ public static class PulsarishBinary
 
         info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         info.Environment["DOTNET_NOLOGO"] = "1";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
+
         return info;
     }
 

@@ -35,9 +35,14 @@ public static class PulsarishCli
     }
 
     /// <summary>Runs a command to completion: exit code, stdout and stderr apart.</summary>
-    public static async Task<(int Code, string Output, string Error)> RunSeparatelyAsync(params string[] args)
+    public static Task<(int Code, string Output, string Error)> RunSeparatelyAsync(params string[] args)
+        => RunSeparatelyAsync(null, args);
+
+    /// <summary>Runs a command with extra environment variables to completion: exit code, stdout and stderr apart.</summary>
+    public static async Task<(int Code, string Output, string Error)> RunSeparatelyAsync(
+        IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
-        using var process = new Process { StartInfo = PulsarishBinary.StartInfo(args) };
+        using var process = new Process { StartInfo = PulsarishBinary.StartInfo(args, environment) };
         var output = new StringBuilder();
         var error = new StringBuilder();
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
@@ -63,9 +68,17 @@ public static class PulsarishCli
     }
 
     /// <summary>Starts a long-running command and waits for a stdout line starting with <paramref name="readyPrefix"/>.</summary>
-    public static async Task<(Process Process, StringBuilder Output)> StartAsync(string readyPrefix, params string[] args)
+    public static Task<(Process Process, StringBuilder Output)> StartAsync(string readyPrefix, params string[] args)
+        => StartAsync(readyPrefix, null, args);
+
+    /// <summary>
+    /// Starts a long-running command with extra environment variables and waits for a stdout line starting with
+    /// <paramref name="readyPrefix"/>.
+    /// </summary>
+    public static async Task<(Process Process, StringBuilder Output)> StartAsync(string readyPrefix,
+        IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
-        var process = new Process { StartInfo = PulsarishBinary.StartInfo(args) };
+        var process = new Process { StartInfo = PulsarishBinary.StartInfo(args, environment) };
         var output = new StringBuilder();
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         process.OutputDataReceived += (_, e) =>

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using Pulsarish.Ledgers;
 
 namespace Pulsarish.Bookie.AutoRecovery;
@@ -46,15 +47,18 @@ public sealed class AutoRecoveryOptions
     public TimeSpan TaskPollInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Ledgers one worker re-replicates at the same time. BookKeeper: <c>numReplicationWorkerThreads=1</c>.</summary>
+    [Range(1, int.MaxValue)]
     public int MaxConcurrentLedgers { get; set; } = 1;
 
     /// <summary>
     /// Entries copied per second by one worker (token bucket). BookKeeper: <c>replicationRateByBytes</c> (off by
     /// default); an entry rate keeps the setting independent of entry size.
     /// </summary>
+    [Range(1, int.MaxValue)]
     public int MaxEntriesPerSecond { get; set; } = 10_000;
 
     /// <summary>Entry copies (read + recovery add) in flight per fragment. BookKeeper: <c>rereplicationEntryBatchSize=10</c>.</summary>
+    [Range(1, int.MaxValue)]
     public int MaxEntriesInFlight { get; set; } = 10;
 
     /// <summary>Chooses replacement bookies (the ledger client's placement by default, rack-aware).</summary>

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Net;
 
 namespace Pulsarish.Broker.Server;
@@ -12,15 +13,18 @@ public sealed class BrokerServerOptions
     public string BindAddress { get; set; } = "127.0.0.1";
 
     /// <summary>gRPC port; 0 picks a free one. Pulsar: <c>brokerServicePort=6650</c>.</summary>
+    [Range(0, 65535)]
     public int Port { get; set; } = 6650;
 
     /// <summary>HTTP/1.1 port of <c>/metrics</c>; null disables it, 0 picks a free one. Pulsar: <c>webServicePort=8080</c>.</summary>
+    [Range(0, 65535)]
     public int? MetricsPort { get; set; }
 
     /// <summary>host:port that lookups answer (null: BindAddress and the bound port).</summary>
     public string? AdvertisedAddress { get; set; }
 
     /// <summary>Responses queued per Produce or Consume stream before the broker stops reading that stream.</summary>
+    [Range(1, int.MaxValue)]
     public int MaxQueuedResponsesPerStream { get; set; } = 1_000;
 
     /// <summary>How long a graceful stop waits for open calls before they are aborted.</summary>

@@ -32,63 +32,13 @@ public static class ClusterCommand
 
     private static Command Up()
     {
-        var defaults = new SupervisorOptions();
-        var data = DataOption();
-        var zookeeper = new Option<string>("--zookeeper")
+        var arguments = new UpArguments();
+        var command = new Command("up", "Start the cluster and supervise it until Ctrl-C, SIGTERM or 'cluster down'");
+        arguments.AddTo(command);
+        command.SetAction((parse, ct) => ConfigArguments.RunAsync(async () =>
         {
-            Description = "'auto' starts a ZooKeeper child; otherwise host:port[,host:port] of an existing ensemble",
-            DefaultValueFactory = _ => "auto",
-        };
-        var bookies = new Option<int>("--bookies") { Description = "Number of bookies", DefaultValueFactory = _ => defaults.Bookies };
-        var brokers = new Option<int>("--brokers") { Description = "Number of brokers", DefaultValueFactory = _ => defaults.Brokers };
-        var basePort = new Option<int?>("--base-port")
-        {
-            Description = "ZooKeeper on N, bookies on N+10+i, brokers on N+20+i (HTTP N+30+i); default 2181/3181/6650/8080",
-        };
-        var maxRss = new Option<int?>("--max-rss-mb") { Description = "Restart a child whose resident memory exceeds this" };
-        var tick = new Option<int>("--zk-tick-ms") { Description = "ZooKeeper tickTime", DefaultValueFactory = _ => defaults.ZooKeeperTickMillis };
-        var session = new Option<int>("--metadata-session-timeout-ms")
-        {
-            Description = "Session timeout of bookies and brokers",
-            DefaultValueFactory = _ => (int)defaults.MetadataSessionTimeout.TotalMilliseconds,
-        };
-        var grace = new Option<int>("--grace-period-ms")
-        {
-            Description = "Between SIGTERM and SIGKILL when stopping a child", DefaultValueFactory = _ => (int)defaults.GracePeriod.TotalMilliseconds,
-        };
-        var heartbeat = new Option<int>("--heartbeat-timeout-ms")
-        {
-            Description = "Restart a child silent for this long", DefaultValueFactory = _ => (int)defaults.HeartbeatTimeout.TotalMilliseconds,
-        };
-        var backoff = new Option<int>("--restart-backoff-ms")
-        {
-            Description = "First restart delay (doubles per crash)", DefaultValueFactory = _ => (int)defaults.InitialRestartBackoff.TotalMilliseconds,
-        };
-        var command = new Command("up", "Start the cluster and supervise it until Ctrl-C, SIGTERM or 'cluster down'")
-        {
-            data, zookeeper, bookies, brokers, basePort, maxRss, tick, session, grace, heartbeat, backoff,
-        };
-        command.SetAction(async (parse, ct) =>
-        {
-            var options = new SupervisorOptions
-            {
-                DataDir = parse.GetValue(data)!,
-                ZooKeeper = parse.GetValue(zookeeper)!,
-                Bookies = parse.GetValue(bookies),
-                Brokers = parse.GetValue(brokers),
-                BasePort = parse.GetValue(basePort),
-                MaxRssBytes = parse.GetValue(maxRss) is int mb ? mb * 1024L * 1024 : null,
-                ZooKeeperTickMillis = parse.GetValue(tick),
-                MetadataSessionTimeout = TimeSpan.FromMilliseconds(parse.GetValue(session)),
-                GracePeriod = TimeSpan.FromMilliseconds(parse.GetValue(grace)),
-                HeartbeatTimeout = TimeSpan.FromMilliseconds(parse.GetValue(heartbeat)),
-                InitialRestartBackoff = TimeSpan.FromMilliseconds(parse.GetValue(backoff)),
-            };
-            if (options.Bookies < 0 || options.Brokers < 0 || options.ZooKeeperTickMillis <= 0)
-            {
-                await Console.Error.WriteLineAsync("--bookies and --brokers must be ≥ 0 and --zk-tick-ms > 0");
-                return 2;
-            }
+            var settings = ConfigArguments.Build(parse.GetValue(arguments.ConfigFile), arguments.Overrides(parse)).Supervisor();
+            settings.EnsureValid();
             using var loggerFactory = LoggerFactory.Create(b => b
                 .AddSimpleConsole(c =>
                 {
@@ -98,7 +48,7 @@ public static class ClusterCommand
                 .AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace));
             try
             {
-                await new ClusterSupervisor(options, loggerFactory).RunAsync(ct);
+                await new ClusterSupervisor(settings.Supervisor, loggerFactory).RunAsync(ct);
                 return 0;
             }
             catch (Exception e) when (e is InvalidOperationException or TimeoutException or IOException)
@@ -106,8 +56,61 @@ public static class ClusterCommand
                 await Console.Error.WriteLineAsync($"cluster up failed: {e.Message}");
                 return 1;
             }
-        });
+        }));
         return command;
+    }
+
+    /// <summary>The flags of <c>cluster up</c> and the Supervisor keys they set.</summary>
+    public sealed class UpArguments : IComponentArguments
+    {
+        private readonly Option<string> _data = new("--data") { Description = "Cluster data directory [Supervisor:DataDir]" };
+        private readonly Option<string> _zookeeper = new("--zookeeper")
+        {
+            Description = "'auto' starts a ZooKeeper child; otherwise host:port[,host:port] of an existing ensemble [Supervisor:ZooKeeper]",
+        };
+        private readonly Option<int> _bookies = new("--bookies") { Description = "Number of bookies [Supervisor:Bookies]" };
+        private readonly Option<int> _brokers = new("--brokers") { Description = "Number of brokers [Supervisor:Brokers]" };
+        private readonly Option<int> _basePort = new("--base-port")
+        {
+            Description = "ZooKeeper on N, bookies on N+10+i, brokers on N+20+i (HTTP N+30+i); default 2181/3181/6650/8080 [Supervisor:BasePort]",
+        };
+        private readonly Option<int> _maxRss = new("--max-rss-mb") { Description = "Restart a child whose resident memory exceeds this [Supervisor:MaxRssBytes]" };
+        private readonly Option<int> _tick = new("--zk-tick-ms") { Description = "ZooKeeper tickTime [Supervisor:ZooKeeperTickMillis]" };
+        private readonly Option<int> _session = new("--metadata-session-timeout-ms")
+        {
+            Description = "Session timeout of bookies and brokers [Supervisor:MetadataSessionTimeout]",
+        };
+        private readonly Option<int> _grace = new("--grace-period-ms") { Description = "Between SIGTERM and SIGKILL when stopping a child [Supervisor:GracePeriod]" };
+        private readonly Option<int> _heartbeat = new("--heartbeat-timeout-ms") { Description = "Restart a child silent for this long [Supervisor:HeartbeatTimeout]" };
+        private readonly Option<int> _backoff = new("--restart-backoff-ms") { Description = "First restart delay (doubles per crash) [Supervisor:InitialRestartBackoff]" };
+
+        public Option<string?> ConfigFile { get; } = ConfigArguments.ConfigFileOption();
+
+        public Option<string[]> SetKeys { get; } = ConfigArguments.SetOption();
+
+        public void AddTo(Command command)
+        {
+            foreach (Option option in new Option[]
+            {
+                ConfigFile, SetKeys, _data, _zookeeper, _bookies, _brokers, _basePort, _maxRss, _tick, _session, _grace, _heartbeat, _backoff,
+            })
+            {
+                command.Options.Add(option);
+            }
+        }
+
+        public ConfigOverrides Overrides(ParseResult parse) => new ConfigOverrides(parse).SetAll(SetKeys)
+            .Set(_data, "Supervisor:DataDir")
+            .Set(_zookeeper, "Supervisor:ZooKeeper")
+            .Set(_bookies, "Supervisor:Bookies")
+            .Set(_brokers, "Supervisor:Brokers")
+            .Set(_basePort, "Supervisor:BasePort")
+            .Set(_maxRss, "Supervisor:MaxRssBytes", mb => (mb * 1024L * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .Set(_tick, "Supervisor:ZooKeeperTickMillis")
+            .Set(_session, "Supervisor:MetadataSessionTimeout", ms => ConfigOverrides.Millis(ms))
+            .Set(_grace, "Supervisor:GracePeriod", ms => ConfigOverrides.Millis(ms))
+            .Set(_heartbeat, "Supervisor:HeartbeatTimeout", ms => ConfigOverrides.Millis(ms))
+            .Set(_backoff, "Supervisor:InitialRestartBackoff", ms => ConfigOverrides.Millis(ms));
     }
 
     private static Command Down()
