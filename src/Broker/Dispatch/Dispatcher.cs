@@ -20,9 +20,6 @@ internal abstract class Dispatcher
 
     private readonly SemaphoreSlim _signal = new(0, 1);
     private readonly CancellationTokenSource _stop = new();
-    private readonly ManagedLedger _ml;
-    private readonly BrokerOptions _options;
-    private readonly ILogger _logger;
     private Task _loop = Task.CompletedTask;
     // Bumped by a reset (seek) and by stopping: a step that awaited meanwhile drops what it read.
     private long _epoch;
@@ -30,31 +27,23 @@ internal abstract class Dispatcher
     private bool _wasAtUnackedLimit;
     private bool _sinkRefused;
 
-    protected Dispatcher(Subscription subscription)
-    {
-        Subscription = subscription;
-        Lock = subscription.Gate;
-        Consumers = subscription.ConsumerList;
-        Cursor = subscription.Cursor;
-        Redelivery = subscription.Redelivery;
-        _ml = subscription.Ledger;
-        _options = subscription.Options;
-        _logger = subscription.Logger;
-    }
+    protected Dispatcher(Subscription subscription) => Subscription = subscription;
 
     protected Subscription Subscription { get; }
 
     /// <summary>The subscription's lock.</summary>
-    protected object Lock { get; }
+    protected object Lock => Subscription.Gate;
 
     /// <summary>The subscription's consumers in join order (under <see cref="Lock"/>).</summary>
-    protected List<Consumer> Consumers { get; }
+    protected List<Consumer> Consumers => Subscription.ConsumerList;
 
-    protected ManagedCursor Cursor { get; }
+    protected ManagedCursor Cursor => Subscription.Cursor;
 
-    protected RedeliveryTracker Redelivery { get; }
+    protected RedeliveryTracker Redelivery => Subscription.Redelivery;
 
-    protected ManagedLedger Ledger => _ml;
+    protected ManagedLedger Ledger => Subscription.Ledger;
+
+    private ILogger Logger => Subscription.Logger;
 
     /// <summary>
     /// Whether an entry that no consumer can take now is parked in the tracker so later entries (of other keys) pass
@@ -158,7 +147,7 @@ internal abstract class Dispatcher
             }
             catch (Exception ex)
             {
-                _logger.LogWarning(ex, "Dispatch of {Subscription} on {Topic} failed; retrying", Subscription.Name, Subscription.Topic);
+                Logger.LogWarning(ex, "Dispatch of {Subscription} on {Topic} failed; retrying", Subscription.Name, Subscription.Topic);
                 try
                 {
                     await Task.Delay(100, ct).ConfigureAwait(false);
@@ -203,7 +192,7 @@ internal abstract class Dispatcher
                 return false;
             }
             epoch = _epoch;
-            maxEntries = Math.Max(1, Math.Min(_options.DispatcherMaxReadBatchSize, permits));
+            maxEntries = Math.Max(1, Math.Min(Subscription.Options.DispatcherMaxReadBatchSize, permits));
             if (Redelivery.Count > 0)
             {
                 replay = new List<Position>(Math.Min(Redelivery.Count, maxEntries));
@@ -244,7 +233,7 @@ internal abstract class Dispatcher
             epoch = _epoch;
             readPosition = Cursor.FirstUnackedAtOrAfter(Cursor.ReadPosition);
         }
-        var entries = await _ml.ReadEntriesAsync(readPosition, maxEntries, ct).ConfigureAwait(false);
+        var entries = await Ledger.ReadEntriesAsync(readPosition, maxEntries, ct).ConfigureAwait(false);
         if (entries.Count == 0)
         {
             return false;
@@ -285,7 +274,7 @@ internal abstract class Dispatcher
             }
             if (handled is { } last)
             {
-                Cursor.ReadPosition = _ml.GetNextValidPosition(last);
+                Cursor.ReadPosition = Ledger.GetNextValidPosition(last);
                 return true;
             }
             return false;
@@ -300,7 +289,7 @@ internal abstract class Dispatcher
         {
             try
             {
-                entries.Add(await _ml.ReadEntryAsync(position, ct).ConfigureAwait(false));
+                entries.Add(await Ledger.ReadEntryAsync(position, ct).ConfigureAwait(false));
             }
             catch (InvalidMessageIdException)
             {
@@ -371,7 +360,7 @@ internal abstract class Dispatcher
         }
         catch (CorruptDataException ex)
         {
-            _logger.LogError("Skipping undecodable entry {Position} of {Topic}: {Error}", entry.Position, Subscription.Topic, ex.Message);
+            Logger.LogError("Skipping undecodable entry {Position} of {Topic}: {Error}", entry.Position, Subscription.Topic, ex.Message);
             Cursor.AcknowledgeIndividual(entry.Position);
             return DeliverResult.Delivered;
         }
@@ -412,7 +401,7 @@ internal abstract class Dispatcher
                     _sinkRefused = true;
                     return DeliverResult.Blocked;
                 }
-                _logger.LogDebug("Sink of {Consumer} refused part of {Position}; it stays pending until redelivered", consumer, position);
+                Logger.LogDebug("Sink of {Consumer} refused part of {Position}; it stays pending until redelivered", consumer, position);
             }
             sent++;
         }
