@@ -432,7 +432,8 @@ public sealed class Subscription
         }
         else if (!Ledger.IsValidEntry(target) && target != end)
         {
-            target = Ledger.GetNextValidPosition(new Position(target.LedgerId, target.EntryId - 1));
+            // Not a stored entry (wire input): the next one; an entry id below 0 stands for the start of its ledger.
+            target = Ledger.GetNextValidPosition(new Position(target.LedgerId, Math.Max(target.EntryId, 0) - 1));
         }
         ResetTo(target);
         return Task.CompletedTask;
