@@ -21,6 +21,7 @@ internal abstract class Dispatcher
     private readonly SemaphoreSlim _signal = new(0, 1);
     private readonly CancellationTokenSource _stop = new();
     private Task _loop = Task.CompletedTask;
+    private int _started;
     // Bumped by a reset (seek) and by stopping: a step that awaited meanwhile drops what it read.
     private long _epoch;
     private bool _stopped;
@@ -63,7 +64,14 @@ internal abstract class Dispatcher
     /// <summary>Whether a pass over the entries to redeliver tries <paramref name="position"/> now.</summary>
     protected virtual bool MayReplayNowLocked(Position position) => true;
 
-    internal void Start() => _loop = Task.Run(DispatchLoopAsync);
+    /// <summary>Starts the loop once (the topic starts the first dispatcher, a change of type the next ones).</summary>
+    internal void Start()
+    {
+        if (Interlocked.Exchange(ref _started, 1) == 0)
+        {
+            _loop = Task.Run(DispatchLoopAsync);
+        }
+    }
 
     /// <summary>Wakes the loop (new entries, permits, redeliveries).</summary>
     internal void Signal()
