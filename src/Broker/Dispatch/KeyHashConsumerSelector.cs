@@ -1,5 +1,4 @@
 using System.Text;
-using Pulsarish.Broker.Topics;
 
 namespace Pulsarish.Broker.Dispatch;
 
@@ -9,13 +8,12 @@ namespace Pulsarish.Broker.Dispatch;
 /// key's hash, so the same key always reaches the same consumer while the membership is unchanged, and a join or
 /// leave moves only the keys of the affected arcs. Messages without a key use the empty key.
 /// </summary>
-internal sealed class KeyHashConsumerSelector(int replicaPoints) : IConsumerSelector
+internal sealed class KeyHashConsumerSelector(int replicaPoints)
 {
     private uint[] _points = Array.Empty<uint>();
     private Consumer[] _owners = Array.Empty<Consumer>();
 
-    public bool ParksBlockedEntries => true;
-
+    /// <summary>Rebuilds the ring for <paramref name="consumers"/> (under the subscription's lock).</summary>
     public void ConsumersChanged(IReadOnlyList<Consumer> consumers)
     {
         var ring = new List<(uint Hash, Consumer Owner)>(consumers.Count * replicaPoints);
@@ -49,8 +47,6 @@ internal sealed class KeyHashConsumerSelector(int replicaPoints) : IConsumerSele
         }
         return _owners[index == _points.Length ? 0 : index];
     }
-
-    public Consumer? Select(string key, Position position) => Owner(key) is { CanReceive: true } owner ? owner : null;
 
     /// <summary>32-bit FNV-1a over the UTF-8 bytes, finished with a murmur3 avalanche.</summary>
     internal static uint Hash(string key)

@@ -1,62 +1,45 @@
 using Microsoft.Extensions.Logging;
 using Pulsarish.Broker.Errors;
 using Pulsarish.Broker.Topics;
-using Pulsarish.Protocol.Errors;
 using Pulsarish.Protocol.Broker;
 
 namespace Pulsarish.Broker.Dispatch;
 
 /// <summary>
-/// A named durable subscription of a topic: a <see cref="ManagedCursor"/>, its consumers, and the dispatcher that
-/// pushes entries to them. One dispatch loop per subscription reads from the cursor's read position (tail cache or
-/// bookies) and hands each entry to the consumer its type selects (Exclusive/Failover: the active consumer; Shared:
-/// round-robin by permits; Key_Shared: by key hash), spending permits. Entries to redeliver (negative acks, ack
-/// timeouts, consumers that left, failover switches) are replayed before new ones. Thread-safe: one lock guards the
-/// consumers and pending state; the loop never holds it across an await.
+/// A named durable subscription of a topic: a <see cref="ManagedCursor"/>, its consumers, their acknowledgements
+/// (individual, cumulative, batch index), seek and reset, and the <see cref="Dispatcher"/> of its type that pushes
+/// entries to the consumers (<see cref="SingleActiveConsumerDispatcher"/> for Exclusive and Failover,
+/// <see cref="SharedDispatcher"/>, <see cref="KeySharedDispatcher"/>). Entries to redeliver (negative acks, ack
+/// timeouts, consumers that left, failover switches) are kept by its <see cref="RedeliveryTracker"/>. Thread-safe: one
+/// lock guards the consumers, their pending entries and the tracker; the dispatcher never holds it across an await.
 /// </summary>
 public sealed class Subscription
 {
     /// <summary>Bound of entries parked for redelivery before the dispatcher stops reading new ones.</summary>
-    public const int MaxReplayEntries = 10_000;
-
-    private enum DeliverResult { Delivered, Blocked }
+    public const int MaxReplayEntries = RedeliveryTracker.MaxEntries;
 
     private static long s_nextConsumerId;
 
     private readonly object _lock = new();
-    private readonly ManagedLedger _ml;
-    private readonly BrokerOptions _options;
-    private readonly ILogger _logger;
-    private readonly int _partitionIndex;
     private readonly List<Consumer> _consumers = new();
-    private readonly SortedSet<Position> _replay = new();
-    private readonly Dictionary<Position, int> _redeliveryCounts = new();
-    // Key of each entry parked by Key_Shared, so a replay pass only picks entries whose consumer has permits.
-    private readonly Dictionary<Position, string> _parkedKeys = new();
-    private readonly SemaphoreSlim _signal = new(0, 1);
-    private readonly CancellationTokenSource _stop = new();
-    private IConsumerSelector _selector;
+    private readonly RedeliveryTracker _redelivery = new();
+    private Dispatcher _dispatcher;
     private SubscriptionType _type;
-    private Task _loop = Task.CompletedTask;
-    private long _epoch;
     private bool _closed;
-    private bool _wasAtUnackedLimit;
-    private bool _sinkRefused;
     private long _messagesOut;
     private long _bytesOut;
-    private long _messagesRedelivered;
 
     internal Subscription(string topic, ManagedCursor cursor, ManagedLedger ml, SubscriptionType type, int partitionIndex,
         BrokerOptions options, ILogger logger)
     {
         Topic = topic;
         Cursor = cursor;
-        _ml = ml;
+        Ledger = ml;
         _type = type;
-        _partitionIndex = partitionIndex;
-        _options = options;
-        _logger = logger;
-        _selector = CreateSelector(type);
+        PartitionIndex = partitionIndex;
+        Options = options;
+        Logger = logger;
+        _dispatcher = CreateDispatcher(type);
     }
 
     public string Topic { get; }
@@ -68,6 +51,15 @@ public sealed class Subscription
 
     public int ConsumerCount { get { lock (_lock) { return _consumers.Count; } } }
 
+    // What the dispatcher shares with its subscription.
+    internal object Gate => _lock;
+    internal List<Consumer> ConsumerList => _consumers;
+    internal RedeliveryTracker Redelivery => _redelivery;
+    internal ManagedLedger Ledger { get; }
+    internal BrokerOptions Options { get; }
+    internal ILogger Logger { get; }
+    internal int PartitionIndex { get; }
+
     internal T Read<T>(Consumer consumer, Func<Consumer, T> read)
     {
         lock (_lock)
@@ -76,28 +68,23 @@ public sealed class Subscription
         }
     }
 
-    private IConsumerSelector CreateSelector(SubscriptionType type) => type switch
+    private Dispatcher CreateDispatcher(SubscriptionType type) => type switch
     {
-        SubscriptionType.Shared => new RoundRobinConsumerSelector(),
-        SubscriptionType.KeyShared => new KeyHashConsumerSelector(_options.KeySharedReplicaPoints),
-        _ => new SingleActiveConsumerSelector(_partitionIndex),
+        SubscriptionType.Shared => new SharedDispatcher(this),
+        SubscriptionType.KeyShared => new KeySharedDispatcher(this, Options.KeySharedReplicaPoints),
+        _ => new SingleActiveConsumerDispatcher(this, type),
     };
 
-    internal void Start() => _loop = Task.Run(DispatchLoopAsync);
+    internal void Start() => Volatile.Read(ref _dispatcher).Start();
 
     /// <summary>Wakes the dispatcher (new entries, permits, redeliveries).</summary>
-    public void Signal()
+    public void Signal() => Volatile.Read(ref _dispatcher).Signal();
+
+    /// <summary>The dispatcher counts what it delivered (stats).</summary>
+    internal void CountDispatchedLocked(int messages, int bytes)
     {
-        if (_signal.CurrentCount == 0)
-        {
-            try
-            {
-                _signal.Release();
-            }
-            catch (SemaphoreFullException)
-            {
-            }
-        }
+        _messagesOut += messages;
+        _bytesOut += bytes;
     }
 
     // ---- consumers ----
@@ -105,6 +92,7 @@ public sealed class Subscription
     internal Consumer AddConsumer(SubscribeOptions options, IConsumerSink sink)
     {
         Consumer consumer;
+        Dispatcher? replaced = null;
         lock (_lock)
         {
             if (_closed)
@@ -124,21 +112,25 @@ public sealed class Subscription
             }
             else if (options.Type != _type)
             {
+                // No consumer left: the subscription takes the new type's dispatcher; entries to redeliver stay.
                 _type = options.Type;
-                _selector = CreateSelector(_type);
+                replaced = _dispatcher;
+                replaced.StopLocked();
+                Volatile.Write(ref _dispatcher, CreateDispatcher(_type));
+                _dispatcher.Start();
             }
             long id = Interlocked.Increment(ref s_nextConsumerId);
             string name = string.IsNullOrEmpty(options.ConsumerName) ? $"consumer-{id}" : options.ConsumerName;
             consumer = new Consumer(this, id, name, options.PriorityLevel, sink, options.AckTimeout, options.Type,
-                _options.MaxUnackedEntriesPerConsumer);
-            if (_type == SubscriptionType.KeyShared && _consumers.Count > 0)
-            {
-                consumer.JoinedAtReadPosition = Cursor.ReadPosition;
-            }
+                Options.MaxUnackedEntriesPerConsumer);
             _consumers.Add(consumer);
-            ConsumersChangedLocked();
+            _dispatcher.ConsumerAddedLocked(consumer);
         }
-        _logger.LogInformation("Consumer {Consumer} joined {Subscription} ({Type}) of {Topic}", consumer, Name, options.Type, Topic);
+        if (replaced is not null)
+        {
+            _ = replaced.StopLoopAsync();
+        }
+        Logger.LogInformation("Consumer {Consumer} joined {Subscription} ({Type}) of {Topic}", consumer, Name, options.Type, Topic);
         Signal();
         return consumer;
     }
@@ -154,49 +146,18 @@ public sealed class Subscription
             consumer.IsClosed = true;
             foreach (var position in consumer.Pending.Keys)
             {
-                ScheduleRedeliveryLocked(position, countIt: true);
+                _redelivery.Schedule(position, countIt: true);
             }
             consumer.Pending.Clear();
             consumer.Permits = 0;
-            ConsumersChangedLocked();
+            _dispatcher.ConsumerRemovedLocked(consumer);
         }
         if (reason is not null)
         {
             consumer.Sink.Disconnected(reason);
         }
-        _logger.LogInformation("Consumer {Consumer} left {Subscription} of {Topic}", consumer, Name, Topic);
+        Logger.LogInformation("Consumer {Consumer} left {Subscription} of {Topic}", consumer, Name, Topic);
         Signal();
-    }
-
-    private void ConsumersChangedLocked()
-    {
-        var snapshot = _consumers.ToArray();
-        var previous = (_selector as SingleActiveConsumerSelector)?.Active;
-        _selector.ConsumersChanged(snapshot);
-        if (_selector is not SingleActiveConsumerSelector single)
-        {
-            return;
-        }
-        var active = single.Active;
-        if (previous is not null && !ReferenceEquals(previous, active))
-        {
-            // The new active consumer starts where the old one was: its unacknowledged entries are replayed.
-            foreach (var position in previous.Pending.Keys)
-            {
-                ScheduleRedeliveryLocked(position, countIt: false);
-            }
-            previous.Pending.Clear();
-        }
-        foreach (var c in snapshot)
-        {
-            bool isActive = ReferenceEquals(c, active);
-            c.IsActiveFlag = isActive;
-            if (_type == SubscriptionType.Failover && c.LastNotifiedActive != isActive)
-            {
-                c.LastNotifiedActive = isActive;
-                c.Sink.ActiveConsumerChanged(isActive);
-            }
-        }
     }
 
     internal void Flow(Consumer consumer, int permits)
@@ -216,31 +177,16 @@ public sealed class Subscription
         Signal();
     }
 
-    private void ScheduleRedeliveryLocked(Position position, bool countIt)
-    {
-        _replay.Add(position);
-        if (countIt)
-        {
-            _redeliveryCounts[position] = _redeliveryCounts.GetValueOrDefault(position) + 1;
-        }
-        _messagesRedelivered++;
-    }
-
     // ---- acknowledgements ----
 
     private void Validate(MessageId id)
     {
-        if (id.LedgerId < 0 || id.EntryId < 0)
-        {
-            // A negative id is below every mark-delete position and would otherwise count as already acknowledged.
-            throw new InvalidMessageIdException($"negative message id {id}");
-        }
         if (id.BatchIndex < -1 || id.BatchSize < 0 || (id.BatchIndex >= 0 && id.BatchSize > 0 && id.BatchIndex >= id.BatchSize))
         {
             throw new InvalidMessageIdException($"invalid batch index {id.BatchIndex} of {id.BatchSize} in {id}");
         }
         var position = id.Position;
-        if (!_ml.IsValidEntry(position) && !Cursor.IsAcknowledged(position))
+        if (!Ledger.IsValidEntry(position) && !Cursor.IsAcknowledged(position))
         {
             throw new InvalidMessageIdException($"message {id} does not exist in {Topic}");
         }
@@ -311,8 +257,7 @@ public sealed class Subscription
         bool wake;
         lock (_lock)
         {
-            wake = _replay.Count > 0 || _wasAtUnackedLimit;
-            _wasAtUnackedLimit = false;
+            wake = _dispatcher.ShouldWakeAfterAckLocked();
         }
         if (wake)
         {
@@ -336,34 +281,36 @@ public sealed class Subscription
                 }
             }
             Cursor.MarkDelete(upTo);
-            foreach (var c in _consumers)
+            ForgetUpToLocked(upTo);
+        }
+    }
+
+    /// <summary>Everything up to <paramref name="upTo"/> is acknowledged: no longer pending nor to redeliver.</summary>
+    private void ForgetUpToLocked(Position upTo)
+    {
+        foreach (var c in _consumers)
+        {
+            if (c.Pending.Count == 0)
             {
-                if (c.Pending.Count == 0)
+                continue;
+            }
+            List<Position>? done = null;
+            foreach (var p in c.Pending.Keys)
+            {
+                if (p <= upTo)
                 {
-                    continue;
-                }
-                List<Position>? done = null;
-                foreach (var p in c.Pending.Keys)
-                {
-                    if (p <= upTo)
-                    {
-                        (done ??= new()).Add(p);
-                    }
-                }
-                if (done is not null)
-                {
-                    foreach (var p in done)
-                    {
-                        c.Pending.Remove(p);
-                    }
+                    (done ??= new()).Add(p);
                 }
             }
-            while (_replay.Count > 0 && _replay.Min <= upTo)
+            if (done is not null)
             {
-                _redeliveryCounts.Remove(_replay.Min);
-                RemoveReplayLocked(_replay.Min);
+                foreach (var p in done)
+                {
+                    c.Pending.Remove(p);
+                }
             }
         }
+        _redelivery.ForgetUpTo(upTo);
     }
 
     private int? PendingBatchSizeLocked(Position position)
@@ -384,8 +331,7 @@ public sealed class Subscription
         {
             c.Pending.Remove(position);
         }
-        RemoveReplayLocked(position);
-        _redeliveryCounts.Remove(position);
+        _redelivery.Forget(position);
     }
 
     internal void NegativeAcknowledge(Consumer consumer, IReadOnlyList<MessageId> ids)
@@ -398,7 +344,7 @@ public sealed class Subscription
                 var position = ids[i].Position;
                 if (consumer.Pending.Remove(position))
                 {
-                    ScheduleRedeliveryLocked(position, countIt: true);
+                    _redelivery.Schedule(position, countIt: true);
                     any = true;
                 }
             }
@@ -415,7 +361,7 @@ public sealed class Subscription
         {
             foreach (var position in consumer.Pending.Keys)
             {
-                ScheduleRedeliveryLocked(position, countIt: true);
+                _redelivery.Schedule(position, countIt: true);
             }
             consumer.Pending.Clear();
         }
@@ -432,9 +378,8 @@ public sealed class Subscription
         bool any = false;
         lock (_lock)
         {
-            if (_sinkRefused)
+            if (_dispatcher.TakeSinkRefusedLocked())
             {
-                _sinkRefused = false;
                 any = true;
             }
             foreach (var c in _consumers)
@@ -458,7 +403,7 @@ public sealed class Subscription
                 foreach (var position in expired)
                 {
                     c.Pending.Remove(position);
-                    ScheduleRedeliveryLocked(position, countIt: true);
+                    _redelivery.Schedule(position, countIt: true);
                 }
                 any = true;
             }
@@ -475,8 +420,8 @@ public sealed class Subscription
     public Task SeekAsync(MessageId id, CancellationToken ct = default)
     {
         var target = id.Position;
-        var first = _ml.FirstPosition;
-        var end = _ml.GetNextValidPosition(_ml.LastConfirmedPosition);
+        var first = Ledger.FirstPosition;
+        var end = Ledger.GetNextValidPosition(Ledger.LastConfirmedPosition);
         if (target < first)
         {
             target = first;
@@ -485,9 +430,10 @@ public sealed class Subscription
         {
             target = end;
         }
-        else if (!_ml.IsValidEntry(target) && target != end)
+        else if (!Ledger.IsValidEntry(target) && target != end)
         {
-            target = _ml.GetNextValidPosition(new Position(target.LedgerId, target.EntryId - 1));
+            // Not a stored entry (wire input): the next one; an entry id below 0 stands for the start of its ledger.
+            target = Ledger.GetNextValidPosition(new Position(target.LedgerId, Math.Max(target.EntryId, 0) - 1));
         }
         ResetTo(target);
         return Task.CompletedTask;
@@ -504,17 +450,15 @@ public sealed class Subscription
     {
         lock (_lock)
         {
-            _epoch++;
+            _dispatcher.ResetLocked();
             foreach (var c in _consumers)
             {
                 c.Pending.Clear();
             }
-            _replay.Clear();
-            _parkedKeys.Clear();
-            _redeliveryCounts.Clear();
+            _redelivery.Clear();
             Cursor.ResetTo(target);
         }
-        _logger.LogInformation("Subscription {Subscription} of {Topic} reset to {Position}", Name, Topic, target);
+        Logger.LogInformation("Subscription {Subscription} of {Topic} reset to {Position}", Name, Topic, target);
         Signal();
     }
 
@@ -524,17 +468,17 @@ public sealed class Subscription
     /// </summary>
     internal async Task<Position> FindFirstPublishedAtOrAfterAsync(long publishTimeMillis, CancellationToken ct)
     {
-        long lo = 0, hi = _ml.NumberOfEntries;
+        long lo = 0, hi = Ledger.NumberOfEntries;
         while (lo < hi)
         {
             long mid = lo + (hi - lo) / 2;
-            var position = _ml.PositionAtIndex(mid);
+            var position = Ledger.PositionAtIndex(mid);
             if (position is null)
             {
                 hi = mid;
                 continue;
             }
-            var entry = await _ml.ReadEntryAsync(position.Value, ct).ConfigureAwait(false);
+            var entry = await Ledger.ReadEntryAsync(position.Value, ct).ConfigureAwait(false);
             var batch = StoredBatchCodec.Decode(entry.Data);
             if (batch.PublishTimeMillis < publishTimeMillis)
             {
@@ -545,7 +489,7 @@ public sealed class Subscription
                 hi = mid;
             }
         }
-        return _ml.PositionAtIndex(lo) ?? _ml.GetNextValidPosition(_ml.LastConfirmedPosition);
+        return Ledger.PositionAtIndex(lo) ?? Ledger.GetNextValidPosition(Ledger.LastConfirmedPosition);
     }
 
     /// <summary>
@@ -568,50 +512,19 @@ public sealed class Subscription
             {
                 return false;
             }
-            var lastStored = _ml.LastConfirmedPosition;
+            var lastStored = Ledger.LastConfirmedPosition;
             if (expireUpTo > lastStored)
             {
                 expireUpTo = lastStored;
             }
             moved = Cursor.MarkDelete(expireUpTo);
-            foreach (var c in _consumers)
-            {
-                List<Position>? done = null;
-                foreach (var p in c.Pending.Keys)
-                {
-                    if (p <= expireUpTo)
-                    {
-                        (done ??= new()).Add(p);
-                    }
-                }
-                if (done is not null)
-                {
-                    foreach (var p in done)
-                    {
-                        c.Pending.Remove(p);
-                    }
-                }
-            }
-            while (_replay.Count > 0 && _replay.Min <= expireUpTo)
-            {
-                _redeliveryCounts.Remove(_replay.Min);
-                RemoveReplayLocked(_replay.Min);
-            }
+            ForgetUpToLocked(expireUpTo);
         }
         if (moved)
         {
-            _logger.LogInformation("TTL expired messages of {Subscription} on {Topic} up to {Position}", Name, Topic, expireUpTo);
+            Logger.LogInformation("TTL expired messages of {Subscription} on {Topic} up to {Position}", Name, Topic, expireUpTo);
         }
         return moved;
-    }
-
-    /// <summary>Acknowledges the next <paramref name="count"/> unacknowledged entries (admin skip).</summary>
-    public long Skip(long count)
-    {
-        lock (_lock)
-        {
-            return Cursor.Skip(count);
-        }
     }
 
     /// <summary>
@@ -625,8 +538,8 @@ public sealed class Subscription
         var position = Cursor.MarkDeletePosition;
         while (skipped < count)
         {
-            var next = _ml.GetNextValidPosition(position);
-            if (next > _ml.LastConfirmedPosition)
+            var next = Ledger.GetNextValidPosition(position);
+            if (next > Ledger.LastConfirmedPosition)
             {
                 break;
             }
@@ -635,7 +548,7 @@ public sealed class Subscription
             {
                 continue;
             }
-            var entry = await _ml.ReadEntryAsync(position, ct).ConfigureAwait(false);
+            var entry = await Ledger.ReadEntryAsync(position, ct).ConfigureAwait(false);
             int batchSize = Math.Max(1, StoredBatchCodec.Decode(entry.Data).Messages.Count);
             lock (_lock)
             {
@@ -665,310 +578,13 @@ public sealed class Subscription
         return skipped;
     }
 
-    // ---- dispatch ----
-
-    private async Task DispatchLoopAsync()
+    /// <summary>Acknowledges the next <paramref name="count"/> unacknowledged entries (admin skip).</summary>
+    public long Skip(long count)
     {
-        var ct = _stop.Token;
-        while (!ct.IsCancellationRequested)
-        {
-            try
-            {
-                await _signal.WaitAsync(ct).ConfigureAwait(false);
-                while (!ct.IsCancellationRequested && await DispatchOnceAsync(ct).ConfigureAwait(false))
-                {
-                }
-            }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex)
-            {
-                _logger.LogWarning(ex, "Dispatch of {Subscription} on {Topic} failed; retrying", Name, Topic);
-                try
-                {
-                    await Task.Delay(100, ct).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-                Signal();
-            }
-        }
-    }
-
-    private int TotalPermitsLocked()
-    {
-        long total = 0;
-        foreach (var c in _consumers)
-        {
-            if (c.CanReceive)
-            {
-                total += c.Permits;
-            }
-        }
-        return (int)Math.Min(int.MaxValue, total);
-    }
-
-    /// <summary>One dispatch step: replay first, then new entries. True when something was delivered or skipped.</summary>
-    private async Task<bool> DispatchOnceAsync(CancellationToken ct)
-    {
-        long epoch;
-        int maxEntries;
-        List<Position>? replay = null;
         lock (_lock)
         {
-            if (_closed || _consumers.Count == 0)
-            {
-                return false;
-            }
-            int permits = TotalPermitsLocked();
-            if (permits <= 0)
-            {
-                return false;
-            }
-            epoch = _epoch;
-            maxEntries = Math.Max(1, Math.Min(_options.DispatcherMaxReadBatchSize, permits));
-            if (_replay.Count > 0)
-            {
-                replay = new List<Position>(Math.Min(_replay.Count, maxEntries));
-                var keyed = _selector as KeyHashConsumerSelector;
-                foreach (var p in _replay)
-                {
-                    if (replay.Count >= maxEntries)
-                    {
-                        break;
-                    }
-                    if (keyed is not null && _parkedKeys.TryGetValue(p, out string? key)
-                        && (keyed.Owner(key) is not { CanReceive: true } owner || !MayReceiveLocked(owner, p)))
-                    {
-                        continue;
-                    }
-                    replay.Add(p);
-                }
-                if (replay.Count == 0)
-                {
-                    replay = null;
-                }
-            }
+            return Cursor.Skip(count);
         }
-        if (replay is not null)
-        {
-            bool progress = await ReplayAsync(replay, epoch, ct).ConfigureAwait(false);
-            if (progress || !_selector.ParksBlockedEntries)
-            {
-                return progress;
-            }
-        }
-        Position readPosition;
-        lock (_lock)
-        {
-            if (_closed || _replay.Count >= MaxReplayEntries)
-            {
-                return false;
-            }
-            epoch = _epoch;
-            readPosition = Cursor.FirstUnackedAtOrAfter(Cursor.ReadPosition);
-        }
-        var entries = await _ml.ReadEntriesAsync(readPosition, maxEntries, ct).ConfigureAwait(false);
-        if (entries.Count == 0)
-        {
-            return false;
-        }
-        lock (_lock)
-        {
-            if (epoch != _epoch)
-            {
-                return true;
-            }
-            Position? handled = null;
-            foreach (var entry in entries)
-            {
-                var position = entry.Position;
-                if (Cursor.IsAcknowledged(position) || _replay.Contains(position) || IsPendingLocked(position))
-                {
-                    handled = position;
-                    continue;
-                }
-                var result = TryDeliverLocked(entry, out string key);
-                if (result == DeliverResult.Delivered)
-                {
-                    handled = position;
-                }
-                else if (_selector.ParksBlockedEntries && _replay.Count < MaxReplayEntries)
-                {
-                    // Key_Shared: the key's consumer has no permits; park the entry (replayed first, so per-key order holds).
-                    _replay.Add(position);
-                    _parkedKeys[position] = key;
-                    handled = position;
-                }
-                else
-                {
-                    break;
-                }
-            }
-            if (handled is { } last)
-            {
-                Cursor.ReadPosition = _ml.GetNextValidPosition(last);
-                return true;
-            }
-            return false;
-        }
-    }
-
-    private async Task<bool> ReplayAsync(List<Position> replay, long epoch, CancellationToken ct)
-    {
-        var entries = new List<Entry>(replay.Count);
-        bool progress = false;
-        foreach (var position in replay)
-        {
-            try
-            {
-                entries.Add(await _ml.ReadEntryAsync(position, ct).ConfigureAwait(false));
-            }
-            catch (InvalidMessageIdException)
-            {
-                // Gone (trimmed by retention or TTL): nothing to redeliver.
-                lock (_lock)
-                {
-                    RemoveReplayLocked(position);
-                    _redeliveryCounts.Remove(position);
-                }
-                progress = true;
-            }
-        }
-        lock (_lock)
-        {
-            if (epoch != _epoch)
-            {
-                return true;
-            }
-            foreach (var entry in entries)
-            {
-                var position = entry.Position;
-                if (!_replay.Contains(position))
-                {
-                    continue;
-                }
-                if (Cursor.IsAcknowledged(position) || IsPendingLocked(position))
-                {
-                    RemoveReplayLocked(position);
-                    _redeliveryCounts.Remove(position);
-                    progress = true;
-                    continue;
-                }
-                if (TryDeliverLocked(entry, out string key) == DeliverResult.Delivered)
-                {
-                    RemoveReplayLocked(position);
-                    progress = true;
-                }
-                else if (_selector.ParksBlockedEntries)
-                {
-                    _parkedKeys[position] = key;
-                }
-                else
-                {
-                    break;
-                }
-            }
-        }
-        return progress;
-    }
-
-    /// <summary>Key_Shared ordering on join: a recently joined consumer waits until everything before its join position is acknowledged.</summary>
-    private bool MayReceiveLocked(Consumer consumer, Position position)
-    {
-        if (consumer.JoinedAtReadPosition is not { } joined)
-        {
-            return true;
-        }
-        if (_ml.GetNextValidPosition(Cursor.MarkDeletePosition) >= joined)
-        {
-            consumer.JoinedAtReadPosition = null;
-            return true;
-        }
-        return position < joined;
-    }
-
-    private void RemoveReplayLocked(Position position)
-    {
-        _replay.Remove(position);
-        _parkedKeys.Remove(position);
-    }
-
-    private bool IsPendingLocked(Position position)
-    {
-        foreach (var c in _consumers)
-        {
-            if (c.Pending.ContainsKey(position))
-            {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private DeliverResult TryDeliverLocked(Entry entry, out string key)
-    {
-        key = "";
-        StoredBatch batch;
-        try
-        {
-            batch = StoredBatchCodec.Decode(entry.Data);
-        }
-        catch (CorruptDataException ex)
-        {
-            _logger.LogError("Skipping undecodable entry {Position} of {Topic}: {Error}", entry.Position, Topic, ex.Message);
-            Cursor.AcknowledgeIndividual(entry.Position);
-            return DeliverResult.Delivered;
-        }
-        int count = batch.Messages.Count;
-        if (count == 0)
-        {
-            Cursor.AcknowledgeIndividual(entry.Position);
-            return DeliverResult.Delivered;
-        }
-        key = batch.Messages[0].HasKey ? batch.Messages[0].Key : "";
-        var consumer = _selector.Select(key, entry.Position);
-        if (consumer is null || !MayReceiveLocked(consumer, entry.Position))
-        {
-            return DeliverResult.Blocked;
-        }
-        var position = entry.Position;
-        int redeliveries = _redeliveryCounts.GetValueOrDefault(position);
-        int sent = 0;
-        for (int i = 0; i < count; i++)
-        {
-            if (count > 1 && Cursor.IsBatchIndexAcknowledged(position, i))
-            {
-                continue;
-            }
-            var message = new DeliveredMessage(new MessageId(position.LedgerId, position.EntryId, i, _partitionIndex, count),
-                batch.Messages[i], batch.ProducerName, batch.SequenceId + i, batch.PublishTimeMillis, redeliveries);
-            if (!consumer.Sink.TrySend(message))
-            {
-                if (sent == 0)
-                {
-                    // The sink is full (or closing): nothing of the entry went out; retry on the next tick.
-                    _sinkRefused = true;
-                    return DeliverResult.Blocked;
-                }
-                _logger.LogDebug("Sink of {Consumer} refused part of {Position}; it stays pending until redelivered", consumer, position);
-            }
-            sent++;
-        }
-        consumer.Permits -= sent;
-        consumer.Pending[position] = new PendingAck(count, Environment.TickCount64);
-        if (consumer.Pending.Count >= consumer.MaxUnackedEntries)
-        {
-            _wasAtUnackedLimit = true;
-        }
-        consumer.MessagesOut += sent;
-        _messagesOut += sent;
-        _bytesOut += entry.Data.Length;
-        return DeliverResult.Delivered;
     }
 
     // ---- lifecycle, stats ----
@@ -980,6 +596,7 @@ public sealed class Subscription
     internal async Task CloseAsync(Exception reason, bool flush)
     {
         Consumer[] consumers;
+        Dispatcher dispatcher;
         lock (_lock)
         {
             if (_closed)
@@ -987,6 +604,8 @@ public sealed class Subscription
                 return;
             }
             _closed = true;
+            dispatcher = _dispatcher;
+            dispatcher.StopLocked();
             consumers = _consumers.ToArray();
             _consumers.Clear();
             foreach (var c in consumers)
@@ -998,14 +617,7 @@ public sealed class Subscription
         {
             c.Sink.Disconnected(reason);
         }
-        _stop.Cancel();
-        try
-        {
-            await _loop.ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-        }
+        await dispatcher.StopLoopAsync().ConfigureAwait(false);
         try
         {
             if (flush)
@@ -1019,7 +631,7 @@ public sealed class Subscription
         }
         catch (Exception ex)
         {
-            _logger.LogWarning(ex, "Closing cursor {Subscription} on {Topic} failed", Name, Topic);
+            Logger.LogWarning(ex, "Closing cursor {Subscription} on {Topic} failed", Name, Topic);
         }
     }
 
@@ -1032,8 +644,8 @@ public sealed class Subscription
             {
                 consumers.Add(new ConsumerStats(c.Name, c.ConsumerId, c.Permits, c.Pending.Count, c.MessagesOut, c.IsActiveFlag));
             }
-            return new SubscriptionStats(Name, _type, Cursor.Backlog, _messagesOut, _bytesOut, _messagesRedelivered,
-                _replay.Count, Cursor.MarkDeletePosition.ToString(), Cursor.ReadPosition.ToString(),
+            return new SubscriptionStats(Name, _type, Cursor.Backlog, _messagesOut, _bytesOut, _redelivery.MessagesRedelivered,
+                _redelivery.Count, Cursor.MarkDeletePosition.ToString(), Cursor.ReadPosition.ToString(),
                 Cursor.IndividuallyDeletedCount, Cursor.CursorLedgerId, consumers);
         }
     }

@@ -51,6 +51,7 @@ public sealed class ManagedCursor
         _logger = logger;
         _markDelete = markDelete;
         _readPosition = ml.GetNextValidPosition(markDelete);
+        AssertPositionsLocked();
     }
 
     public string Name { get; }
@@ -64,11 +65,22 @@ public sealed class ManagedCursor
     /// <summary>Everything at or before this position is acknowledged.</summary>
     public Position MarkDeletePosition { get { lock (_lock) { return _markDelete; } } }
 
-    /// <summary>The next position the dispatcher reads.</summary>
+    /// <summary>
+    /// The next position the dispatcher reads; always after the mark-delete position. Set at or before it (the
+    /// mark-delete position passed it meanwhile), it becomes the first unacknowledged entry after it (Pulsar's
+    /// setReadPosition keeps the read position ahead of the mark-delete position too).
+    /// </summary>
     public Position ReadPosition
     {
         get { lock (_lock) { return _readPosition; } }
-        set { lock (_lock) { _readPosition = value; } }
+        set
+        {
+            lock (_lock)
+            {
+                _readPosition = value > _markDelete ? value : NextUnackedLocked(_markDelete);
+                AssertPositionsLocked();
+            }
+        }
     }
 
     /// <summary>Id of the cursor ledger (0 when none).</summary>
@@ -161,6 +173,7 @@ public sealed class ManagedCursor
             {
                 cursor.AdvanceMarkDeleteLocked();
                 cursor._readPosition = cursor.NextUnackedLocked(cursor._markDelete);
+                cursor.AssertPositionsLocked();
             }
         }
         await cursor.SwitchCursorLedgerAsync(ct).ConfigureAwait(false);
@@ -177,6 +190,22 @@ public sealed class ManagedCursor
         logger.LogInformation("Recovered cursor {Cursor} on {Topic} at {MarkDelete} with {Deleted} individually deleted",
             name, ml.Name.FullName, cursor.MarkDeletePosition, cursor.IndividuallyDeletedCount);
         return cursor;
+    }
+
+    /// <summary>
+    /// The cursor's invariants: mark-delete position &lt; read position; individually deleted entries and partly
+    /// acknowledged batches lie above the mark-delete position.
+    /// </summary>
+    [Conditional("DEBUG")]
+    private void AssertPositionsLocked()
+    {
+        Debug.Assert(_readPosition > _markDelete, $"read position {_readPosition} not after mark-delete {_markDelete} of {Name}");
+        Debug.Assert(_individuallyDeleted.FirstRange is not { } first || new Position(first.LedgerId, first.Range.First) > _markDelete,
+            $"individually deleted entries at or below mark-delete {_markDelete} of {Name}");
+        foreach (var p in _batchAcks.Keys)
+        {
+            Debug.Assert(p > _markDelete && !_individuallyDeleted.Contains(p), $"batch acks kept for acknowledged {p} of {Name}");
+        }
     }
 
     // ---- acknowledgement ----
@@ -246,6 +275,7 @@ public sealed class ManagedCursor
         }
         _batchAcks.Remove(position);
         AdvanceMarkDeleteLocked();
+        KeepReadAheadLocked();
         _changeVersion++;
         return true;
     }
@@ -299,10 +329,7 @@ public sealed class ManagedCursor
                 return false;
             }
             MarkDeleteLocked(position);
-            if (_readPosition <= _markDelete)
-            {
-                _readPosition = NextUnackedLocked(_markDelete);
-            }
+            KeepReadAheadLocked();
         }
         ScheduleFlush();
         return true;
@@ -310,6 +337,7 @@ public sealed class ManagedCursor
 
     private void MarkDeleteLocked(Position position)
     {
+        Debug.Assert(position > _markDelete, "mark-delete moves forward (only a reset moves it back)");
         _markDelete = position;
         _individuallyDeleted.RemoveUpTo(position);
         if (_batchAcks.Count > 0)
@@ -346,9 +374,20 @@ public sealed class ManagedCursor
             }
             // The first range is contiguous: the mark-delete position jumps to its end.
             var end = new Position(first.LedgerId, first.Range.Last);
+            Debug.Assert(end > _markDelete, "individually deleted entries lie above the mark-delete position");
             _individuallyDeleted.RemoveUpTo(end);
             _markDelete = end;
         }
+    }
+
+    /// <summary>After the mark-delete position moved: a read position it passed moves to the first unacknowledged entry.</summary>
+    private void KeepReadAheadLocked()
+    {
+        if (_readPosition <= _markDelete)
+        {
+            _readPosition = NextUnackedLocked(_markDelete);
+        }
+        AssertPositionsLocked();
     }
 
     /// <summary>The first position after <paramref name="position"/> that is not acknowledged.</summary>
@@ -357,7 +396,9 @@ public sealed class ManagedCursor
         var next = _ml.GetNextValidPosition(position);
         while (_individuallyDeleted.TryGetRangeEnd(next, out long last))
         {
-            next = _ml.GetNextValidPosition(new Position(next.LedgerId, last));
+            var after = _ml.GetNextValidPosition(new Position(next.LedgerId, last));
+            Debug.Assert(after > next, "the next unacknowledged position moves forward");
+            next = after;
         }
         return next;
     }
@@ -381,12 +422,14 @@ public sealed class ManagedCursor
     /// </summary>
     public void ResetTo(Position target)
     {
+        Debug.Assert(target.EntryId >= 0, "a reset names an entry");
         lock (_lock)
         {
             _individuallyDeleted.Clear();
             _batchAcks.Clear();
             _markDelete = new Position(target.LedgerId, target.EntryId - 1);
             _readPosition = _ml.GetNextValidPosition(_markDelete);
+            AssertPositionsLocked();
             _changeVersion++;
         }
         ScheduleFlush();
@@ -403,6 +446,7 @@ public sealed class ManagedCursor
             while (skipped < count)
             {
                 var next = _ml.GetNextValidPosition(cursor);
+                Debug.Assert(next > cursor, "skipping moves forward");
                 if (next > last)
                 {
                     break;
@@ -416,10 +460,7 @@ public sealed class ManagedCursor
             if (cursor > _markDelete)
             {
                 MarkDeleteLocked(cursor);
-                if (_readPosition <= _markDelete)
-                {
-                    _readPosition = NextUnackedLocked(_markDelete);
-                }
+                KeepReadAheadLocked();
             }
         }
         ScheduleFlush();

@@ -175,6 +175,13 @@ public sealed class ManagedLedger : IAsyncDisposable
                 emptyLedgers.Add(last.LedgerId);
             }
         }
+        foreach (var l in ledgers)
+        {
+            if (l.Entries < 0 || l.Size < 0)
+            {
+                throw new PersistenceException($"ledger {l.LedgerId} of {Name} has {l.Entries} entries of {l.Size} bytes");
+            }
+        }
         for (int i = 0; i < ledgers.Count - 1; i++)
         {
             if (ledgers[i].LedgerId >= ledgers[i + 1].LedgerId)
@@ -310,6 +317,8 @@ public sealed class ManagedLedger : IAsyncDisposable
             {
                 position = new Position(op.LedgerId, entryId);
                 Debug.Assert(position > _lastConfirmed, "completions in entry order");
+                Debug.Assert(entryId >= 0 && (_current is null || op.LedgerId != _current.LedgerId || entryId == _currentEntries),
+                    "the current ledger's adds complete without gaps — DESIGN §3.2");
                 if (_current is not null && op.LedgerId == _current.LedgerId)
                 {
                     _currentEntries = entryId + 1;
@@ -519,6 +528,7 @@ public sealed class ManagedLedger : IAsyncDisposable
         // (another id range) may have created (DESIGN §6).
         var handle = await _client.CreateLedgerAsync(config.EnsembleSize, config.WriteQuorum, config.AckQuorum,
             customMetadata: custom, ct: ct, idAboveExclusive: lastLedgerId).ConfigureAwait(false);
+        Debug.Assert(handle.LedgerId > lastLedgerId, "a topic's ledger ids ascend — DESIGN §9");
         var info = new LedgerInfo { LedgerId = handle.LedgerId, CtimeMillis = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
         try
         {
@@ -692,7 +702,10 @@ public sealed class ManagedLedger : IAsyncDisposable
     {
         lock (_lock)
         {
-            return NextValidLocked(position);
+            var next = NextValidLocked(position);
+            // Within the log the next position is strictly after; past its end it is the end.
+            Debug.Assert(next > position || position > _lastConfirmed, $"next of {position} went back to {next}");
+            return next;
         }
     }
 
@@ -926,6 +939,7 @@ public sealed class ManagedLedger : IAsyncDisposable
         }
         foreach (var entry in read)
         {
+            Debug.Assert(entry.LedgerId == ledgerId && entry.EntryId == start.EntryId + result.Count, "entries read back in order");
             result.Add(new Entry(new Position(entry.LedgerId, entry.EntryId), entry.Payload));
         }
         return result;

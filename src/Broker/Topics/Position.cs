@@ -1,3 +1,5 @@
+using Pulsarish.Broker.Errors;
+
 namespace Pulsarish.Broker.Topics;
 
 /// <summary>
@@ -25,7 +27,22 @@ public readonly record struct Position(long LedgerId, long EntryId) : IComparabl
 
     public Protocol.Metadata.Position ToProto() => new() { LedgerId = LedgerId, EntryId = EntryId };
 
-    public static Position FromProto(Protocol.Metadata.Position? p) => p is null ? Earliest : new(p.LedgerId, p.EntryId);
+    /// <summary>
+    /// A position read back from metadata or a cursor ledger (a trust boundary): null is <see cref="Earliest"/>; an id
+    /// below -1 is corrupt (<see cref="PersistenceException"/>).
+    /// </summary>
+    public static Position FromProto(Protocol.Metadata.Position? p)
+    {
+        if (p is null)
+        {
+            return Earliest;
+        }
+        if (p.LedgerId < -1 || p.EntryId < -1)
+        {
+            throw new PersistenceException($"invalid stored position {p.LedgerId}:{p.EntryId}");
+        }
+        return new(p.LedgerId, p.EntryId);
+    }
 
     public override string ToString() => $"{LedgerId}:{EntryId}";
 }

@@ -51,6 +51,19 @@ public sealed class PositionRangeSet
         return found;
     }
 
+    /// <summary>
+    /// The set's shape around <paramref name="index"/>: a range is not empty, and it lies after its left neighbour
+    /// and before its right one with at least one missing entry between (disjoint, sorted, non-adjacent).
+    /// </summary>
+    [Conditional("DEBUG")]
+    private static void AssertSeparated(List<EntryRange> ranges, int index)
+    {
+        var r = ranges[index];
+        Debug.Assert(r.First >= 0 && r.First <= r.Last, $"empty or negative range {r.First}..{r.Last}");
+        Debug.Assert(index == 0 || ranges[index - 1].Last + 1 < r.First, $"range {r.First}..{r.Last} touches the one before");
+        Debug.Assert(index + 1 == ranges.Count || r.Last + 1 < ranges[index + 1].First, $"range {r.First}..{r.Last} touches the one after");
+    }
+
     public bool Contains(Position position)
     {
         if (!_ledgers.TryGetValue(position.LedgerId, out var ranges))
@@ -95,23 +108,29 @@ public sealed class PositionRangeSet
         }
         bool joinsLeft = i >= 0 && ranges[i].Last == e - 1;
         bool joinsRight = i + 1 < ranges.Count && ranges[i + 1].First == e + 1;
+        int changed;
         if (joinsLeft && joinsRight)
         {
             ranges[i] = new EntryRange(ranges[i].First, ranges[i + 1].Last);
             ranges.RemoveAt(i + 1);
+            changed = i;
         }
         else if (joinsLeft)
         {
             ranges[i] = new EntryRange(ranges[i].First, e);
+            changed = i;
         }
         else if (joinsRight)
         {
             ranges[i + 1] = new EntryRange(e, ranges[i + 1].Last);
+            changed = i + 1;
         }
         else
         {
             ranges.Insert(i + 1, new EntryRange(e, e));
+            changed = i + 1;
         }
+        AssertSeparated(ranges, changed);
         Count++;
         return true;
     }
@@ -142,6 +161,7 @@ public sealed class PositionRangeSet
         }
         ranges.RemoveRange(start, end - start);
         ranges.Insert(start, new EntryRange(mergedFirst, mergedLast));
+        AssertSeparated(ranges, start);
         Count += mergedLast - mergedFirst + 1 - absorbed;
     }
 
@@ -182,6 +202,7 @@ public sealed class PositionRangeSet
             }
             while (ranges.Count > 0 && ranges[0].First <= upTo.EntryId)
             {
+                Debug.Assert(ranges[0].First <= ranges[0].Last);
                 var r = ranges[0];
                 if (r.Last <= upTo.EntryId)
                 {
@@ -207,6 +228,7 @@ public sealed class PositionRangeSet
             }
         }
         Debug.Assert(Count >= 0);
+        Debug.Assert(FirstRange is not { } first || new Position(first.LedgerId, first.Range.First) > upTo, "nothing at or below the removal point is left");
     }
 
     public void Clear()
