@@ -164,6 +164,33 @@ public sealed class RealBookieLedgerTests
     }
 
     [Test]
+    public async Task LedgerWhoseBookiesAllStoppedClosesAtItsLac()
+    {
+        await using var cluster = await RealBookieCluster.StartAsync(3);
+        var client = cluster.NewClient(new LedgerClientOptions { AddTimeout = TimeSpan.FromSeconds(1) });
+        var handle = await client.CreateLedgerAsync(3, 3, 2);
+        for (int i = 0; i < 10; i++)
+        {
+            await handle.AddAsync(Payload(i));
+        }
+        foreach (string bookieId in cluster.BookieIds.ToList())
+        {
+            await cluster.StopBookieAsync(bookieId);
+        }
+        var failed = handle.AddAsync(Payload(10));
+        var error = Assert.CatchAsync<Exception>(() => failed.WaitAsync(TimeSpan.FromSeconds(30)));
+        TestContext.Out.WriteLine($"add after every bookie stopped failed with {error?.GetType().Name}: {error?.Message}");
+        Assert.That(handle.IsWritable, Is.False);
+        Assert.That(handle.LastAddConfirmed, Is.EqualTo(9));
+
+        await handle.CloseAsync();
+        var metadata = (await cluster.MetadataStore.ReadAsync(handle.LedgerId))!.Value.Metadata;
+        Assert.That(metadata.State, Is.EqualTo(LedgerState.Closed));
+        Assert.That(metadata.LastEntryId, Is.EqualTo(9), "closed at the LAC, the failed add excluded");
+        Assert.That(metadata.Length, Is.EqualTo(Enumerable.Range(0, 10).Sum(i => (long)Payload(i).Length)));
+    }
+
+    [Test]
     public async Task OldWriterIsFencedAfterRecovery()
     {
         await using var cluster = await RealBookieCluster.StartAsync(3);
