@@ -7,14 +7,13 @@ using Pulsarish.Client;
 using Pulsarish.Cluster.Tests.Supervisor;
 using Pulsarish.Metadata;
 using Pulsarish.Metadata.ZooKeeper;
-using Pulsarish.Metadata.Tests.Metadata;
 using Pulsarish.TestKit;
 
 namespace Pulsarish.Cluster.Tests.Failover;
 
 /// <summary>
 /// DESIGN.md §7, a broker cut off from ZooKeeper: a supervised cluster (3 bookies, broker-1) on a test ZooKeeper, plus
-/// a broker process (broker-p) whose ZooKeeper connection runs through a <see cref="TcpPartitionProxy"/>.
+/// a broker process (broker-p) whose ZooKeeper connection runs through a <see cref="FaultProxy"/>.
 /// </summary>
 [TestFixture]
 [NonParallelizable]
@@ -28,7 +27,7 @@ public sealed class BrokerSessionLossTests
         await using var zk = await ZooKeeperServer.StartAsync();
         await using var cluster = await ClusterProcess.StartAsync(bookies: 3, brokers: 1, "--zookeeper", zk.ConnectString);
         string broker1 = cluster.Status()!.Brokers.Single();
-        await using var proxy = new TcpPartitionProxy(zk.ClientPort);
+        await using var proxy = new FaultProxy(zk.ClientPort);
         await using var partitioned = await BrokerProcess.StartAsync("broker-p", proxy.Port);
         await using var observer = await ZooKeeperMetadataStore.ConnectAsync(new ZooKeeperClientOptions
         {

@@ -2,13 +2,12 @@ using System.Diagnostics;
 using Pulsarish.Broker.Ownership;
 using Pulsarish.Metadata;
 using Pulsarish.Metadata.ZooKeeper;
-using Pulsarish.Metadata.Tests.Metadata;
 using Pulsarish.TestKit;
 
 namespace Pulsarish.Cluster.Tests.Ownership;
 
 /// <summary>
-/// Two (or three) ownership services, each on its own ZooKeeper session through a <see cref="TcpPartitionProxy"/>,
+/// Two (or three) ownership services, each on its own ZooKeeper session through a <see cref="FaultProxy"/>,
 /// against one real ZooKeeper server.
 /// </summary>
 [TestFixture]
@@ -165,9 +164,9 @@ public sealed class OwnershipServiceTests
         await target.LookupAsync(topic, authoritative: true);
     }
 
-    private async Task<(OwnershipService Service, TcpPartitionProxy Proxy)> StartBrokerAsync(string brokerId)
+    private async Task<(OwnershipService Service, FaultProxy Proxy)> StartBrokerAsync(string brokerId)
     {
-        var proxy = new TcpPartitionProxy(_server!.ClientPort);
+        var proxy = new FaultProxy(_server!.ClientPort);
         _cleanup.Add(proxy);
         var store = await ZooKeeperMetadataStore.ConnectAsync(new ZooKeeperClientOptions
         {
