@@ -46,7 +46,7 @@ public sealed class LedgerHandleTests
     [Test]
     public async Task TaskCompletionsAreOrderedUnderRandomJitter()
     {
-        await using var env = new FakeLedgerEnvironment(5, seed: 7);
+        await using var env = new FakeLedgerEnvironment(5, seed: TestSeed.Use());
         env.Cluster.MaxJitterMicros = 3000;
         var handle = await env.Client.CreateLedgerAsync(5, 3, 2);
         var tasks = new Task<long>[300];

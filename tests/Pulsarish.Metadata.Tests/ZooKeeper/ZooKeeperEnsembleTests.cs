@@ -101,8 +101,8 @@ public sealed class ZooKeeperEnsembleTests
     [Category("Chaos")]
     public async Task CompareAndSetCounterStaysExactAcrossRepeatedServerKills()
     {
-        int seed = Environment.TickCount;
-        TestContext.Progress.WriteLine($"seed {seed}");
+        int seed = TestSeed.Use();
+        TestContext.Progress.WriteLine(TestSeed.Describe(seed));
         var random = new Random(seed);
         await using var client = await ZooKeeperClient.ConnectAsync(new ZooKeeperClientOptions
         {
