@@ -112,14 +112,14 @@ public sealed class LedgerHandleTests
             bookie.Release();
         }
         Assert.That(env.Cluster["bookie-0"].Held.Count, Is.EqualTo(4), "the next window was admitted");
-        while (!tasks.All(t => t.IsCompleted))
+        await Eventually.That(() =>
         {
             foreach (var bookie in env.Cluster.Bookies)
             {
                 bookie.Release();
             }
-            await Task.Delay(10);
-        }
+            return tasks.All(t => t.IsCompleted);
+        }, TimeSpan.FromSeconds(30), "every add completes while the bookies answer", TimeSpan.FromMilliseconds(10));
         Assert.That(tasks.Select(t => t.Result), Is.EqualTo(Enumerable.Range(0, 10).Select(i => (long)i)));
     }
 

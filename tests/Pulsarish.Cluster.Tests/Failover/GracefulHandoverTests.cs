@@ -148,11 +148,6 @@ public sealed class GracefulHandoverTests
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
     {
-        var sw = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (sw.Elapsed > Patience) Assert.Fail($"timed out after {Patience.TotalSeconds} s waiting until {what}");
-            await Task.Delay(50);
-        }
+        await Eventually.That(condition, Patience, $"waiting until {what}", TimeSpan.FromMilliseconds(50));
     }
 }

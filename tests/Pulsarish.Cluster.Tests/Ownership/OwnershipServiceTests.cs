@@ -92,16 +92,15 @@ public sealed class OwnershipServiceTests
         proxyA.Partition();
         // B keeps looking up until A's session expires on the server and B acquires.
         long acquiredAtTicks = -1;
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < Patience)
+        await Eventually.Until(async () =>
         {
             if (await b.LookupAsync(topic) == b.Address && b.IsOwnedByMe(topic))
             {
                 acquiredAtTicks = clock.ElapsedTicks;
-                break;
+                return true;
             }
-            await Task.Delay(100);
-        }
+            return false;
+        }, Patience, TimeSpan.FromMilliseconds(100));
         Assert.That(acquiredAtTicks, Is.GreaterThan(0), "broker-b took the bundle over");
         lock (reasons)
         {
@@ -187,11 +186,6 @@ public sealed class OwnershipServiceTests
 
     private static async Task WaitUntilAsync(Func<bool> condition, string what)
     {
-        var sw = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (sw.Elapsed > Patience) Assert.Fail($"timed out waiting for {what}");
-            await Task.Delay(50);
-        }
+        await Eventually.That(condition, Patience, $"waiting for {what}", TimeSpan.FromMilliseconds(50));
     }
 }

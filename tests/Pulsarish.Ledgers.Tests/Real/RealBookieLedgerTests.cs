@@ -6,6 +6,7 @@ using Pulsarish.Protocol.Errors;
 using Pulsarish.Ledgers;
 using Pulsarish.Protocol.Bookie;
 using Pulsarish.Protocol.Metadata;
+using Pulsarish.TestKit;
 
 namespace Pulsarish.Ledgers.Tests.Real;
 
@@ -221,10 +222,7 @@ public sealed class RealBookieLedgerTests
             }
             await Task.WhenAll(window);
         });
-        while (acked.Count < 2000)
-        {
-            await Task.Delay(10);
-        }
+        await Eventually.That(() => acked.Count >= 2000, TimeSpan.FromSeconds(60), "2000 adds acknowledged before the recovery");
         var recovered = await cluster.NewClient().OpenWithRecoveryAsync(writer.LedgerId);
         int ackedAtRecovery = acked.Count;
         await Task.Delay(200);

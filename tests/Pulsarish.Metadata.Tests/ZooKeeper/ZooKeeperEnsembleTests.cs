@@ -143,12 +143,8 @@ public sealed class ZooKeeperEnsembleTests
             await Task.Delay(random.Next(100, 400));
             var victim = _ensemble.ServerAt(client.CurrentServer!);
             await victim.StopAsync();
-            var sw = Stopwatch.StartNew();
-            while (client.State != ZooKeeperState.Connected || client.CurrentServer == victim.ConnectString)
-            {
-                Assert.That(sw.Elapsed, Is.LessThan(Wait), "client did not move to a live server");
-                await Task.Delay(20);
-            }
+            await Eventually.That(() => client.State == ZooKeeperState.Connected && client.CurrentServer != victim.ConnectString,
+                Wait, "client moves to a live server");
             await victim.RestartAsync();
             await _ensemble.WaitUntilServingAsync();
         }

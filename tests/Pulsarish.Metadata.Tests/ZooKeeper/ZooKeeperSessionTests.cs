@@ -162,11 +162,6 @@ public sealed class ZooKeeperSessionTests
 
     private static async Task WaitForState(ZooKeeperClient client, ZooKeeperState state)
     {
-        var sw = Stopwatch.StartNew();
-        while (client.State != state)
-        {
-            if (sw.Elapsed > Wait) Assert.Fail($"client stayed {client.State}, expected {state}");
-            await Task.Delay(20);
-        }
+        await Eventually.That(() => client.State == state, Wait, $"client reaches {state}");
     }
 }
