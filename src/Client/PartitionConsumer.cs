@@ -11,23 +11,21 @@ namespace Pulsarish.Client;
 /// size up front, then more each time half of them were taken by the application), pushes received messages into
 /// the consumer's queue, and reconnects (new lookup) after any disconnect. Each connection has an epoch; messages
 /// of an older epoch still queued are dropped on receive, because the broker redelivers everything unacknowledged
-/// after a disconnect (Pulsar clears its receiver queue likewise).
+/// after a disconnect (Pulsar clears its receiver queue likewise). The lookup/connect/reconnect loop is
+/// <see cref="ReconnectingStream{TRequest,TResponse}"/>'s.
 /// </summary>
-internal sealed class PartitionConsumer : IAsyncDisposable
+internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, ConsumeResponse>
 {
-    private readonly PulsarishClient _client;
     private readonly ConsumerOptions _options;
     private readonly ChannelWriter<Message> _sink;
-    private readonly ILogger _logger;
-    private readonly object _lock = new();
     private readonly ConcurrentDictionary<ulong, TaskCompletionSource<bool>> _ackWaiters = new();
-    private readonly CancellationTokenSource _closing = new();
     private readonly int _refillThreshold;
-    private Connection? _connection;
 
     /// <summary>Completed by the next successful (re)subscription, then replaced.</summary>
     private TaskCompletionSource _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private Task _reconnect = Task.CompletedTask;
+
+    /// <summary>The waiters of the subscription just installed, completed once it has its permits.</summary>
+    private TaskCompletionSource? _subscribed;
     private long _epoch;
     private int _takenSinceFlow;
     private long _nextRequestId;
@@ -35,18 +33,14 @@ internal sealed class PartitionConsumer : IAsyncDisposable
 
     public PartitionConsumer(PulsarishClient client, string topic, int partition, ConsumerOptions options,
         ChannelWriter<Message> sink)
+        : base(client, topic, "Consumer", "subscribed", client.CreateLogger<PartitionConsumer>())
     {
-        _client = client;
-        Topic = topic;
         Partition = partition;
         _options = options;
         _sink = sink;
         _consumerName = options.ConsumerName;
         _refillThreshold = Math.Max(1, options.ReceiverQueueSize / 2);
-        _logger = client.CreateLogger<PartitionConsumer>();
     }
-
-    public string Topic { get; }
 
     public int Partition { get; }
 
@@ -56,9 +50,7 @@ internal sealed class PartitionConsumer : IAsyncDisposable
     /// <summary>The broker-confirmed consumer name.</summary>
     public string ConsumerName => _consumerName ?? "";
 
-    public Task ConnectAsync(CancellationToken ct) => StreamHandshake.ConnectWithinAsync(
-        ConnectOnceAsync, _client.Options.OperationTimeout,
-        $"consumer on {Topic} not subscribed within {_client.Options.OperationTimeout}", ct);
+    protected override string Name => ConsumerName;
 
     /// <summary>
     /// Accounts one message taken by the application: false when it belongs to an older connection (dropped:
@@ -68,18 +60,18 @@ internal sealed class PartitionConsumer : IAsyncDisposable
     {
         Connection? refill = null;
         int permits = 0;
-        lock (_lock)
+        lock (Sync)
         {
             if (message.Epoch != _epoch)
             {
                 return false;
             }
 
-            if (++_takenSinceFlow >= _refillThreshold && _connection is not null)
+            if (++_takenSinceFlow >= _refillThreshold && Current is { } current)
             {
                 permits = _takenSinceFlow;
                 _takenSinceFlow = 0;
-                refill = _connection;
+                refill = current;
             }
         }
 
@@ -107,12 +99,12 @@ internal sealed class PartitionConsumer : IAsyncDisposable
                 throw NotConnected();
             }
 
-            await waiter.Task.WaitAsync(_client.Options.OperationTimeout, ct).ConfigureAwait(false);
+            await waiter.Task.WaitAsync(Client.Options.OperationTimeout, ct).ConfigureAwait(false);
         }
         catch (TimeoutException e)
         {
             throw new PulsarishClientException(ErrorReason.ServiceNotReady,
-                $"no ack response within {_client.Options.OperationTimeout}", e);
+                $"no ack response within {Client.Options.OperationTimeout}", e);
         }
         finally
         {
@@ -129,12 +121,12 @@ internal sealed class PartitionConsumer : IAsyncDisposable
             nack.MessageIds.Add(id.ToProto());
         }
 
-        Volatile.Read(ref _connection)?.Outbound.TryWrite(new ConsumeRequest { NegativeAck = nack });
+        Current?.Outbound.TryWrite(new ConsumeRequest { NegativeAck = nack });
     }
 
     /// <summary>Asks for redelivery of every unacknowledged message of this consumer.</summary>
     public void RedeliverUnacknowledged()
-        => Volatile.Read(ref _connection)?.Outbound.TryWrite(new ConsumeRequest { Redeliver = new RedeliverUnacknowledged() });
+        => Current?.Outbound.TryWrite(new ConsumeRequest { Redeliver = new RedeliverUnacknowledged() });
 
     /// <summary>
     /// Resets the subscription, then reconnects so that queued messages of the old position are dropped (Pulsar's
@@ -144,7 +136,7 @@ internal sealed class PartitionConsumer : IAsyncDisposable
     {
         Task connected;
         var connection = CurrentConnection();
-        lock (_lock)
+        lock (Sync)
         {
             connected = _connected.Task;
         }
@@ -160,7 +152,7 @@ internal sealed class PartitionConsumer : IAsyncDisposable
         connection.Outbound.Complete();
         try
         {
-            await connected.WaitAsync(_client.Options.OperationTimeout, ct).ConfigureAwait(false);
+            await connected.WaitAsync(Client.Options.OperationTimeout, ct).ConfigureAwait(false);
             if (connection.LastError is { } refused)
             {
                 throw refused;
@@ -169,45 +161,37 @@ internal sealed class PartitionConsumer : IAsyncDisposable
         catch (TimeoutException e)
         {
             throw new PulsarishClientException(ErrorReason.ServiceNotReady,
-                $"consumer on {Topic} not resubscribed within {_client.Options.OperationTimeout} after seek", e);
+                $"consumer on {Topic} not resubscribed within {Client.Options.OperationTimeout} after seek", e);
         }
     }
 
     private Connection CurrentConnection()
-        => Volatile.Read(ref _connection) ?? throw NotConnected();
+        => Current ?? throw NotConnected();
 
     private PulsarishClientException NotConnected()
         => new(ErrorReason.ServiceNotReady, $"consumer on {Topic} is not connected (reconnecting)");
 
-    private async Task ConnectOnceAsync(CancellationToken ct)
-    {
-        _closing.Token.ThrowIfCancellationRequested();
-        string address = await _client.LookupAsync(Topic, ct).ConfigureAwait(false);
-        var broker = _client.BrokerFor(address);
-        var callCancel = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token);
-        var call = broker.Consume(cancellationToken: callCancel.Token);
-        var connection = new Connection(call, new OutboundStream<ConsumeRequest>(call.RequestStream), callCancel);
-        await StreamHandshake.OpenAsync(call.ResponseStream, callCancel,
-            () => connection.Outbound.TryWrite(new ConsumeRequest
-            {
-                Subscribe = new Subscribe
-                {
-                    Topic = Topic,
-                    Subscription = _options.SubscriptionName,
-                    Type = (Protocol.Broker.SubscriptionType)(int)_options.SubscriptionType,
-                    InitialPosition = _options.InitialPosition == SubscriptionInitialPosition.Earliest
-                        ? InitialPosition.Earliest
-                        : InitialPosition.Latest,
-                    ConsumerName = _consumerName ?? "",
-                    PriorityLevel = _options.PriorityLevel,
-                },
-            }),
-            first => OnSubscribed(connection, first, address), connection.Abort,
-            $"broker {address} closed the consumer stream", ct).ConfigureAwait(false);
-    }
+    protected override AsyncDuplexStreamingCall<ConsumeRequest, ConsumeResponse> StartCall(
+        PulsarishBroker.PulsarishBrokerClient broker, CancellationToken callToken)
+        => broker.Consume(cancellationToken: callToken);
 
-    /// <summary>Takes the broker's first answer on a new Consume stream: the stream becomes the current one.</summary>
-    private void OnSubscribed(Connection connection, ConsumeResponse first, string address)
+    protected override ConsumeRequest OpenRequest() => new()
+    {
+        Subscribe = new Subscribe
+        {
+            Topic = Topic,
+            Subscription = _options.SubscriptionName,
+            Type = (Protocol.Broker.SubscriptionType)(int)_options.SubscriptionType,
+            InitialPosition = _options.InitialPosition == SubscriptionInitialPosition.Earliest
+                ? InitialPosition.Earliest
+                : InitialPosition.Latest,
+            ConsumerName = _consumerName ?? "",
+            PriorityLevel = _options.PriorityLevel,
+        },
+    };
+
+    /// <summary>Takes the broker's first answer on a new Consume stream: a new epoch for the new stream.</summary>
+    protected override void OnOpenedLocked(Connection connection, ConsumeResponse first)
     {
         if (first.ResponseCase == ConsumeResponse.ResponseOneofCase.Error)
         {
@@ -219,80 +203,57 @@ internal sealed class PartitionConsumer : IAsyncDisposable
             throw new PulsarishClientException(ErrorReason.BadRequest, $"broker answered {first.ResponseCase} to subscribe");
         }
 
-        TaskCompletionSource connected;
-        lock (_lock)
-        {
-            _closing.Token.ThrowIfCancellationRequested();
-            _consumerName = first.Subscribed.ConsumerName;
-            connection.Epoch = ++_epoch;
-            _takenSinceFlow = 0;
-            _connection = connection;
-            connected = _connected;
-            _connected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        }
-
-        connection.Outbound.TryWrite(new ConsumeRequest { Flow = new Flow { Permits = _options.ReceiverQueueSize } });
-        _logger.LogInformation("Consumer {ConsumerName} subscribed to {Topic} ({Subscription}) on {Broker}",
-            _consumerName, Topic, _options.SubscriptionName, address);
-        _ = Task.Run(() => ReadAsync(connection));
-        connected.TrySetResult();
+        _consumerName = first.Subscribed.ConsumerName;
+        connection.Epoch = ++_epoch;
+        _takenSinceFlow = 0;
+        // Swapped with the stream itself: a seek that sees the new stream waits for the next subscription.
+        _subscribed = _connected;
+        _connected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
-    private async Task ReadAsync(Connection connection)
+    /// <summary>Grants the receiver queue's permits and completes the waiters of this (re)subscription.</summary>
+    protected override void OnOpened(Connection connection)
     {
-        Exception? error = null;
-        try
+        var subscribed = Interlocked.Exchange(ref _subscribed, null);
+        connection.Outbound.TryWrite(new ConsumeRequest { Flow = new Flow { Permits = _options.ReceiverQueueSize } });
+        Logger.LogInformation("Consumer {ConsumerName} subscribed to {Topic} ({Subscription}) on {Broker}",
+            _consumerName, Topic, _options.SubscriptionName, connection.Address);
+        subscribed?.TrySetResult();
+    }
+
+    protected override async ValueTask<bool> OnResponseAsync(Connection connection, ConsumeResponse response)
+    {
+        switch (response.ResponseCase)
         {
-            var stream = connection.Call.ResponseStream;
-            var token = connection.Token;
-            while (await stream.MoveNext(token).ConfigureAwait(false))
-            {
-                var response = stream.Current;
-                switch (response.ResponseCase)
+            case ConsumeResponse.ResponseOneofCase.Message:
+                await _sink.WriteAsync(ToMessage(response.Message, connection.Epoch), connection.Token).ConfigureAwait(false);
+                break;
+            case ConsumeResponse.ResponseOneofCase.AckResponse:
+                var answer = response.AckResponse;
+                if (_ackWaiters.TryRemove(answer.RequestId, out var waiter))
                 {
-                    case ConsumeResponse.ResponseOneofCase.Message:
-                        await _sink.WriteAsync(ToMessage(response.Message, connection.Epoch), token).ConfigureAwait(false);
-
-                        break;
-                    case ConsumeResponse.ResponseOneofCase.AckResponse:
-                        var answer = response.AckResponse;
-                        if (_ackWaiters.TryRemove(answer.RequestId, out var waiter))
-                        {
-                            if (answer.Reason == ErrorReason.None)
-                            {
-                                waiter.TrySetResult(true);
-                            }
-                            else
-                            {
-                                waiter.TrySetException(new PulsarishClientException(answer.Reason, answer.Message));
-                            }
-                        }
-
-                        break;
-                    case ConsumeResponse.ResponseOneofCase.ActiveChange:
-                        ActiveChanged?.Invoke(response.ActiveChange.IsActive);
-                        break;
-                    case ConsumeResponse.ResponseOneofCase.Error:
-                        connection.LastError = new PulsarishClientException(response.Error.Reason, response.Error.Message);
-                        _logger.LogWarning("Consumer {ConsumerName} on {Topic}: broker error {Reason}: {Message}",
-                            _consumerName, Topic, response.Error.Reason, response.Error.Message);
-                        break;
+                    if (answer.Reason == ErrorReason.None)
+                    {
+                        waiter.TrySetResult(true);
+                    }
+                    else
+                    {
+                        waiter.TrySetException(new PulsarishClientException(answer.Reason, answer.Message));
+                    }
                 }
-            }
+
+                break;
+            case ConsumeResponse.ResponseOneofCase.ActiveChange:
+                ActiveChanged?.Invoke(response.ActiveChange.IsActive);
+                break;
+            case ConsumeResponse.ResponseOneofCase.Error:
+                connection.LastError = new PulsarishClientException(response.Error.Reason, response.Error.Message);
+                Logger.LogWarning("Consumer {ConsumerName} on {Topic}: broker error {Reason}: {Message}",
+                    _consumerName, Topic, response.Error.Reason, response.Error.Message);
+                break;
         }
-        catch (RpcException e)
-        {
-            error = ErrorReasons.ToClientException(e);
-        }
-        catch (Exception e) when (e is IOException or InvalidOperationException or OperationCanceledException
-                                      or ChannelClosedException)
-        {
-            error = e;
-        }
-        finally
-        {
-            OnDisconnected(connection, error);
-        }
+
+        return true;
     }
 
     private Message ToMessage(ReceivedMessage m, long epoch)
@@ -311,113 +272,19 @@ internal sealed class PartitionConsumer : IAsyncDisposable
             m.ProducerName, m.SequenceId, m.RedeliveryCount, epoch);
     }
 
-    private void OnDisconnected(Connection connection, Exception? error)
+    /// <summary>Messages of the broken stream still queued are dropped (a new epoch); pending acks fail.</summary>
+    protected override void OnDisconnectedLocked(Connection connection)
     {
-        connection.Abort();
-        lock (_lock)
+        _epoch++;
+        foreach (var waiter in _ackWaiters.Values)
         {
-            if (!ReferenceEquals(_connection, connection))
-            {
-                return;
-            }
-
-            _connection = null;
-            _epoch++;
-            foreach (var waiter in _ackWaiters.Values)
-            {
-                waiter.TrySetException(new PulsarishClientException(ErrorReason.ServiceNotReady,
-                    "disconnected before the ack was answered; the message will be redelivered"));
-            }
-
-            if (_closing.IsCancellationRequested)
-            {
-                return;
-            }
-
-            _logger.LogInformation(error, "Consumer {ConsumerName} on {Topic} disconnected; reconnecting", _consumerName, Topic);
-            _reconnect = Task.Run(ReconnectAsync);
+            waiter.TrySetException(new PulsarishClientException(ErrorReason.ServiceNotReady,
+                "disconnected before the ack was answered; the message will be redelivered"));
         }
     }
 
-    private async Task ReconnectAsync()
-    {
-        try
-        {
-            await _client.ReconnectPipeline.ExecuteAsync(
-                static async (self, token) => await self.ConnectOnceAsync(token).ConfigureAwait(false),
-                this, _closing.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (_closing.IsCancellationRequested)
-        {
-            // Closed while reconnecting.
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            _logger.LogError(e, "Consumer {ConsumerName} on {Topic} failed for good", _consumerName, Topic);
-            _sink.TryComplete(e);
-        }
-    }
+    protected override void OnFailedForGood(Exception error) => _sink.TryComplete(error);
 
     /// <summary>Closes the stream; the broker redelivers this consumer's unacknowledged messages to others.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        Connection? connection;
-        lock (_lock)
-        {
-            if (_closing.IsCancellationRequested)
-            {
-                return;
-            }
-
-            _closing.Cancel();
-            connection = _connection;
-            _connection = null;
-        }
-
-        if (connection is not null)
-        {
-            connection.Outbound.Complete();
-            try
-            {
-                await connection.Outbound.Completion.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                // Aborted below.
-            }
-
-            connection.Abort();
-        }
-
-        await _reconnect.ConfigureAwait(false);
-    }
-
-    /// <summary>One Consume stream with its writer.</summary>
-    private sealed class Connection(
-        AsyncDuplexStreamingCall<ConsumeRequest, ConsumeResponse> call,
-        OutboundStream<ConsumeRequest> outbound,
-        CancellationTokenSource cancel)
-    {
-        private int _aborted;
-
-        public AsyncDuplexStreamingCall<ConsumeRequest, ConsumeResponse> Call { get; } = call;
-        public OutboundStream<ConsumeRequest> Outbound { get; } = outbound;
-        public CancellationToken Token { get; } = cancel.Token;
-        public long Epoch { get; set; }
-
-        /// <summary>The last error the broker reported on this stream (e.g. a refused seek).</summary>
-        public PulsarishClientException? LastError { get; set; }
-
-        public void Abort()
-        {
-            if (Interlocked.Exchange(ref _aborted, 1) != 0)
-            {
-                return;
-            }
-
-            Outbound.Complete();
-            cancel.Cancel();
-            Call.Dispose();
-        }
-    }
+    public override ValueTask DisposeAsync() => new(CloseStreamAsync());
 }

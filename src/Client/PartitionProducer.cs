@@ -11,23 +11,18 @@ namespace Pulsarish.Client;
 /// and owns the Produce stream. After a disconnect it looks the topic up again, reopens the stream under the same
 /// producer name and resends the pending batches with their original sequence ids, so the broker's
 /// de-duplication drops what it already persisted (DESIGN.md §8). Receipts complete messages strictly in order.
+/// The lookup/connect/reconnect loop is <see cref="ReconnectingStream{TRequest,TResponse}"/>'s.
 /// </summary>
-internal sealed class PartitionProducer : IAsyncDisposable
+internal sealed class PartitionProducer : ReconnectingStream<ProduceRequest, ProduceResponse>
 {
     private static readonly Action<object?> OnBatchTimerCallback = static s => ((PartitionProducer)s!).OnBatchTimer();
 
-    private readonly PulsarishClient _client;
     private readonly ProducerOptions _options;
     private readonly SendGate _pendingPermits;
     private readonly CompressionType _compression;
-    private readonly ILogger _logger;
-    private readonly object _lock = new();
     private readonly Queue<PendingBatch> _pending = new();
     private readonly List<ProducerMessage> _batchMessages = new();
     private readonly List<TaskCompletionSource<MessageId>> _batchCompletions = new();
-    private readonly CancellationTokenSource _closing = new();
-    private Connection? _connection;
-    private Task _reconnect = Task.CompletedTask;
     private string? _producerName;
     private long _nextSequenceId = -1;
     private int _batchBytes;
@@ -37,9 +32,8 @@ internal sealed class PartitionProducer : IAsyncDisposable
 
     public PartitionProducer(PulsarishClient client, string topic, int partition, ProducerOptions options,
         SendGate pendingPermits)
+        : base(client, topic, "Producer", "connected", client.CreateLogger<PartitionProducer>())
     {
-        _client = client;
-        Topic = topic;
         Partition = partition;
         _options = options;
         _pendingPermits = pendingPermits;
@@ -50,23 +44,17 @@ internal sealed class PartitionProducer : IAsyncDisposable
             MessageCompression.Brotli => CompressionType.Brotli,
             _ => CompressionType.NoCompression,
         };
-        _logger = client.CreateLogger<PartitionProducer>();
     }
-
-    public string Topic { get; }
 
     public int Partition { get; }
 
     /// <summary>The broker-confirmed producer name (set once connected).</summary>
     public string ProducerName => _producerName ?? "";
 
+    protected override string Name => ProducerName;
+
     /// <summary>Sequence id of the last message handed to <see cref="Enqueue"/>.</summary>
     public long LastSequenceId => Interlocked.Read(ref _nextSequenceId) - 1;
-
-    /// <summary>Connects for the first time (errors propagate: nothing to retry yet).</summary>
-    public Task ConnectAsync(CancellationToken ct) => StreamHandshake.ConnectWithinAsync(
-        ConnectOnceAsync, _client.Options.OperationTimeout,
-        $"producer on {Topic} not connected within {_client.Options.OperationTimeout}", ct);
 
     /// <summary>
     /// Adds a message to the current batch. The caller (<see cref="SendGate"/>) already took one pending permit,
@@ -76,7 +64,7 @@ internal sealed class PartitionProducer : IAsyncDisposable
     {
         var completion = new TaskCompletionSource<MessageId>(TaskCreationOptions.RunContinuationsAsynchronously);
         Exception? failure;
-        lock (_lock)
+        lock (Sync)
         {
             failure = _failure;
             if (failure is null)
@@ -142,7 +130,7 @@ internal sealed class PartitionProducer : IAsyncDisposable
     public async Task FlushAsync(CancellationToken ct)
     {
         Task? last;
-        lock (_lock)
+        lock (Sync)
         {
             FlushBatchLocked();
             last = _pending.Count == 0 ? null : _pending.Last().Completions[^1].Task;
@@ -163,7 +151,7 @@ internal sealed class PartitionProducer : IAsyncDisposable
 
     private void OnBatchTimer()
     {
-        lock (_lock)
+        lock (Sync)
         {
             _batchTimerArmed = false;
             FlushBatchLocked();
@@ -187,38 +175,28 @@ internal sealed class PartitionProducer : IAsyncDisposable
         _batchBytes = 0;
         _batchGeneration++;
         _pending.Enqueue(batch);
-        _connection?.Outbound.TryWrite(batch.Request);
+        Current?.Outbound.TryWrite(batch.Request);
     }
 
-    /// <summary>One attempt: lookup, open the stream, wait for <c>opened</c>, resend pending batches in order.</summary>
-    private async Task ConnectOnceAsync(CancellationToken ct)
+    protected override AsyncDuplexStreamingCall<ProduceRequest, ProduceResponse> StartCall(
+        PulsarishBroker.PulsarishBrokerClient broker, CancellationToken callToken)
+        => broker.Produce(cancellationToken: callToken);
+
+    protected override ProduceRequest OpenRequest() => new()
     {
-        _closing.Token.ThrowIfCancellationRequested();
-        string address = await _client.LookupAsync(Topic, ct).ConfigureAwait(false);
-        var broker = _client.BrokerFor(address);
-        var callCancel = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token);
-        var call = broker.Produce(cancellationToken: callCancel.Token);
-        var outbound = new OutboundStream<ProduceRequest>(call.RequestStream);
-        var connection = new Connection(call, outbound, callCancel, address);
-        await StreamHandshake.OpenAsync(call.ResponseStream, callCancel,
-            () => outbound.TryWrite(new ProduceRequest
-            {
-                Open = new ProducerOpen
-                {
-                    Topic = Topic,
-                    ProducerName = _producerName ?? "",
-                    AccessMode = _options.ExclusiveAccess ? ProducerAccessMode.Exclusive : ProducerAccessMode.Shared,
-                },
-            }),
-            first => OnOpened(connection, first, address), connection.Abort,
-            $"broker {address} closed the producer stream", ct).ConfigureAwait(false);
-    }
+        Open = new ProducerOpen
+        {
+            Topic = Topic,
+            ProducerName = _producerName ?? "",
+            AccessMode = _options.ExclusiveAccess ? ProducerAccessMode.Exclusive : ProducerAccessMode.Shared,
+        },
+    };
 
     /// <summary>
-    /// Takes the broker's first answer on a new Produce stream: resends every pending batch and makes the stream
-    /// the current one.
+    /// Takes the broker's first answer on a new Produce stream: resends every pending batch (before the stream
+    /// becomes the current one, so they precede any new batch).
     /// </summary>
-    private void OnOpened(Connection connection, ProduceResponse first, string address)
+    protected override void OnOpenedLocked(Connection connection, ProduceResponse first)
     {
         if (first.ResponseCase == ProduceResponse.ResponseOneofCase.Error)
         {
@@ -230,75 +208,35 @@ internal sealed class PartitionProducer : IAsyncDisposable
             throw new PulsarishClientException(ErrorReason.BadRequest, $"broker answered {first.ResponseCase} to open");
         }
 
-        lock (_lock)
+        _producerName = first.Opened.ProducerName;
+        if (_nextSequenceId < 0)
         {
-            _closing.Token.ThrowIfCancellationRequested();
-            _producerName = first.Opened.ProducerName;
-            if (_nextSequenceId < 0)
-            {
-                _nextSequenceId = first.Opened.LastSequenceId + 1;
-            }
-
-            // Resend every unreceipted batch with its original sequence ids; the broker drops duplicates.
-            foreach (var batch in _pending)
-            {
-                connection.Outbound.TryWrite(batch.Request);
-            }
-
-            _connection = connection;
+            _nextSequenceId = first.Opened.LastSequenceId + 1;
         }
 
-        _logger.LogInformation("Producer {ProducerName} connected to {Topic} on {Broker}", _producerName, Topic, address);
-        _ = Task.Run(() => ReadReceiptsAsync(connection));
-    }
-
-    private async Task ReadReceiptsAsync(Connection connection)
-    {
-        Exception? error = null;
-        try
+        // Resend every unreceipted batch with its original sequence ids; the broker drops duplicates.
+        foreach (var batch in _pending)
         {
-            var stream = connection.Call.ResponseStream;
-            while (await stream.MoveNext(CancellationToken.None).ConfigureAwait(false))
-            {
-                var response = stream.Current;
-                switch (response.ResponseCase)
-                {
-                    case ProduceResponse.ResponseOneofCase.Receipt:
-                        if (!OnReceipt(response.Receipt))
-                        {
-                            return;
-                        }
-
-                        break;
-                    case ProduceResponse.ResponseOneofCase.Error:
-                        if (!OnSendError(response.Error))
-                        {
-                            return;
-                        }
-
-                        break;
-                }
-            }
-        }
-        catch (RpcException e)
-        {
-            error = ErrorReasons.ToClientException(e);
-        }
-        catch (Exception e) when (e is IOException or InvalidOperationException or OperationCanceledException)
-        {
-            error = e;
-        }
-        finally
-        {
-            OnDisconnected(connection, error);
+            connection.Outbound.TryWrite(batch.Request);
         }
     }
+
+    protected override void OnOpened(Connection connection)
+        => Logger.LogInformation("Producer {ProducerName} connected to {Topic} on {Broker}", _producerName, Topic, connection.Address);
+
+    protected override ValueTask<bool> OnResponseAsync(Connection connection, ProduceResponse response)
+        => ValueTask.FromResult(response.ResponseCase switch
+        {
+            ProduceResponse.ResponseOneofCase.Receipt => OnReceipt(response.Receipt),
+            ProduceResponse.ResponseOneofCase.Error => OnSendError(response.Error),
+            _ => true,
+        });
 
     /// <summary>Completes the head batch; false (reconnect) when the receipt does not match it.</summary>
     private bool OnReceipt(SendReceipt receipt)
     {
         PendingBatch? done = null;
-        lock (_lock)
+        lock (Sync)
         {
             if (_pending.TryPeek(out var head))
             {
@@ -308,7 +246,7 @@ internal sealed class PartitionProducer : IAsyncDisposable
                 }
                 else if (receipt.SequenceId > head.FirstSequenceId)
                 {
-                    _logger.LogWarning("Producer {ProducerName}: receipt for {SequenceId} while {Expected} is pending; reconnecting",
+                    Logger.LogWarning("Producer {ProducerName}: receipt for {SequenceId} while {Expected} is pending; reconnecting",
                         _producerName, receipt.SequenceId, head.FirstSequenceId);
                     return false;
                 }
@@ -332,13 +270,13 @@ internal sealed class PartitionProducer : IAsyncDisposable
     {
         if (ErrorReasons.IsRetriable(error.Reason))
         {
-            _logger.LogInformation("Producer {ProducerName}: send {SequenceId} failed with {Reason}; reconnecting",
+            Logger.LogInformation("Producer {ProducerName}: send {SequenceId} failed with {Reason}; reconnecting",
                 _producerName, error.SequenceId, error.Reason);
             return false;
         }
 
         PendingBatch? failed = null;
-        lock (_lock)
+        lock (Sync)
         {
             if (_pending.TryPeek(out var head) && head.FirstSequenceId == error.SequenceId)
             {
@@ -376,53 +314,18 @@ internal sealed class PartitionProducer : IAsyncDisposable
         return true;
     }
 
-    private void OnDisconnected(Connection connection, Exception? error)
-    {
-        connection.Abort();
-        lock (_lock)
-        {
-            if (!ReferenceEquals(_connection, connection))
-            {
-                return;
-            }
+    /// <summary>A producer that failed for good is not reconnected.</summary>
+    protected override bool ShouldReconnectLocked => _failure is null;
 
-            _connection = null;
-            if (_closing.IsCancellationRequested || _failure is not null)
-            {
-                return;
-            }
-
-            _logger.LogInformation(error, "Producer {ProducerName} on {Topic} disconnected; reconnecting", _producerName, Topic);
-            _reconnect = Task.Run(ReconnectAsync);
-        }
-    }
-
-    /// <summary>Reconnects with backoff until it works, the producer closes, or a non-retriable error ends it.</summary>
-    private async Task ReconnectAsync()
-    {
-        try
-        {
-            await _client.ReconnectPipeline.ExecuteAsync(
-                static async (self, token) => await self.ConnectOnceAsync(token).ConfigureAwait(false),
-                this, _closing.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (_closing.IsCancellationRequested)
-        {
-            // Closed while reconnecting.
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            _logger.LogError(e, "Producer {ProducerName} on {Topic} failed for good", _producerName, Topic);
-            FailAll(e as PulsarishClientException
-                    ?? new PulsarishClientException(ErrorReason.UnknownError, e.Message, e));
-        }
-    }
+    protected override void OnFailedForGood(Exception error)
+        => FailAll(error as PulsarishClientException
+                   ?? new PulsarishClientException(ErrorReason.UnknownError, error.Message, error));
 
     private void FailAll(Exception error)
     {
         List<PendingBatch> failed;
         List<TaskCompletionSource<MessageId>> open;
-        lock (_lock)
+        lock (Sync)
         {
             _failure ??= error;
             failed = new List<PendingBatch>(_pending);
@@ -447,14 +350,14 @@ internal sealed class PartitionProducer : IAsyncDisposable
     }
 
     /// <summary>Flushes and waits (up to the operation timeout) for pending messages, then closes the stream.</summary>
-    public async ValueTask DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
-        if (_closing.IsCancellationRequested)
+        if (Closing.IsCancellationRequested)
         {
             return;
         }
 
-        using (var timeout = new CancellationTokenSource(_client.Options.OperationTimeout))
+        using (var timeout = new CancellationTokenSource(Client.Options.OperationTimeout))
         {
             try
             {
@@ -462,61 +365,11 @@ internal sealed class PartitionProducer : IAsyncDisposable
             }
             catch (OperationCanceledException)
             {
-                _logger.LogWarning("Producer {ProducerName}: pending messages not receipted before close", _producerName);
+                Logger.LogWarning("Producer {ProducerName}: pending messages not receipted before close", _producerName);
             }
         }
 
-        Connection? connection;
-        lock (_lock)
-        {
-            _closing.Cancel();
-            connection = _connection;
-            _connection = null;
-        }
-
-        if (connection is not null)
-        {
-            connection.Outbound.Complete();
-            try
-            {
-                await connection.Outbound.Completion.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                // Aborted below.
-            }
-
-            connection.Abort();
-        }
-
-        await _reconnect.ConfigureAwait(false);
+        await CloseStreamAsync().ConfigureAwait(false);
         FailAll(new PulsarishClientException(ErrorReason.ServiceNotReady, $"producer on {Topic} is closed"));
-    }
-
-    /// <summary>One Produce stream with its writer.</summary>
-    private sealed class Connection(
-        AsyncDuplexStreamingCall<ProduceRequest, ProduceResponse> call,
-        OutboundStream<ProduceRequest> outbound,
-        CancellationTokenSource cancel,
-        string address)
-    {
-        private int _aborted;
-
-        public AsyncDuplexStreamingCall<ProduceRequest, ProduceResponse> Call { get; } = call;
-        public OutboundStream<ProduceRequest> Outbound { get; } = outbound;
-        public string Address { get; } = address;
-
-        public void Abort()
-        {
-            if (Interlocked.Exchange(ref _aborted, 1) != 0)
-            {
-                return;
-            }
-
-            Outbound.Complete();
-            cancel.Cancel();
-            Call.Dispose();
-            cancel.Dispose();
-        }
     }
 }

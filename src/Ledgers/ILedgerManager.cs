@@ -23,6 +23,14 @@ public interface ILedgerManager
     /// <summary>Compare-and-set; returns the new version. Throws BadVersionException or NoNodeException.</summary>
     Task<long> UpdateAsync(LedgerMetadata metadata, long expectedVersion, CancellationToken ct = default);
 
+    /// <summary>
+    /// Closes the ledger at <paramref name="lastEntryId"/> by compare-and-set from <paramref name="closingFrom"/>
+    /// (see <c>LedgerMetadataStore.CloseAsync</c>, the one close of the writer and of recovery). Throws
+    /// LedgerFencedException when another client closed it elsewhere or put it IN_RECOVERY under its writer.
+    /// </summary>
+    Task<VersionedLedgerMetadata> CloseAsync(long ledgerId, long lastEntryId, long length, long expectedVersion,
+        LedgerState closingFrom, CancellationToken ct = default);
+
     /// <summary>Deletes the metadata. Throws NoNodeException when missing.</summary>
     Task DeleteAsync(long ledgerId, CancellationToken ct = default);
 }

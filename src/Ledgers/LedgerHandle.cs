@@ -56,6 +56,8 @@ public sealed class LedgerHandle : IAsyncDisposable, IAddCallback
     private Exception? _failure;
     private readonly Queue<PendingAddOp> _toDeliver = new();
     private bool _delivering;
+    // Entry id of the last successful completion delivered (only read by the entry-order assert).
+    private long _lastDelivered = -1;
     private Task? _closeTask;
 
     internal LedgerHandle(LedgerClient client, VersionedLedgerMetadata metadata, IPlacementPolicy placement, ILogger logger)
@@ -69,7 +71,7 @@ public sealed class LedgerHandle : IAsyncDisposable, IAddCallback
         _ensembleSize = _metadata.EnsembleSize;
         _writeQuorum = _metadata.WriteQuorum;
         _ackQuorum = _metadata.AckQuorum;
-        Debug.Assert(_ackQuorum <= _writeQuorum && _writeQuorum <= _ensembleSize && _ensembleSize <= 64, "Qa ≤ Qw ≤ E ≤ 64");
+        Debug.Assert(_ackQuorum >= 1 && _ackQuorum <= _writeQuorum && _writeQuorum <= _ensembleSize && _ensembleSize <= 64, "1 ≤ Qa ≤ Qw ≤ E ≤ 64");
         _masterKey = _metadata.MasterKey.ToByteArray();
         _ensemble = [.. _metadata.Fragments[^1].Bookies];
         _maxPendingAdds = client.Options.MaxPendingAdds;
@@ -277,6 +279,7 @@ public sealed class LedgerHandle : IAsyncDisposable, IAddCallback
             var head = _pending.Dequeue();
             Debug.Assert(head.EntryId == _lastAddConfirmed + 1, "completions strictly in entry order");
             _lastAddConfirmed = head.EntryId;
+            Debug.Assert(_lastAddConfirmed <= _lastAddPushed, "LAC ≤ last added");
             _length = head.LedgerLength;
             head.Done = true;
             _toDeliver.Enqueue(head);
@@ -575,6 +578,12 @@ public sealed class LedgerHandle : IAsyncDisposable, IAddCallback
                     return;
                 }
             }
+            if (op.Error is null)
+            {
+                // Completions are delivered strictly in entry order — DESIGN §3.2.
+                Debug.Assert(op.EntryId == _lastDelivered + 1, "completions delivered in entry order");
+                _lastDelivered = op.EntryId;
+            }
             try
             {
                 op.Deliver();
@@ -600,9 +609,11 @@ public sealed class LedgerHandle : IAsyncDisposable, IAddCallback
     }
 
     /// <summary>
-    /// Closes the ledger: incomplete adds fail with <see cref="LedgerClosedException"/>, then the metadata is CAS'd to
-    /// CLOSED with last entry = LAC. Throws <see cref="LedgerFencedException"/> when recovery closed it first with
-    /// another last entry. A fenced or broken handle closes without touching the metadata.
+    /// Closes the ledger at its LAC, as BookKeeper's close does, also after a failed add: incomplete adds (those
+    /// beyond the LAC) fail with <see cref="LedgerClosedException"/> (or have already failed with the handle's
+    /// error), then the metadata is CAS'd from OPEN to CLOSED with last entry = LAC and the length of the entries up
+    /// to it (<see cref="ILedgerManager.CloseAsync"/>). Throws <see cref="LedgerFencedException"/> when recovery
+    /// has the ledger (IN_RECOVERY) or closed it at another last entry; succeeds when it was closed at the same one.
     /// </summary>
     public Task CloseAsync(CancellationToken ct = default)
     {
@@ -612,75 +623,34 @@ public sealed class LedgerHandle : IAsyncDisposable, IAddCallback
             {
                 return _closeTask;
             }
-            if (_state == HandleState.Failed)
+            if (_state == HandleState.Open)
             {
-                _state = HandleState.Closed;
-                _closeTask = Task.CompletedTask;
-                return _closeTask;
+                DrainIncomplete(new LedgerClosedException(LedgerId));
             }
+            Debug.Assert(_pending.Count == 0 && _waiting.Count == 0, "nothing beyond the LAC survives a close");
+            Debug.Assert(_lastAddConfirmed <= _lastAddPushed, "LAC ≤ last added");
             _state = HandleState.Closing;
-            DrainIncomplete(new LedgerClosedException(LedgerId));
-            _closeTask = CloseMetadataAsync(_lastAddConfirmed, _length, ct);
+            _closeTask = CloseMetadataAsync(_lastAddConfirmed, _length, _metadataVersion, ct);
         }
         _timeoutTimer.Dispose();
         Deliver();
         return _closeTask;
     }
 
-    private async Task CloseMetadataAsync(long lastEntryId, long length, CancellationToken ct)
+    private async Task CloseMetadataAsync(long lastEntryId, long length, long expectedVersion, CancellationToken ct)
     {
         await Task.Yield();
-        while (true)
-        {
-            LedgerMetadata metadata;
-            long version;
-            lock (_lock)
-            {
-                metadata = _metadata;
-                version = _metadataVersion;
-            }
-            if (metadata.State == LedgerState.Closed)
-            {
-                if (metadata.LastEntryId != lastEntryId)
-                {
-                    throw new LedgerFencedException(LedgerId, $"closed by another client at entry {metadata.LastEntryId}");
-                }
-                break;
-            }
-            if (metadata.State == LedgerState.InRecovery)
-            {
-                throw new LedgerFencedException(LedgerId, "in recovery");
-            }
-            var updated = metadata.Clone();
-            updated.State = LedgerState.Closed;
-            updated.LastEntryId = lastEntryId;
-            updated.Length = length;
-            try
-            {
-                long newVersion = await _client.Ledgers.UpdateAsync(updated, version, ct).ConfigureAwait(false);
-                lock (_lock)
-                {
-                    _metadata = updated;
-                    _metadataVersion = newVersion;
-                }
-                break;
-            }
-            catch (BadVersionException)
-            {
-                var fresh = await _client.Ledgers.ReadAsync(LedgerId, ct).ConfigureAwait(false)
-                    ?? throw new NoSuchLedgerException(LedgerId);
-                lock (_lock)
-                {
-                    _metadata = fresh.Metadata;
-                    _metadataVersion = fresh.Version;
-                }
-            }
-        }
+        // Closed at the writer's LAC: everything up to it is complete, nothing after it was acknowledged — DESIGN §3.2.
+        var closed = await _client.Ledgers.CloseAsync(LedgerId, lastEntryId, length, expectedVersion, LedgerState.Open, ct)
+            .ConfigureAwait(false);
+        Debug.Assert(closed.Metadata.State == LedgerState.Closed && closed.Metadata.LastEntryId == lastEntryId);
         lock (_lock)
         {
+            _metadata = closed.Metadata;
+            _metadataVersion = closed.Version;
             _state = HandleState.Closed;
         }
-        _logger.LogInformation("Ledger {LedgerId} closed at entry {LastEntryId}", LedgerId, lastEntryId);
+        _logger.LogInformation("Ledger {LedgerId} closed at entry {LastEntryId} ({Length} bytes)", LedgerId, lastEntryId, length);
     }
 
     /// <summary>Closes the handle (see <see cref="CloseAsync"/>), ignoring a fence found while closing.</summary>

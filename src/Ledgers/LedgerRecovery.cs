@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Pulsarish.Protocol.Checksums;
 using Pulsarish.Protocol.Errors;
@@ -52,6 +53,7 @@ internal sealed class LedgerRecovery(LedgerClient client, ILogger logger)
         // Entries before the last fragment were complete when it was written (it starts at the writer's LAC+1).
         var lastFragment = metadata.Fragments[^1];
         long firstToRead = Math.Max(maxLac + 1, lastFragment.FirstEntryId);
+        Debug.Assert(maxLac >= -1 && firstToRead > maxLac, "recovery starts above the highest reported LAC");
         long length = -1; // the ledger length recorded in the last entry seen; unknown until one is read
 
         // 3. Read forward; recover what some bookie has; stop at the first entry proven absent — DESIGN §4.3.
@@ -76,6 +78,8 @@ internal sealed class LedgerRecovery(LedgerClient client, ILogger logger)
                 {
                     await rewrites.Dequeue().ConfigureAwait(false);
                 }
+                // Recovery adds only rewrite entries above the highest reported LAC — DESIGN §4.3.
+                Debug.Assert(entryId >= maxLac + 1, "recovery rewrites only entries at or above LAC+1");
                 rewrites.Enqueue(RecoveryAddAsync(metadata, entryId, entryId - 1, stored.Value, ct));
                 entryId++;
             }
@@ -105,35 +109,35 @@ internal sealed class LedgerRecovery(LedgerClient client, ILogger logger)
             }
         }
 
-        // 4. CAS to CLOSED with the last recovered entry — DESIGN §4.4.
-        while (true)
+        // A recovered ledger never closes below a LAC some bookie reported: those entries are acknowledged — DESIGN §4.
+        if (lastEntryId < maxLac)
         {
-            var closed = metadata.Clone();
-            closed.State = LedgerState.Closed;
-            closed.LastEntryId = lastEntryId;
-            closed.Length = length;
-            try
+            throw new LedgerRecoveryException(ledgerId, $"would close at {lastEntryId}, below the reported LAC {maxLac}");
+        }
+
+        // 4. CAS to CLOSED with the last recovered entry — DESIGN §4.4.
+        try
+        {
+            var closed = await client.Ledgers.CloseAsync(ledgerId, lastEntryId, length, current.Version,
+                LedgerState.InRecovery, ct).ConfigureAwait(false);
+            LedgerMetrics.Recoveries.Inc();
+            logger.LogInformation(
+                "Recovered ledger {LedgerId}: fenced at LAC {Lac}, {Recovered} entries rewritten, closed at {LastEntryId}",
+                ledgerId, maxLac, entryId - firstToRead, lastEntryId);
+            return new ReadOnlyLedgerHandle(client, closed.Metadata, lastEntryId);
+        }
+        catch (LedgerFencedException)
+        {
+            // Another recoverer closed it first (at another last entry): its record is the ledger's content.
+            current = await client.Ledgers.ReadAsync(ledgerId, ct).ConfigureAwait(false)
+                ?? throw new NoSuchLedgerException(ledgerId);
+            if (current.Metadata.State != LedgerState.Closed)
             {
-                await client.Ledgers.UpdateAsync(closed, current.Version, ct).ConfigureAwait(false);
-                LedgerMetrics.Recoveries.Inc();
-                logger.LogInformation(
-                    "Recovered ledger {LedgerId}: fenced at LAC {Lac}, {Recovered} entries rewritten, closed at {LastEntryId}",
-                    ledgerId, maxLac, entryId - firstToRead, lastEntryId);
-                return new ReadOnlyLedgerHandle(client, closed, lastEntryId);
+                throw;
             }
-            catch (BadVersionException)
-            {
-                current = await client.Ledgers.ReadAsync(ledgerId, ct).ConfigureAwait(false)
-                    ?? throw new NoSuchLedgerException(ledgerId);
-                if (current.Metadata.State == LedgerState.Closed)
-                {
-                    // Another recoverer closed it first: its record is the ledger's content.
-                    logger.LogInformation("Ledger {LedgerId} was closed by another recoverer at {LastEntryId}",
-                        ledgerId, current.Metadata.LastEntryId);
-                    return new ReadOnlyLedgerHandle(client, current.Metadata, current.Metadata.LastEntryId);
-                }
-                metadata = current.Metadata;
-            }
+            logger.LogInformation("Ledger {LedgerId} was closed by another recoverer at {LastEntryId}",
+                ledgerId, current.Metadata.LastEntryId);
+            return new ReadOnlyLedgerHandle(client, current.Metadata, current.Metadata.LastEntryId);
         }
     }
 
@@ -163,6 +167,7 @@ internal sealed class LedgerRecovery(LedgerClient client, ILogger logger)
         var fragment = LedgerReader.FragmentOf(metadata, entryId);
         int writeQuorum = metadata.WriteQuorum;
         int absentNeeded = writeQuorum - metadata.AckQuorum + 1;
+        Debug.Assert(absentNeeded >= 1 && absentNeeded <= writeQuorum, "absent needs Qw−Qa+1 of the write set");
         var masterKey = metadata.MasterKey.Memory;
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var tasks = new List<Task<BookieReadResult>>(writeQuorum);

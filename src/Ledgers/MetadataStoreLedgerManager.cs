@@ -21,5 +21,13 @@ public sealed class MetadataStoreLedgerManager(LedgerMetadataStore store) : ILed
     public Task<long> UpdateAsync(LedgerMetadata metadata, long expectedVersion, CancellationToken ct = default)
         => store.UpdateAsync(metadata, expectedVersion, ct);
 
+    public async Task<VersionedLedgerMetadata> CloseAsync(long ledgerId, long lastEntryId, long length, long expectedVersion,
+        LedgerState closingFrom, CancellationToken ct = default)
+    {
+        var (closed, version) = await store.CloseAsync(ledgerId, lastEntryId, length, expectedVersion, closingFrom, ct)
+            .ConfigureAwait(false);
+        return new VersionedLedgerMetadata(closed, version);
+    }
+
     public Task DeleteAsync(long ledgerId, CancellationToken ct = default) => store.DeleteAsync(ledgerId, null, ct);
 }

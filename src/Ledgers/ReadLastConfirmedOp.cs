@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Pulsarish.Protocol.Bookie;
 using Pulsarish.Protocol.Metadata;
 
@@ -17,6 +18,7 @@ internal static class ReadLastConfirmedOp
         int ensembleSize = metadata.EnsembleSize;
         int writeQuorum = metadata.WriteQuorum;
         int required = writeQuorum - metadata.AckQuorum + 1;
+        Debug.Assert(required >= 1 && required <= writeQuorum && writeQuorum <= ensembleSize, "1 ≤ Qw−Qa+1 ≤ Qw ≤ E");
         var masterKey = metadata.MasterKey.Memory;
         var tasks = new List<Task<BookieLacResult>>(ensembleSize);
         var indexOf = new Dictionary<Task<BookieLacResult>, int>(ensembleSize);
@@ -50,6 +52,8 @@ internal static class ReadLastConfirmedOp
                 // Fenced once, for every write set, Qw−Qa+1 of its bookies answered — DESIGN §4.2.
                 if (WriteSet.Covers(answered, ensembleSize, writeQuorum, required))
                 {
+                    Debug.Assert(EveryWriteSetAnswered(answered, ensembleSize, writeQuorum, metadata.AckQuorum),
+                        "fenced only once Qw−Qa+1 bookies of every write set answered");
                     return maxLac;
                 }
             }
@@ -66,5 +70,29 @@ internal static class ReadLastConfirmedOp
         ct.ThrowIfCancellationRequested();
         throw new LedgerRecoveryException(metadata.LedgerId,
             $"{(fence ? "fence" : "read-LAC")} answers do not cover every write set:{problems}");
+    }
+
+    /// <summary>
+    /// The fencing rule checked independently of <see cref="WriteSet.Covers"/>: the write set of every entry position
+    /// 0..E-1 (each distinct write set is one of them) has at least Qw−Qa+1 answers in <paramref name="answered"/>.
+    /// </summary>
+    private static bool EveryWriteSetAnswered(ulong answered, int ensembleSize, int writeQuorum, int ackQuorum)
+    {
+        for (long entryId = 0; entryId < ensembleSize; entryId++)
+        {
+            int answers = 0;
+            for (int position = 0; position < writeQuorum; position++)
+            {
+                if ((answered & (1UL << WriteSet.BookieIndex(entryId, position, ensembleSize))) != 0)
+                {
+                    answers++;
+                }
+            }
+            if (answers < writeQuorum - ackQuorum + 1)
+            {
+                return false;
+            }
+        }
+        return true;
     }
 }

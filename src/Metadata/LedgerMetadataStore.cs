@@ -96,6 +96,65 @@ public sealed class LedgerMetadataStore
         }
     }
 
+    /// <summary>
+    /// Closes a ledger (DESIGN §3, §4.4): compare-and-set of the record to CLOSED with <paramref name="lastEntryId"/>
+    /// and <paramref name="length"/>, from <paramref name="closingFrom"/> (OPEN for its writer, IN_RECOVERY for a
+    /// recoverer) as last seen at <paramref name="expectedVersion"/>. The record is read first and on a version
+    /// conflict re-read: CLOSED at the
+    /// same last entry is success (a retried or racing close of the same content); CLOSED elsewhere, or a state other
+    /// than <paramref name="closingFrom"/> (a writer finding IN_RECOVERY), means the caller was fenced and throws
+    /// <see cref="LedgerFencedException"/>; the same state at a newer version (an ensemble change) is closed from the
+    /// fresh record. Returns the closed record and its version. Throws <see cref="NoSuchLedgerException"/> when gone.
+    /// </summary>
+    public async Task<(LedgerMetadata Metadata, long Version)> CloseAsync(long ledgerId, long lastEntryId, long length,
+        long expectedVersion, LedgerState closingFrom = LedgerState.Open, CancellationToken ct = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(lastEntryId, -1);
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        if (closingFrom == LedgerState.Closed)
+        {
+            throw new ArgumentOutOfRangeException(nameof(closingFrom), "a ledger closes from OPEN or IN_RECOVERY");
+        }
+        while (true)
+        {
+            var current = await ReadAsync(ledgerId, ct).ConfigureAwait(false) ?? throw new NoSuchLedgerException(ledgerId);
+            var metadata = current.Metadata;
+            if (metadata.State == LedgerState.Closed)
+            {
+                if (metadata.LastEntryId == lastEntryId)
+                {
+                    return current;
+                }
+                throw new LedgerFencedException(ledgerId, $"closed by another client at entry {metadata.LastEntryId}");
+            }
+            if (metadata.State != closingFrom)
+            {
+                // A writer that finds IN_RECOVERY has been fenced — DESIGN §3.5.
+                throw new LedgerFencedException(ledgerId, $"{metadata.State} while closing it from {closingFrom}");
+            }
+            if (current.Version != expectedVersion)
+            {
+                // Same state at a newer version (an ensemble change, a replicated fragment): still this caller's close.
+                _logger.LogDebug("Ledger {LedgerId} moved from version {Expected} to {Version} before its close",
+                    ledgerId, expectedVersion, current.Version);
+            }
+            var closed = metadata.Clone();
+            closed.State = LedgerState.Closed;
+            closed.LastEntryId = lastEntryId;
+            closed.Length = length;
+            try
+            {
+                long newVersion = await UpdateAsync(closed, current.Version, ct).ConfigureAwait(false);
+                _logger.LogDebug("Closed ledger {LedgerId} at entry {LastEntryId} ({Length} bytes)", ledgerId, lastEntryId, length);
+                return (closed, newVersion);
+            }
+            catch (BadVersionException)
+            {
+                // Someone else wrote the record between our read and our CAS: re-read and decide again.
+            }
+        }
+    }
+
     /// <summary>Deletes the record (null = any version). Throws <see cref="NoSuchLedgerException"/> or <see cref="BadVersionException"/>.</summary>
     public async Task DeleteAsync(long ledgerId, long? expectedVersion, CancellationToken ct = default)
     {

@@ -11,8 +11,7 @@ public sealed class FragmentRangeTests
     [Test]
     public void FirstAndLastHeldEntriesMatchABruteForceScanOfTheWriteSets()
     {
-        int seed = Environment.TickCount;
-        TestContext.Progress.WriteLine($"seed {seed}");
+        int seed = TestSeed.Use();
         var random = new Random(seed);
         for (int round = 0; round < 2_000; round++)
         {

@@ -1,4 +1,5 @@
 using Pulsarish.Broker.Topics;
+using Pulsarish.TestKit;
 
 namespace Pulsarish.Broker.Tests;
 
@@ -9,8 +10,7 @@ public sealed class PositionRangeSetTests
     [Test]
     public void RangeSetAgreesWithASortedSetModel()
     {
-        int seed = Environment.TickCount;
-        TestContext.Out.WriteLine($"seed {seed}");
+        int seed = TestSeed.Use();
         var random = new Random(seed);
         for (int round = 0; round < 50; round++)
         {

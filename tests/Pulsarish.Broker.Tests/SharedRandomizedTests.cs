@@ -1,13 +1,14 @@
 using Pulsarish.Broker.Dispatch;
 using Pulsarish.Broker.Topics;
 using Pulsarish.Protocol.Broker;
+using Pulsarish.TestKit;
 
 namespace Pulsarish.Broker.Tests;
 
 /// <summary>
 /// Randomized Shared subscription: consumers join and leave, acknowledge, negatively acknowledge or hold messages.
 /// Whatever the schedule, every message is eventually acknowledged and the backlog drains (no loss). The seed is
-/// printed; set PULSARISH_SEED to replay one.
+/// printed; set PULSARISH_TEST_SEED to replay one.
 /// </summary>
 [TestFixture]
 [NonParallelizable]
@@ -16,8 +17,7 @@ public sealed class SharedRandomizedTests : BrokerTestBase
     [Test]
     public async Task EveryMessageIsEventuallyAcknowledgedWhileConsumersChurn()
     {
-        int seed = int.TryParse(Environment.GetEnvironmentVariable("PULSARISH_SEED"), out int s) ? s : Environment.TickCount;
-        TestContext.Out.WriteLine($"seed {seed}");
+        int seed = TestSeed.Use();
         var random = new Random(seed);
         var broker = await StartBrokerAsync(TestOptions(maxEntriesPerLedger: 200));
         await CreateNamespaceAsync(broker);

@@ -4,6 +4,7 @@ using Pulsarish.Ledgers;
 using Pulsarish.Ledgers.Tests.Fakes;
 using Pulsarish.Protocol.Bookie;
 using Pulsarish.Protocol.Metadata;
+using Pulsarish.TestKit;
 
 namespace Pulsarish.Ledgers.Tests;
 
@@ -45,7 +46,7 @@ public sealed class LedgerHandleTests
     [Test]
     public async Task TaskCompletionsAreOrderedUnderRandomJitter()
     {
-        await using var env = new FakeLedgerEnvironment(5, seed: 7);
+        await using var env = new FakeLedgerEnvironment(5, seed: TestSeed.Use());
         env.Cluster.MaxJitterMicros = 3000;
         var handle = await env.Client.CreateLedgerAsync(5, 3, 2);
         var tasks = new Task<long>[300];
@@ -111,14 +112,14 @@ public sealed class LedgerHandleTests
             bookie.Release();
         }
         Assert.That(env.Cluster["bookie-0"].Held.Count, Is.EqualTo(4), "the next window was admitted");
-        while (!tasks.All(t => t.IsCompleted))
+        await Eventually.That(() =>
         {
             foreach (var bookie in env.Cluster.Bookies)
             {
                 bookie.Release();
             }
-            await Task.Delay(10);
-        }
+            return tasks.All(t => t.IsCompleted);
+        }, TimeSpan.FromSeconds(30), "every add completes while the bookies answer", TimeSpan.FromMilliseconds(10));
         Assert.That(tasks.Select(t => t.Result), Is.EqualTo(Enumerable.Range(0, 10).Select(i => (long)i)));
     }
 
@@ -286,6 +287,75 @@ public sealed class LedgerHandleTests
         Assert.That(metadata.LastEntryId, Is.EqualTo(4));
         Assert.That(metadata.Length, Is.EqualTo(Enumerable.Range(0, 5).Sum(i => Payload(i).Length)));
         Assert.ThrowsAsync<LedgerClosedException>(() => handle.AddAsync(Payload(6)));
+    }
+
+    [Test]
+    public async Task CloseAfterAFailedAddClosesAtTheLac()
+    {
+        await using var env = new FakeLedgerEnvironment(3);
+        var handle = await env.Client.CreateLedgerAsync(3, 3, 3);
+        await handle.AddAsync(Payload(0));
+        await handle.AddAsync(Payload(1));
+        env.Cluster["bookie-1"].Down = true; // no replacement: the handle fails
+        var tasks = Enumerable.Range(2, 4).Select(i => handle.AddAsync(Payload(i))).ToList();
+        foreach (var task in tasks)
+        {
+            Assert.ThrowsAsync<NotEnoughBookiesException>(() => task.WaitAsync(TimeSpan.FromSeconds(5)));
+        }
+        Assert.That(handle.IsWritable, Is.False);
+        await handle.CloseAsync();
+        var closed = (await env.Ledgers.ReadAsync(handle.LedgerId))!.Metadata;
+        Assert.That(closed.State, Is.EqualTo(LedgerState.Closed));
+        Assert.That(closed.LastEntryId, Is.EqualTo(1), "closed at the LAC, the failed adds excluded");
+        Assert.That(closed.Length, Is.EqualTo(Payload(0).Length + Payload(1).Length));
+        Assert.That(handle.Metadata.State, Is.EqualTo(LedgerState.Closed));
+        env.Cluster["bookie-1"].Down = false;
+        var reopened = await env.NewClient().OpenWithRecoveryAsync(handle.LedgerId);
+        Assert.That(reopened.LastAddConfirmed, Is.EqualTo(1), "recovery keeps the writer's close");
+    }
+
+    [Test]
+    public async Task CloseAfterAnAddQuorumTimeoutClosesAtTheLac()
+    {
+        await using var env = new FakeLedgerEnvironment(3, new LedgerClientOptions { AddQuorumTimeout = TimeSpan.FromMilliseconds(100) });
+        var handle = await env.Client.CreateLedgerAsync(3, 3, 2);
+        await handle.AddAsync(Payload(0));
+        foreach (var bookie in env.Cluster.Bookies)
+        {
+            bookie.Manual = true; // every bookie stops answering
+        }
+        var pending = handle.AddAsync(Payload(1));
+        Assert.ThrowsAsync<AddQuorumTimeoutException>(() => pending.WaitAsync(TimeSpan.FromSeconds(5)));
+        await handle.CloseAsync();
+        var closed = (await env.Ledgers.ReadAsync(handle.LedgerId))!.Metadata;
+        Assert.That((closed.State, closed.LastEntryId, closed.Length), Is.EqualTo((LedgerState.Closed, 0L, (long)Payload(0).Length)));
+    }
+
+    [Test]
+    public async Task CloseOfAWriterWhoseLedgerIsInRecoveryIsFenced()
+    {
+        await using var env = new FakeLedgerEnvironment(3);
+        var handle = await env.Client.CreateLedgerAsync(3, 3, 2);
+        await handle.AddAsync(Payload(0));
+        var current = (await env.Ledgers.ReadAsync(handle.LedgerId))!;
+        var inRecovery = current.Metadata.Clone();
+        inRecovery.State = LedgerState.InRecovery;
+        await env.Ledgers.UpdateAsync(inRecovery, current.Version);
+        Assert.ThrowsAsync<LedgerFencedException>(() => handle.CloseAsync());
+        Assert.That((await env.Ledgers.ReadAsync(handle.LedgerId))!.Metadata.State, Is.EqualTo(LedgerState.InRecovery),
+            "the fenced writer leaves the record to its recoverer");
+    }
+
+    [Test]
+    public async Task CloseOfAFencedWriterSucceedsWhenRecoveryClosedAtItsLac()
+    {
+        await using var env = new FakeLedgerEnvironment(3);
+        var handle = await env.Client.CreateLedgerAsync(3, 3, 2);
+        await handle.AddAsync(Payload(0));
+        await env.NewClient().OpenWithRecoveryAsync(handle.LedgerId);
+        Assert.ThrowsAsync<LedgerFencedException>(() => handle.AddAsync(Payload(1)).WaitAsync(TimeSpan.FromSeconds(5)));
+        await handle.CloseAsync(); // closed elsewhere with the same last entry: the same close
+        Assert.That(handle.Metadata.LastEntryId, Is.EqualTo(0));
     }
 
     [Test]

@@ -5,6 +5,7 @@ using Pulsarish.Protocol.Errors;
 using Pulsarish.Ledgers;
 using Pulsarish.Ledgers.Tests.Fakes;
 using Pulsarish.Protocol.Metadata;
+using Pulsarish.TestKit;
 
 namespace Pulsarish.Ledgers.Tests;
 
@@ -12,7 +13,7 @@ namespace Pulsarish.Ledgers.Tests;
 /// Seeded randomized runs over E/Qw/Qa, bookie failures (down, hung) and the moment a second client recovers the
 /// ledger, on in-memory bookies with jittered (out-of-order) answers. After each run the DESIGN §4 invariants must
 /// hold: acknowledged ids form a prefix; the closed ledger contains every acknowledged entry, in order, without gaps;
-/// no add is acknowledged after recovery returned. Re-run one case with PULSARISH_SEED=&lt;seed&gt;.
+/// no add is acknowledged after recovery returned. Re-run one case with PULSARISH_TEST_SEED=&lt;seed&gt; (TestSeed).
 /// </summary>
 [TestFixture]
 public sealed class LedgerInvariantPropertyTests
@@ -22,10 +23,10 @@ public sealed class LedgerInvariantPropertyTests
     [Test]
     public async Task RecoveryKeepsEveryAcknowledgedEntryUnderRandomFailures()
     {
-        int baseSeed = int.TryParse(Environment.GetEnvironmentVariable("PULSARISH_SEED"), out var s) ? s : Environment.TickCount;
-        int runs = Environment.GetEnvironmentVariable("PULSARISH_SEED") is not null ? 1
+        int baseSeed = TestSeed.Use();
+        // A fixed seed replays the one failing case; otherwise Runs cases (PULSARISH_RUNS) from the picked seed on.
+        int runs = TestSeed.IsFixed ? 1
             : int.TryParse(Environment.GetEnvironmentVariable("PULSARISH_RUNS"), out var r) ? r : Runs;
-        TestContext.Out.WriteLine($"base seed {baseSeed} (PULSARISH_SEED={baseSeed} re-runs the first case)");
         for (int run = 0; run < runs; run++)
         {
             int seed = baseSeed + run;
@@ -35,7 +36,7 @@ public sealed class LedgerInvariantPropertyTests
             }
             catch (Exception ex)
             {
-                Assert.Fail($"seed {seed}: {ex}");
+                Assert.Fail($"{TestSeed.Describe(seed)}: {ex}");
             }
         }
     }

@@ -422,25 +422,22 @@ public sealed class ManagedLedger : IAsyncDisposable
         {
             return;
         }
-        long entries, size;
-        if (!failed)
+        // One close for healthy and broken writers alike: the handle closes at its LAC (entries after it were failed
+        // to their producers, so no "ghost" entry appears); IN_RECOVERY or closed elsewhere means another owner.
+        try
         {
-            try
-            {
-                await old.CloseAsync().ConfigureAwait(false);
-            }
-            catch (LedgerFencedException ex)
-            {
-                Fence(ex);
-                throw;
-            }
-            entries = old.LastAddConfirmed + 1;
-            size = old.Length;
+            await old.CloseAsync().ConfigureAwait(false);
         }
-        else
+        catch (LedgerFencedException ex)
         {
-            await old.DisposeAsync().ConfigureAwait(false);
-            (entries, size) = await CloseFailedLedgerAsync(old).ConfigureAwait(false);
+            Fence(ex);
+            throw;
+        }
+        long entries = old.LastAddConfirmed + 1;
+        long size = old.Length;
+        if (failed)
+        {
+            _logger.LogWarning("Closed broken ledger {LedgerId} of {Topic} at its LAC {Lac}", old.LedgerId, Name.FullName, entries - 1);
         }
         bool empty = entries == 0;
         await UpdateInfoAsync(list =>
@@ -471,48 +468,6 @@ public sealed class ManagedLedger : IAsyncDisposable
             await DeleteLedgerQuietlyAsync(old.LedgerId).ConfigureAwait(false);
         }
         _logger.LogInformation("Closed ledger {LedgerId} of {Topic} with {Entries} entries", old.LedgerId, Name.FullName, entries);
-    }
-
-    /// <summary>
-    /// Closes the ledger of a broken writer at its own LAC, as a BookKeeper writer's close does: entries up to the LAC
-    /// are complete (acknowledged to producers), later ones were failed to their producers and are excluded, so no
-    /// "ghost" entry appears. Needs only the metadata store, not the bookies. A ledger found IN_RECOVERY or closed
-    /// elsewhere means another owner: fenced.
-    /// </summary>
-    private async Task<(long Entries, long Size)> CloseFailedLedgerAsync(LedgerHandle old)
-    {
-        var ledgers = new LedgerMetadataStore(_store);
-        long lac = old.LastAddConfirmed;
-        long length = old.Length;
-        while (true)
-        {
-            var current = await ledgers.ReadAsync(old.LedgerId).ConfigureAwait(false)
-                ?? throw new PersistenceException($"ledger {old.LedgerId} of {Name} vanished");
-            var metadata = current.Metadata;
-            if (metadata.State == LedgerState.Closed && metadata.LastEntryId == lac)
-            {
-                return (lac + 1, metadata.Length);
-            }
-            if (metadata.State != LedgerState.Open)
-            {
-                var fenced = new LedgerFencedException(old.LedgerId, $"{metadata.State} while its writer was closing it");
-                Fence(fenced);
-                throw fenced;
-            }
-            var closed = metadata.Clone();
-            closed.State = LedgerState.Closed;
-            closed.LastEntryId = lac;
-            closed.Length = length;
-            try
-            {
-                await ledgers.UpdateAsync(closed, current.Version).ConfigureAwait(false);
-                _logger.LogWarning("Closed broken ledger {LedgerId} of {Topic} at its LAC {Lac}", old.LedgerId, Name.FullName, lac);
-                return (lac + 1, length);
-            }
-            catch (BadVersionException)
-            {
-            }
-        }
     }
 
     private async Task CreateLedgerAndSwitchAsync(CancellationToken ct)

@@ -1,5 +1,6 @@
 using Pulsarish.Bookie.Storage;
 using Pulsarish.Protocol.Errors;
+using Pulsarish.TestKit;
 
 namespace Pulsarish.Bookie.Tests.Storage;
 
@@ -8,8 +9,7 @@ public class CompactionTests : StorageTestBase
     [Test]
     public async Task CompactionReclaimsDiskAndKeepsLiveEntries()
     {
-        int seed = Environment.TickCount;
-        TestContext.Out.WriteLine($"seed {seed}");
+        int seed = TestSeed.Use();
         var random = new Random(seed);
         StorageOptions options = Options(o =>
         {

@@ -1,5 +1,6 @@
 using Pulsarish.Bookie.Storage;
 using Pulsarish.Protocol.Errors;
+using Pulsarish.TestKit;
 
 namespace Pulsarish.Bookie.Tests.Storage;
 
@@ -9,8 +10,8 @@ public class LedgerStorageModelTests : StorageTestBase
     [Test]
     public async Task RandomOperationsWithCrashesMatchTheModel([Values(1, 2, 3)] int run)
     {
-        int seed = Environment.TickCount + run;
-        TestContext.Out.WriteLine($"seed {seed}");
+        int seed = TestSeed.Use() + run;
+        TestContext.Out.WriteLine($"run {run}: seed {seed}");
         var random = new Random(seed);
         StorageOptions options = Options(o =>
         {

@@ -1,4 +1,5 @@
 using Pulsarish.Bookie.Storage;
+using Pulsarish.TestKit;
 
 namespace Pulsarish.Bookie.Tests.Storage;
 
@@ -75,8 +76,7 @@ public class WriteCacheTests : StorageTestBase
     [Test]
     public async Task ConcurrentAddsReadsFlushesAndCompactionsAgree()
     {
-        int seed = Environment.TickCount;
-        TestContext.Out.WriteLine($"seed {seed}");
+        int seed = TestSeed.Use();
         StorageOptions options = Options(o =>
         {
             o.WriteCacheMaxBytes = 512 * 1024;

@@ -7,14 +7,13 @@ using Pulsarish.Client;
 using Pulsarish.Cluster.Tests.Supervisor;
 using Pulsarish.Metadata;
 using Pulsarish.Metadata.ZooKeeper;
-using Pulsarish.Metadata.Tests.Metadata;
 using Pulsarish.TestKit;
 
 namespace Pulsarish.Cluster.Tests.Failover;
 
 /// <summary>
 /// DESIGN.md §7, a broker cut off from ZooKeeper: a supervised cluster (3 bookies, broker-1) on a test ZooKeeper, plus
-/// a broker process (broker-p) whose ZooKeeper connection runs through a <see cref="TcpPartitionProxy"/>.
+/// a broker process (broker-p) whose ZooKeeper connection runs through a <see cref="FaultProxy"/>.
 /// </summary>
 [TestFixture]
 [NonParallelizable]
@@ -28,7 +27,7 @@ public sealed class BrokerSessionLossTests
         await using var zk = await ZooKeeperServer.StartAsync();
         await using var cluster = await ClusterProcess.StartAsync(bookies: 3, brokers: 1, "--zookeeper", zk.ConnectString);
         string broker1 = cluster.Status()!.Brokers.Single();
-        await using var proxy = new TcpPartitionProxy(zk.ClientPort);
+        await using var proxy = new FaultProxy(zk.ClientPort);
         await using var partitioned = await BrokerProcess.StartAsync("broker-p", proxy.Port);
         await using var observer = await ZooKeeperMetadataStore.ConnectAsync(new ZooKeeperClientOptions
         {
@@ -57,16 +56,16 @@ public sealed class BrokerSessionLossTests
         var clock = Stopwatch.StartNew();
         proxy.Partition();
         long takenOverAtMs = -1;
-        while (clock.Elapsed < TimeSpan.FromSeconds(60))
+        await Eventually.Until(async () =>
         {
             // broker-1 answers from its own view; once it names itself it owns the bundle (or is about to acquire it).
             if (await LookupOnAsync(broker1, topic!) == broker1)
             {
                 takenOverAtMs = clock.ElapsedMilliseconds;
-                break;
+                return true;
             }
-            await Task.Delay(50);
-        }
+            return false;
+        }, TimeSpan.FromSeconds(60) - clock.Elapsed, TimeSpan.FromMilliseconds(50));
         Assert.That(takenOverAtMs, Is.GreaterThan(0), "broker-1 takes the topic over");
         long? stoppedAtMs = partitioned.LineSeenAtMs(StopLine, clock);
         TestContext.Progress.WriteLine($"broker-p stopped serving at {stoppedAtMs} ms; broker-1 took over at {takenOverAtMs} ms");
@@ -78,10 +77,8 @@ public sealed class BrokerSessionLossTests
         Assert.That(acked, Is.Not.Empty);
 
         proxy.Heal();
-        var rejoin = Stopwatch.StartNew();
-        while (!await observer.ExistsAsync(OwnershipPaths.Broker("broker-p")) && rejoin.Elapsed < TimeSpan.FromSeconds(60))
-            await Task.Delay(100);
-        Assert.That(await observer.ExistsAsync(OwnershipPaths.Broker("broker-p")), Is.True, "broker-p re-registers after its new session");
+        await Eventually.That(() => observer.ExistsAsync(OwnershipPaths.Broker("broker-p")), TimeSpan.FromSeconds(60),
+            "broker-p re-registers after its new session", TimeSpan.FromMilliseconds(100));
         // The registration record appears just before broker-p flips back to serving; a lookup in between is answered
         // Unavailable (retryable), so ask until it answers, then check whom it names.
         Assert.That(await LookupWhenServingAsync(partitioned.Address, topic!), Is.EqualTo(broker1), "broker-p serves only what it re-acquires");

@@ -114,11 +114,6 @@ public sealed class FrozenOwnerTests
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
     {
-        var sw = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (sw.Elapsed > Patience) Assert.Fail($"timed out after {Patience.TotalSeconds} s waiting until {what}");
-            await Task.Delay(100);
-        }
+        await Eventually.That(condition, Patience, $"waiting until {what}", TimeSpan.FromMilliseconds(100));
     }
 }

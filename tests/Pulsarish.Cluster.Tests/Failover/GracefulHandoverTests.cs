@@ -119,16 +119,15 @@ public sealed class GracefulHandoverTests
         IReadOnlyList<TaggedProducer> producers, Dictionary<string, int> baseline, Stopwatch clock, string what)
     {
         var seenAt = new Dictionary<string, long>();
-        var sw = Stopwatch.StartNew();
-        while (seenAt.Count < producers.Count)
+        bool all = await Eventually.Until(() =>
         {
             foreach (var p in producers)
                 if (!seenAt.ContainsKey(p.Name) && p.Acked.Count > baseline[p.Name] + InFlightAcks) seenAt[p.Name] = clock.ElapsedMilliseconds;
-            if (sw.Elapsed > Patience)
-                Assert.Fail($"timed out after {Patience.TotalSeconds} s waiting for every producer to be acknowledged {what}; "
-                            + $"acknowledged: {string.Join(", ", seenAt.Keys)}");
-            await Task.Delay(20);
-        }
+            return seenAt.Count >= producers.Count;
+        }, Patience);
+        if (!all)
+            Assert.Fail($"timed out after {Patience.TotalSeconds} s waiting for every producer to be acknowledged {what}; "
+                        + $"acknowledged: {string.Join(", ", seenAt.Keys)}");
         return seenAt;
     }
 
@@ -148,11 +147,6 @@ public sealed class GracefulHandoverTests
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
     {
-        var sw = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (sw.Elapsed > Patience) Assert.Fail($"timed out after {Patience.TotalSeconds} s waiting until {what}");
-            await Task.Delay(50);
-        }
+        await Eventually.That(condition, Patience, $"waiting until {what}", TimeSpan.FromMilliseconds(50));
     }
 }

@@ -31,13 +31,11 @@ public sealed class ClusterOwnershipServiceTests
         Assert.That(lost[0](other), Is.False, "topics of other bundles stay");
 
         await tree.ExpireSessionAsync();
-        var deadline = DateTime.UtcNow.AddSeconds(10);
         bool AllLost()
         {
             lock (lost) return lost.Any(p => p(other) && p(TopicName.Parse("persistent://t/n/anything")));
         }
-        while (!AllLost() && DateTime.UtcNow < deadline) await Task.Delay(20);
-        Assert.That(AllLost(), Is.True, "a lost session unloads every topic");
+        await Eventually.That(AllLost, TimeSpan.FromSeconds(10), "a lost session unloads every topic");
         Assert.That(seam.Service.IsOwnedByMe(other.FullName), Is.False);
     }
 

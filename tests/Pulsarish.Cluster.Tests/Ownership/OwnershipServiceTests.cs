@@ -2,13 +2,12 @@ using System.Diagnostics;
 using Pulsarish.Broker.Ownership;
 using Pulsarish.Metadata;
 using Pulsarish.Metadata.ZooKeeper;
-using Pulsarish.Metadata.Tests.Metadata;
 using Pulsarish.TestKit;
 
 namespace Pulsarish.Cluster.Tests.Ownership;
 
 /// <summary>
-/// Two (or three) ownership services, each on its own ZooKeeper session through a <see cref="TcpPartitionProxy"/>,
+/// Two (or three) ownership services, each on its own ZooKeeper session through a <see cref="FaultProxy"/>,
 /// against one real ZooKeeper server.
 /// </summary>
 [TestFixture]
@@ -93,16 +92,15 @@ public sealed class OwnershipServiceTests
         proxyA.Partition();
         // B keeps looking up until A's session expires on the server and B acquires.
         long acquiredAtTicks = -1;
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < Patience)
+        await Eventually.Until(async () =>
         {
             if (await b.LookupAsync(topic) == b.Address && b.IsOwnedByMe(topic))
             {
                 acquiredAtTicks = clock.ElapsedTicks;
-                break;
+                return true;
             }
-            await Task.Delay(100);
-        }
+            return false;
+        }, Patience, TimeSpan.FromMilliseconds(100));
         Assert.That(acquiredAtTicks, Is.GreaterThan(0), "broker-b took the bundle over");
         lock (reasons)
         {
@@ -165,9 +163,9 @@ public sealed class OwnershipServiceTests
         await target.LookupAsync(topic, authoritative: true);
     }
 
-    private async Task<(OwnershipService Service, TcpPartitionProxy Proxy)> StartBrokerAsync(string brokerId)
+    private async Task<(OwnershipService Service, FaultProxy Proxy)> StartBrokerAsync(string brokerId)
     {
-        var proxy = new TcpPartitionProxy(_server!.ClientPort);
+        var proxy = new FaultProxy(_server!.ClientPort);
         _cleanup.Add(proxy);
         var store = await ZooKeeperMetadataStore.ConnectAsync(new ZooKeeperClientOptions
         {
@@ -188,11 +186,6 @@ public sealed class OwnershipServiceTests
 
     private static async Task WaitUntilAsync(Func<bool> condition, string what)
     {
-        var sw = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (sw.Elapsed > Patience) Assert.Fail($"timed out waiting for {what}");
-            await Task.Delay(50);
-        }
+        await Eventually.That(condition, Patience, $"waiting for {what}", TimeSpan.FromMilliseconds(50));
     }
 }

@@ -81,15 +81,20 @@ internal sealed class ClusterProcess : IAsyncDisposable
 
     public async Task<ClusterStatus> WaitUntilAsync(Func<ClusterStatus, bool> condition, string what)
     {
-        var sw = Stopwatch.StartNew();
-        while (true)
+        ClusterStatus? reached = null;
+        bool met = await Eventually.Until(() =>
         {
             var status = Status();
-            if (status is not null && condition(status)) return status;
+            if (status is not null && condition(status))
+            {
+                reached = status;
+                return true;
+            }
             if (_process.HasExited) Assert.Fail($"supervisor exited ({_process.ExitCode}) waiting for {what}:\n{Output}");
-            if (sw.Elapsed > Patience) Assert.Fail($"timed out waiting for {what}:\n{Output}");
-            await Task.Delay(100);
-        }
+            return false;
+        }, Patience, TimeSpan.FromMilliseconds(100));
+        if (!met) Assert.Fail($"timed out waiting for {what}:\n{Output}");
+        return reached!;
     }
 
     /// <summary>Every process of the cluster: supervisor, children and their descendants (the ZooKeeper java).</summary>

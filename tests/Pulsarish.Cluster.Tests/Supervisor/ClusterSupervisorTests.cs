@@ -88,7 +88,7 @@ public sealed class ClusterSupervisorTests
         await cluster.WaitForSupervisorExitAsync(ClusterProcess.Patience);
 
         var sw = Stopwatch.StartNew();
-        while (children.Any(ClusterProcess.IsAlive) && sw.Elapsed < OrphanExitBound) await Task.Delay(100);
+        await Eventually.Until(() => !children.Any(ClusterProcess.IsAlive), OrphanExitBound, TimeSpan.FromMilliseconds(100));
         TestContext.Progress.WriteLine($"orphans gone after {sw.Elapsed.TotalSeconds:F1} s");
         Assert.That(children.Where(ClusterProcess.IsAlive), Is.Empty, $"every child exits within {OrphanExitBound} of its supervisor");
     }
@@ -117,11 +117,6 @@ public sealed class ClusterSupervisorTests
 
     private static async Task WaitAsync(Func<Task<bool>> condition, string what)
     {
-        var sw = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (sw.Elapsed > ClusterProcess.Patience) Assert.Fail($"timed out waiting for {what}");
-            await Task.Delay(50);
-        }
+        await Eventually.That(condition, ClusterProcess.Patience, $"waiting for {what}", TimeSpan.FromMilliseconds(50));
     }
 }

@@ -37,12 +37,11 @@ public sealed class SupervisedProcessTests
         using var stop = new CancellationTokenSource();
         var run = child.RunAsync(stop.Token);
         var firstPids = new HashSet<int>();
-        var sw = Stopwatch.StartNew();
-        while (child.Restarts < 2 && sw.Elapsed < TimeSpan.FromSeconds(30))
+        await Eventually.Until(() =>
         {
             if (child.Pid is int pid) firstPids.Add(pid);
-            await Task.Delay(20);
-        }
+            return child.Restarts >= 2;
+        }, TimeSpan.FromSeconds(30));
         stop.Cancel();
         await run.WaitAsync(TimeSpan.FromSeconds(30));
 

@@ -37,8 +37,8 @@ public sealed class BookieDurabilityTests
     [TestCase(KillPoint.RightAfterWriteCacheFlush, true)]
     public async Task AcknowledgedEntriesSurviveKill9(KillPoint killPoint, bool bufferedWrites)
     {
-        int seed = Environment.TickCount;
-        TestContext.Progress.WriteLine($"seed {seed}, kill point {killPoint}, buffered writes {bufferedWrites}");
+        int seed = TestSeed.Use();
+        TestContext.Progress.WriteLine($"{TestSeed.Describe(seed)}, kill point {killPoint}, buffered writes {bufferedWrites}");
         await using var bookie = await BookieProcess.StartAsync(extraArgs: bufferedWrites ? ["--buffered-writes"] : []);
         var acknowledged = new ConcurrentDictionary<(long Ledger, long Entry), byte[]>();
         using var stop = new CancellationTokenSource();

@@ -114,7 +114,7 @@ public sealed class BatchedBookieTransportTests
         Assert.That(inFlight.Distinct, Is.EqualTo(adds));
         Assert.That(inFlight.MostAnswersOfOneAdd, Is.EqualTo(1));
 
-        proxy.Thaw();
+        proxy.Heal();
         var after = new Answers(1);
         client.AddEntry(bookie, Request(2, 0), after, null);
         await after.All.WaitAsync(TimeSpan.FromSeconds(10));

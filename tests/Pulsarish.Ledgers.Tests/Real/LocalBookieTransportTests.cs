@@ -5,6 +5,7 @@ using Pulsarish.Protocol.Errors;
 using Pulsarish.Ledgers;
 using Pulsarish.Protocol.Bookie;
 using Pulsarish.Protocol.Metadata;
+using Pulsarish.TestKit;
 
 namespace Pulsarish.Ledgers.Tests.Real;
 
@@ -132,10 +133,8 @@ public sealed class LocalBookieTransportTests
                 acked.Add(await window.Dequeue());
             }
         });
-        while (acked.Count < 500)
-        {
-            await Task.Delay(5);
-        }
+        await Eventually.That(() => acked.Count >= 500, TimeSpan.FromSeconds(60), "500 adds acknowledged before the recovery",
+            TimeSpan.FromMilliseconds(5));
 
         string victim = handle.Metadata.Fragments[0].Bookies[1];
         await cluster.StopBookieAsync(victim);

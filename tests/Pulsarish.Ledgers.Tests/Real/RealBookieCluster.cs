@@ -51,12 +51,12 @@ public sealed class RealBookieCluster : IAsyncDisposable
 
     private Func<Task<IMetadataStore>> _sessionFactory = null!;
 
-    private readonly Dictionary<string, FreezableTcpProxy> _proxies = new();
+    private readonly Dictionary<string, FaultProxy> _proxies = new();
 
     /// <summary>The proxy a bookie started with <c>behindProxy</c> is registered through.</summary>
-    public FreezableTcpProxy Proxy(string bookieId) => _proxies[bookieId];
+    public FaultProxy Proxy(string bookieId) => _proxies[bookieId];
 
-    /// <summary>Starts one more bookie; <paramref name="behindProxy"/> registers it through a <see cref="FreezableTcpProxy"/>.</summary>
+    /// <summary>Starts one more bookie; <paramref name="behindProxy"/> registers it through a <see cref="FaultProxy"/>.</summary>
     public async Task<string> StartBookieAsync(string rack = "", bool behindProxy = false)
     {
         string id = $"bookie-{_next++}";
@@ -76,7 +76,7 @@ public sealed class RealBookieCluster : IAsyncDisposable
         string address = server.Address;
         if (behindProxy)
         {
-            var proxy = new FreezableTcpProxy(server.EndPoint);
+            var proxy = new FaultProxy(server.EndPoint);
             _proxies[id] = proxy;
             address = proxy.Address;
         }
@@ -149,7 +149,7 @@ public sealed class RealBookieCluster : IAsyncDisposable
         }
         foreach (var proxy in _proxies.Values)
         {
-            proxy.Thaw();
+            proxy.Heal();
             await proxy.DisposeAsync();
         }
         await Registry.DisposeAsync();

@@ -6,6 +6,7 @@ using Pulsarish.Protocol.Errors;
 using Pulsarish.Ledgers;
 using Pulsarish.Protocol.Bookie;
 using Pulsarish.Protocol.Metadata;
+using Pulsarish.TestKit;
 
 namespace Pulsarish.Ledgers.Tests.Real;
 
@@ -164,6 +165,34 @@ public sealed class RealBookieLedgerTests
     }
 
     [Test]
+    public async Task LedgerWhoseBookiesAllStoppedClosesAtItsLac()
+    {
+        await using var cluster = await RealBookieCluster.StartAsync(3);
+        var client = cluster.NewClient();
+        var handle = await client.CreateLedgerAsync(3, 3, 2);
+        for (int i = 0; i < 10; i++)
+        {
+            await handle.AddAsync(Payload(i));
+        }
+        foreach (string bookieId in cluster.BookieIds.ToList())
+        {
+            await cluster.StopBookieAsync(bookieId);
+        }
+        var failed = handle.AddAsync(Payload(10));
+        // Refused connections (or the add timeout) make the handle replace bookies; none is left.
+        var error = Assert.CatchAsync<Exception>(() => failed.WaitAsync(TimeSpan.FromSeconds(60)));
+        TestContext.Out.WriteLine($"add after every bookie stopped failed with {error?.GetType().Name}: {error?.Message}");
+        Assert.That(handle.IsWritable, Is.False);
+        Assert.That(handle.LastAddConfirmed, Is.EqualTo(9));
+
+        await handle.CloseAsync();
+        var metadata = (await cluster.MetadataStore.ReadAsync(handle.LedgerId))!.Value.Metadata;
+        Assert.That(metadata.State, Is.EqualTo(LedgerState.Closed));
+        Assert.That(metadata.LastEntryId, Is.EqualTo(9), "closed at the LAC, the failed add excluded");
+        Assert.That(metadata.Length, Is.EqualTo(Enumerable.Range(0, 10).Sum(i => (long)Payload(i).Length)));
+    }
+
+    [Test]
     public async Task OldWriterIsFencedAfterRecovery()
     {
         await using var cluster = await RealBookieCluster.StartAsync(3);
@@ -194,10 +223,7 @@ public sealed class RealBookieLedgerTests
             }
             await Task.WhenAll(window);
         });
-        while (acked.Count < 2000)
-        {
-            await Task.Delay(10);
-        }
+        await Eventually.That(() => acked.Count >= 2000, TimeSpan.FromSeconds(60), "2000 adds acknowledged before the recovery");
         var recovered = await cluster.NewClient().OpenWithRecoveryAsync(writer.LedgerId);
         int ackedAtRecovery = acked.Count;
         await Task.Delay(200);

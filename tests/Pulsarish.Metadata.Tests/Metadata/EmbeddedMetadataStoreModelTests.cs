@@ -1,5 +1,6 @@
 using Pulsarish.Protocol.Errors;
 using Pulsarish.Metadata;
+using Pulsarish.TestKit;
 
 namespace Pulsarish.Metadata.Tests.Metadata;
 
@@ -16,8 +17,7 @@ public sealed class EmbeddedMetadataStoreModelTests
     [Test]
     public async Task RandomOperationsMatchAModelAcrossReopensAndSnapshots()
     {
-        int seed = int.TryParse(Environment.GetEnvironmentVariable("PULSARISH_TEST_SEED"), out int s) ? s : Random.Shared.Next();
-        TestContext.Out.WriteLine($"seed {seed}");
+        int seed = TestSeed.Use();
         var random = new Random(seed);
         string directory = Path.Combine(Path.GetTempPath(), "pulsarish-embedded-model-" + Guid.NewGuid().ToString("N"));
         var options = new EmbeddedMetadataStoreOptions { SnapshotCount = 7 };

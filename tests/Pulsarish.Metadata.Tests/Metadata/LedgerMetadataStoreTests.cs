@@ -37,6 +37,35 @@ public sealed class LedgerMetadataStoreTests
     }
 
     [Test]
+    public async Task CloseRecordsLastEntryAndLengthAndClosesFromANewerVersionOfTheSameState()
+    {
+        var (created, version) = await _ledgers.CreateAsync(MetadataStoreContractTests.NewLedger(), CancellationToken.None);
+        // An ensemble change moves the version on: the writer's close still applies (from OPEN).
+        long moved = await _ledgers.UpdateAsync(created, version, CancellationToken.None);
+        var (closed, closedVersion) = await _ledgers.CloseAsync(created.LedgerId, 4, 100, version, LedgerState.Open, CancellationToken.None);
+        Assert.That((closed.State, closed.LastEntryId, closed.Length), Is.EqualTo((LedgerState.Closed, 4L, 100L)));
+        Assert.That(closedVersion, Is.GreaterThan(moved));
+        var read = (await _ledgers.ReadAsync(created.LedgerId, CancellationToken.None))!.Value;
+        Assert.That(read.Metadata, Is.EqualTo(closed));
+        // A repeated close with the same last entry is the same close.
+        var again = await _ledgers.CloseAsync(created.LedgerId, 4, 100, version, LedgerState.Open, CancellationToken.None);
+        Assert.That(again.Version, Is.EqualTo(closedVersion));
+    }
+
+    [Test]
+    public async Task CloseFindingAnotherStateOrAnotherLastEntryIsFenced()
+    {
+        var (created, version) = await _ledgers.CreateAsync(MetadataStoreContractTests.NewLedger(), CancellationToken.None);
+        var inRecovery = created.Clone();
+        inRecovery.State = LedgerState.InRecovery;
+        long recoveryVersion = await _ledgers.UpdateAsync(inRecovery, version, CancellationToken.None);
+        Assert.ThrowsAsync<LedgerFencedException>(() => _ledgers.CloseAsync(created.LedgerId, 4, 100, version, LedgerState.Open, CancellationToken.None));
+        await _ledgers.CloseAsync(created.LedgerId, 6, 150, recoveryVersion, LedgerState.InRecovery, CancellationToken.None);
+        Assert.ThrowsAsync<LedgerFencedException>(() => _ledgers.CloseAsync(created.LedgerId, 4, 100, version, LedgerState.Open, CancellationToken.None));
+        Assert.ThrowsAsync<NoSuchLedgerException>(() => _ledgers.CloseAsync(created.LedgerId + 1000, 4, 100, 0, LedgerState.Open, CancellationToken.None));
+    }
+
+    [Test]
     public async Task ListIgnoresNonLedgerChildrenOfTheLedgersRoot()
     {
         var (a, _) = await _ledgers.CreateAsync(MetadataStoreContractTests.NewLedger(), CancellationToken.None);

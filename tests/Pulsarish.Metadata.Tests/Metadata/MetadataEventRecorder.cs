@@ -1,4 +1,5 @@
 using Pulsarish.Metadata;
+using Pulsarish.TestKit;
 
 namespace Pulsarish.Metadata.Tests.Metadata;
 
@@ -43,31 +44,31 @@ internal sealed class MetadataEventRecorder : IDisposable
 
     public async Task<Notification> WaitForAsync(Func<Notification, bool> predicate, string what, TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? DefaultTimeout);
-        while (true)
+        Notification? found = null;
+        bool seen = await Eventually.Until(() =>
         {
             foreach (var n in Notifications)
             {
-                if (predicate(n)) return n;
+                if (predicate(n))
+                {
+                    found = n;
+                    return true;
+                }
             }
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"no notification {what} within the timeout; got [{string.Join(", ", Notifications)}]");
-            }
-            await Task.Delay(10);
+            return false;
+        }, timeout ?? DefaultTimeout, TimeSpan.FromMilliseconds(10));
+        if (!seen)
+        {
+            Assert.Fail($"no notification {what} within the timeout; got [{string.Join(", ", Notifications)}]");
         }
+        return found!.Value;
     }
 
     public async Task WaitForSessionEventAsync(SessionEvent e, TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? DefaultTimeout);
-        while (!SessionEvents.Contains(e))
+        if (!await Eventually.Until(() => SessionEvents.Contains(e), timeout ?? DefaultTimeout, TimeSpan.FromMilliseconds(10)))
         {
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"no session event {e} within the timeout; got [{string.Join(", ", SessionEvents)}]");
-            }
-            await Task.Delay(10);
+            Assert.Fail($"no session event {e} within the timeout; got [{string.Join(", ", SessionEvents)}]");
         }
     }
 

@@ -3,6 +3,7 @@ using System.Text;
 using Pulsarish.Protocol.Errors;
 using Pulsarish.Metadata;
 using Pulsarish.Protocol.Metadata;
+using Pulsarish.TestKit;
 
 namespace Pulsarish.Metadata.Tests.Metadata;
 
@@ -563,11 +564,6 @@ public abstract class MetadataStoreContractTests
 
     internal static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
     {
-        var deadline = DateTime.UtcNow + MetadataEventRecorder.DefaultTimeout;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) Assert.Fail($"timed out waiting for: {what}");
-            await Task.Delay(20);
-        }
+        await Eventually.That(condition, MetadataEventRecorder.DefaultTimeout, what);
     }
 }

@@ -6,13 +6,13 @@ namespace Pulsarish.Metadata.Tests.Metadata;
 
 /// <summary>
 /// The metadata store contract on a real ZooKeeper server (one per fixture), each session through its own
-/// <see cref="TcpPartitionProxy"/> so that a test can make it expire on the server (partition past the timeout).
+/// <see cref="FaultProxy"/> so that a test can make it expire on the server (partition past the timeout).
 /// </summary>
 [TestFixture]
 public sealed class ZooKeeperMetadataStoreContractTests : MetadataStoreContractTests
 {
     private static readonly TimeSpan SessionTimeout = TimeSpan.FromSeconds(3); // headroom on a loaded machine
-    private readonly Dictionary<IMetadataStore, TcpPartitionProxy> _proxies = new();
+    private readonly Dictionary<IMetadataStore, FaultProxy> _proxies = new();
     private ZooKeeperServer? _server;
 
     [OneTimeSetUp]
@@ -27,7 +27,7 @@ public sealed class ZooKeeperMetadataStoreContractTests : MetadataStoreContractT
 
     protected override async Task<IMetadataStore> CreateSessionAsync()
     {
-        var proxy = new TcpPartitionProxy(_server!.ClientPort);
+        var proxy = new FaultProxy(_server!.ClientPort);
         var store = await ZooKeeperMetadataStore.ConnectAsync(new ZooKeeperClientOptions
         {
             ConnectString = $"127.0.0.1:{proxy.Port}/pulsarish-contract",
@@ -40,7 +40,7 @@ public sealed class ZooKeeperMetadataStoreContractTests : MetadataStoreContractT
     protected override async Task ExpireSessionAsync(IMetadataStore session)
     {
         var store = (ZooKeeperMetadataStore)session;
-        TcpPartitionProxy proxy;
+        FaultProxy proxy;
         lock (_proxies) proxy = _proxies[session];
         long expiredSession = store.SessionId;
         // The server expires a session it has not heard from for its timeout, rounded up to the next tick.

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using Pulsarish.Protocol.Errors;
 using Pulsarish.Metadata.ZooKeeper;
+using Pulsarish.TestKit;
 
 namespace Pulsarish.Metadata.Tests.ZooKeeper;
 
@@ -165,10 +166,8 @@ public sealed class ZooKeeperFakeServerTests
             ConnectTimeout = TimeSpan.FromMilliseconds(500),
             DisconnectedOperationTimeout = TimeSpan.FromMilliseconds(700),
         }, new ProgressLogger("zk"));
+        await Eventually.That(() => client.State == ZooKeeperState.Disconnected, Prompt, "the client notices the lost connection");
         var sw = Stopwatch.StartNew();
-        while (client.State != ZooKeeperState.Disconnected && sw.Elapsed < Prompt) await Task.Delay(10);
-        Assert.That(client.State, Is.EqualTo(ZooKeeperState.Disconnected));
-        sw.Restart();
         Assert.ThrowsAsync<ConnectionLossException>(() => client.GetDataAsync("/x").WaitAsync(Prompt));
         Assert.That(sw.Elapsed, Is.GreaterThanOrEqualTo(TimeSpan.FromMilliseconds(650)).And.LessThan(Prompt));
         Assert.That(client.State, Is.EqualTo(ZooKeeperState.Disconnected), "still trying: the session may be alive");
@@ -218,13 +217,7 @@ public sealed class ZooKeeperFakeServerTests
         lock (received) Assert.That(received, Has.Count.EqualTo(3), "only MaxInFlightRequests may be written");
         release.Release();
         await ops[0].WaitAsync(Prompt);
-        var sw = Stopwatch.StartNew();
-        while (sw.Elapsed < Prompt)
-        {
-            lock (received)
-                if (received.Count == 4) break;
-            await Task.Delay(10);
-        }
+        await Eventually.That(() => { lock (received) return received.Count >= 4; }, Prompt, "one reply frees one slot");
         lock (received) Assert.That(received, Has.Count.EqualTo(4), "one reply frees one slot");
         release.Release(5);
         await Task.WhenAll(ops).WaitAsync(Prompt);
