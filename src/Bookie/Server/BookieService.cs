@@ -34,25 +34,40 @@ public sealed class BookieService : Protocol.Bookie.Bookie.BookieBase
     /// <inheritdoc />
     public override Task Add(IAsyncStreamReader<AddRequest> requestStream,
         IServerStreamWriter<AddResponse> responseStream, ServerCallContext context)
-        => ServeAddStreamAsync(stream => stream.RunAsync(requestStream, responseStream, context.CancellationToken));
+        => ServeAddStreamAsync(stream => stream.RunAsync(requestStream, responseStream, context.CancellationToken), context, "Add");
 
     /// <inheritdoc />
     public override Task AddBatch(IAsyncStreamReader<AddBatchRequest> requestStream,
         IServerStreamWriter<AddBatchResponse> responseStream, ServerCallContext context)
-        => ServeAddStreamAsync(stream => stream.RunBatchAsync(requestStream, responseStream, context.CancellationToken));
+        => ServeAddStreamAsync(stream => stream.RunBatchAsync(requestStream, responseStream, context.CancellationToken), context, "AddBatch");
 
-    private async Task ServeAddStreamAsync(Func<AddStream, Task> serve)
+    private async Task ServeAddStreamAsync(Func<AddStream, Task> serve, ServerCallContext context, string method)
     {
         _state.AddStreamOpened();
         try
         {
             await serve(new AddStream(_storage, _options, _state, _metrics, _logger)).ConfigureAwait(false);
         }
+        catch (Exception ex) when (IsClientCancellation(ex, context))
+        {
+            LogClientCancellation(ex, method);
+        }
         finally
         {
             _state.AddStreamClosed();
         }
     }
+
+    /// <summary>
+    /// The client cancelled or reset the call (a broker closing a ledger or shutting down): expected, not an error.
+    /// Reading or writing the stream then fails with IOException ("The client reset the request stream") or
+    /// OperationCanceledException; ASP.NET Core's gRPC handler would log the former at Error.
+    /// </summary>
+    private static bool IsClientCancellation(Exception ex, ServerCallContext context) =>
+        ex is IOException or OperationCanceledException && context.CancellationToken.IsCancellationRequested;
+
+    private void LogClientCancellation(Exception ex, string method) =>
+        _logger.LogDebug("{Method} call ended by the client: {Error}", method, ex.Message);
 
     /// <inheritdoc />
     public override Task<ReadEntryResponse> ReadEntry(ReadEntryRequest request, ServerCallContext context)
@@ -89,6 +104,19 @@ public sealed class BookieService : Protocol.Bookie.Bookie.BookieBase
     public override async Task ReadRange(ReadRangeRequest request, IServerStreamWriter<ReadEntryResponse> responseStream,
         ServerCallContext context)
     {
+        try
+        {
+            await ReadRangeAsync(request, responseStream, context.CancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsClientCancellation(ex, context))
+        {
+            LogClientCancellation(ex, "ReadRange");
+        }
+    }
+
+    private async Task ReadRangeAsync(ReadRangeRequest request, IServerStreamWriter<ReadEntryResponse> responseStream,
+        CancellationToken ct)
+    {
         if (request.LedgerId < 0 || request.FirstEntryId < 0 || request.LastEntryId < request.FirstEntryId
             || request.MaxBytes < 0)
         {
@@ -112,10 +140,10 @@ public sealed class BookieService : Protocol.Bookie.Bookie.BookieBase
             byte[] stored;
             try
             {
-                stored = await _storage.ReadEntryAsync(request.LedgerId, entryId, context.CancellationToken)
+                stored = await _storage.ReadEntryAsync(request.LedgerId, entryId, ct)
                     .ConfigureAwait(false);
             }
-            catch (Exception ex)
+            catch (Exception ex) when (!(ex is OperationCanceledException && ct.IsCancellationRequested))
             {
                 // Stops at the first missing entry; the last message carries its status.
                 await responseStream.WriteAsync(Fail(response, ex)).ConfigureAwait(false);
