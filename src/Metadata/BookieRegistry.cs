@@ -14,9 +14,10 @@ namespace Pulsarish.Metadata;
 public sealed class BookieRegistry : IAsyncDisposable
 {
     /// <summary>
-    /// Default wait for a previous incarnation's registration to vanish: twice the default session timeout
-    /// (<see cref="MetadataStoreFactory.DefaultSessionTimeout"/>), so a bookie restarted right after a crash outlives its
-    /// old session (BookKeeper waits its zkTimeout likewise).
+    /// Default wait for another instance's registration of the same bookie id to vanish: twice the default session
+    /// timeout (<see cref="MetadataStoreFactory.DefaultSessionTimeout"/>), so it outlives that instance's session
+    /// (BookKeeper waits its zkTimeout likewise). A registration of this bookie's own disks (same cookie instance id)
+    /// is replaced at once instead.
     /// </summary>
     public static readonly TimeSpan DefaultStaleRegistrationTimeout = 2 * MetadataStoreFactory.DefaultSessionTimeout;
 
