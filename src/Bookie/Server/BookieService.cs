@@ -19,6 +19,9 @@ public sealed class BookieService : Protocol.Bookie.Bookie.BookieBase
     private readonly BookieOptions _options;
     private readonly BookieState _state;
     private readonly BookieMetrics _metrics;
+    /// <summary>How long a call whose stream failed waits for Kestrel to signal the client's cancellation.</summary>
+    private static readonly TimeSpan CancellationSignalGrace = TimeSpan.FromSeconds(1);
+
     private readonly ILogger<BookieService> _logger;
 
     public BookieService(ILedgerStorage storage, BookieOptions options, BookieState state, BookieMetrics metrics,
@@ -48,9 +51,9 @@ public sealed class BookieService : Protocol.Bookie.Bookie.BookieBase
         {
             await serve(new AddStream(_storage, _options, _state, _metrics, _logger)).ConfigureAwait(false);
         }
-        catch (Exception ex) when (IsClientCancellation(ex, context))
+        catch (Exception ex) when (ex is IOException or OperationCanceledException)
         {
-            LogClientCancellation(ex, method);
+            await EndCancelledCallAsync(ex, context, method).ConfigureAwait(false);
         }
         finally
         {
@@ -59,16 +62,33 @@ public sealed class BookieService : Protocol.Bookie.Bookie.BookieBase
     }
 
     /// <summary>
-    /// The client cancelled or reset the call (a broker closing a ledger or shutting down): expected, not an error.
-    /// Reading or writing the stream then fails with IOException ("The client reset the request stream") or
-    /// OperationCanceledException; ASP.NET Core's gRPC handler would log the former at Error.
+    /// A client that cancels or resets its call (a broker closing a ledger or shutting down) is expected, not an
+    /// error: reading or writing the stream then fails with IOException ("The client reset the request stream"),
+    /// OperationCanceledException or, writing, InvalidOperationException ("the request is complete"), logged here at
+    /// Debug. Kestrel fails the stream at once but signals the call's
+    /// cancellation from the thread pool, so ASP.NET Core's gRPC handler — which logs such exceptions at Error unless
+    /// the call is already cancelled — can see the exception first; we wait briefly for the signal. Anything else
+    /// is rethrown.
     /// </summary>
-    private static bool IsClientCancellation(Exception ex, ServerCallContext context) =>
-        ex is IOException or OperationCanceledException && context.CancellationToken.IsCancellationRequested;
-
-    private void LogClientCancellation(Exception ex, string method) =>
+    private async Task EndCancelledCallAsync(Exception ex, ServerCallContext context, string method)
+    {
+        if (!context.CancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(CancellationSignalGrace, context.CancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Signalled.
+            }
+        }
+        if (!context.CancellationToken.IsCancellationRequested)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(ex);
+        }
         _logger.LogDebug("{Method} call ended by the client: {Error}", method, ex.Message);
-
+    }
     /// <inheritdoc />
     public override Task<ReadEntryResponse> ReadEntry(ReadEntryRequest request, ServerCallContext context)
         => ReadEntryAsync(request, context.CancellationToken);
@@ -108,9 +128,10 @@ public sealed class BookieService : Protocol.Bookie.Bookie.BookieBase
         {
             await ReadRangeAsync(request, responseStream, context.CancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (IsClientCancellation(ex, context))
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
         {
-            LogClientCancellation(ex, "ReadRange");
+            // A write after the client's reset fails with InvalidOperationException ("the request is complete").
+            await EndCancelledCallAsync(ex, context, "ReadRange").ConfigureAwait(false);
         }
     }
 
