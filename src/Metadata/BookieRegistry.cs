@@ -14,19 +14,24 @@ namespace Pulsarish.Metadata;
 public sealed class BookieRegistry : IAsyncDisposable
 {
     /// <summary>
-    /// Default wait for a previous incarnation's registration to vanish: twice the default session timeout
-    /// (<see cref="MetadataStoreFactory.DefaultSessionTimeout"/>), so a bookie restarted right after a crash outlives its
-    /// old session (BookKeeper waits its zkTimeout likewise).
+    /// Default wait for another instance's registration of the same bookie id to vanish: twice the default session
+    /// timeout (<see cref="MetadataStoreFactory.DefaultSessionTimeout"/>), so it outlives that instance's session
+    /// (BookKeeper waits its zkTimeout likewise). A registration of this bookie's own disks (same cookie instance id)
+    /// is replaced at once instead.
     /// </summary>
     public static readonly TimeSpan DefaultStaleRegistrationTimeout = 2 * MetadataStoreFactory.DefaultSessionTimeout;
 
     private static readonly TimeSpan StaleRegistrationPollInterval = TimeSpan.FromMilliseconds(200);
 
+    private static readonly TimeSpan MaxReRegisterBackoff = TimeSpan.FromSeconds(5);
+
     private readonly IMetadataStore _store;
     private readonly TimeSpan _staleRegistrationTimeout;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _lock = new(1, 1);
+    private readonly IDisposable _listener;
     private BookieServiceInfo? _registered;
+    private long _registeredSession;
     private int _disposed;
 
     public BookieRegistry(IMetadataStore store, TimeSpan? staleRegistrationTimeout = null, ILogger<BookieRegistry>? logger = null)
@@ -36,12 +41,16 @@ public sealed class BookieRegistry : IAsyncDisposable
         _staleRegistrationTimeout = staleRegistrationTimeout ?? DefaultStaleRegistrationTimeout;
         _logger = logger ?? NullLogger<BookieRegistry>.Instance;
         _store.SessionEventRaised += OnSessionEvent;
+        _listener = _store.RegisterListener(OnNotification);
     }
 
     /// <summary>
-    /// Announces the bookie as available (ephemeral). Calling it again updates the data (e.g. the read-only flag).
-    /// If a previous incarnation's registration still exists, waits up to the stale-registration timeout for its
-    /// session to expire, then throws <see cref="MetadataStoreException"/> with reason <c>BookieAlreadyRegistered</c>.
+    /// Announces the bookie as available (ephemeral, under the store's current session — DESIGN §9). Calling it again
+    /// updates the data (e.g. the read-only flag). A registration of this bookie left by an earlier session — of this
+    /// registry, or of a previous incarnation with the same <see cref="BookieServiceInfo.InstanceId"/> (cookie) — is
+    /// deleted and created anew at once. Another bookie's registration under the same id is waited for up to the
+    /// stale-registration timeout (its session may expire), then <see cref="MetadataStoreException"/> with reason
+    /// <c>BookieAlreadyRegistered</c> is thrown.
     /// </summary>
     public async Task RegisterAsync(BookieServiceInfo info, CancellationToken ct = default)
     {
@@ -54,15 +63,7 @@ public sealed class BookieRegistry : IAsyncDisposable
             {
                 throw new InvalidOperationException($"this registry already registered bookie {_registered.BookieId}");
             }
-            string path = MetadataPaths.AvailableBookie(info.BookieId);
-            if (_registered is not null && await _store.ExistsAsync(path, ct).ConfigureAwait(false))
-            {
-                await _store.PutAsync(path, info.ToByteArray(), null, ct).ConfigureAwait(false);
-            }
-            else
-            {
-                await CreateRegistrationAsync(info, ct).ConfigureAwait(false);
-            }
+            await CreateOrUpdateRegistrationAsync(info, ct).ConfigureAwait(false);
             _registered = info.Clone();
         }
         finally
@@ -71,28 +72,107 @@ public sealed class BookieRegistry : IAsyncDisposable
         }
     }
 
-    private async Task CreateRegistrationAsync(BookieServiceInfo info, CancellationToken ct)
+    /// <summary>
+    /// Makes the registration hold <paramref name="info"/> under the current session: updates it when it is ours
+    /// already, else replaces a stale one of ours or waits out another bookie's. Caller holds the lock.
+    /// </summary>
+    private async Task CreateOrUpdateRegistrationAsync(BookieServiceInfo info, CancellationToken ct)
     {
         string path = MetadataPaths.AvailableBookie(info.BookieId);
         var deadline = DateTime.UtcNow + _staleRegistrationTimeout;
+        bool waitLogged = false;
         while (true)
         {
-            try
+            var existing = await _store.GetAsync(path, ct).ConfigureAwait(false);
+            // Read after the call: it waited for a live session, so this is no older than the one that answered.
+            long session = _store.SessionId;
+            if (existing is null)
             {
-                await _store.CreateAsync(path, info.ToByteArray(), CreateOptions.Ephemeral, ct).ConfigureAwait(false);
-                _logger.LogInformation("Registered bookie {BookieId} at {Address}", info.BookieId, info.Address);
-                return;
+                try
+                {
+                    await _store.CreateAsync(path, info.ToByteArray(), CreateOptions.Ephemeral, ct).ConfigureAwait(false);
+                }
+                catch (NodeExistsException)
+                {
+                    continue; // created concurrently: look at it
+                }
+                // Look again unless the session is still the one read before the create: only a record of the
+                // current session counts as ours.
+                if (_store.SessionId != session)
+                {
+                    continue;
+                }
+                _registeredSession = session;
+                _logger.LogInformation("Registered bookie {BookieId} at {Address} under session {SessionId:x}",
+                    info.BookieId, info.Address, session);
+                break;
             }
-            catch (NodeExistsException) when (DateTime.UtcNow < deadline)
+            if (existing.Stat.EphemeralOwner == session)
             {
-                _logger.LogInformation("Registration of bookie {BookieId} still exists, waiting for its session to expire", info.BookieId);
-                await Task.Delay(StaleRegistrationPollInterval, ct).ConfigureAwait(false);
+                // Ours under the current session (a repeated call, or a create whose answer was lost): update it.
+                if (existing.Value.AsSpan().SequenceEqual(info.ToByteArray()))
+                {
+                    _registeredSession = session;
+                    break;
+                }
+                try
+                {
+                    await _store.PutAsync(path, info.ToByteArray(), existing.Stat.Version, ct).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is NoNodeException or BadVersionException)
+                {
+                    continue;
+                }
+                _registeredSession = session;
+                break;
             }
-            catch (NodeExistsException)
+            var previous = Parse(path, existing.Value);
+            bool ours = (previous.InstanceId.Length > 0 && previous.InstanceId == info.InstanceId)
+                        || (_registeredSession != 0 && existing.Stat.EphemeralOwner == _registeredSession);
+            if (ours)
+            {
+                // Our own registration under an earlier session dies with that session: replace it, never
+                // overwrite it — DESIGN §9.
+                _logger.LogWarning(
+                    "Replacing the registration of bookie {BookieId} left by session {OwnerSession:x} by one under session {SessionId:x}",
+                    info.BookieId, existing.Stat.EphemeralOwner, session);
+                try
+                {
+                    await _store.DeleteAsync(path, existing.Stat.Version, ct).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is NoNodeException or BadVersionException)
+                {
+                    // Vanished or changed meanwhile: look again.
+                }
+                continue;
+            }
+            if (DateTime.UtcNow >= deadline)
             {
                 throw new MetadataStoreException(
                     "BookieAlreadyRegistered", $"bookie {info.BookieId} is registered by another live session");
             }
+            if (!waitLogged)
+            {
+                _logger.LogInformation(
+                    "Bookie {BookieId} is registered by another instance ({InstanceId}, session {OwnerSession:x}); waiting for its session to expire",
+                    info.BookieId, previous.InstanceId, existing.Stat.EphemeralOwner);
+                waitLogged = true;
+            }
+            await Task.Delay(StaleRegistrationPollInterval, ct).ConfigureAwait(false);
+        }
+        // Watch the record: a deletion while registered is re-created (OnNotification).
+        await _store.ExistsAsync(path, ct).ConfigureAwait(false);
+    }
+
+    private static BookieServiceInfo Parse(string path, byte[] value)
+    {
+        try
+        {
+            return BookieServiceInfo.Parser.ParseFrom(value);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new InvalidMetadataException(path, "not a BookieServiceInfo record", e);
         }
     }
 
@@ -136,15 +216,7 @@ public sealed class BookieRegistry : IAsyncDisposable
             {
                 continue; // vanished between the listing and the read
             }
-            BookieServiceInfo info;
-            try
-            {
-                info = BookieServiceInfo.Parser.ParseFrom(record.Value);
-            }
-            catch (InvalidProtocolBufferException e)
-            {
-                throw new InvalidMetadataException(path, "not a BookieServiceInfo record", e);
-            }
+            var info = Parse(path, record.Value);
             if (info.BookieId != name)
             {
                 throw new InvalidMetadataException(path, $"record names bookie '{info.BookieId}'");
@@ -277,29 +349,51 @@ public sealed class BookieRegistry : IAsyncDisposable
     {
         if (e == SessionEvent.SessionReestablished && Volatile.Read(ref _disposed) == 0)
         {
-            _ = ReRegisterAsync();
+            // The expired session took the ephemeral with it (or will, once the server expires it).
+            _ = ReRegisterAsync("session re-established");
         }
     }
 
-    /// <summary>The expired session took the ephemeral with it: register again (DESIGN.md §7 re-join).</summary>
-    private async Task ReRegisterAsync()
+    private void OnNotification(Notification n)
     {
-        await _lock.WaitAsync().ConfigureAwait(false);
-        try
+        if (n.Type == NotificationType.Deleted && Volatile.Read(ref _disposed) == 0
+            && Volatile.Read(ref _registered) is { } registered && n.Path == MetadataPaths.AvailableBookie(registered.BookieId))
         {
-            if (_registered is null || Volatile.Read(ref _disposed) != 0)
+            _ = ReRegisterAsync("registration deleted");
+        }
+    }
+
+    /// <summary>
+    /// Registers again, under the current session, while this bookie is registered (DESIGN.md §7 re-join, §9): retries
+    /// with back-off until it succeeds, the bookie unregisters, or the registry is disposed.
+    /// </summary>
+    private async Task ReRegisterAsync(string reason)
+    {
+        var backoff = TimeSpan.FromMilliseconds(100);
+        while (Volatile.Read(ref _disposed) == 0)
+        {
+            await _lock.WaitAsync().ConfigureAwait(false);
+            string? bookieId = _registered?.BookieId;
+            try
             {
+                if (_registered is null || Volatile.Read(ref _disposed) != 0)
+                {
+                    return;
+                }
+                await CreateOrUpdateRegistrationAsync(_registered, CancellationToken.None).ConfigureAwait(false);
+                _logger.LogInformation("Bookie {BookieId} registered again ({Reason})", bookieId, reason);
                 return;
             }
-            await CreateRegistrationAsync(_registered, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            _logger.LogError(e, "Re-registering bookie {BookieId} after session expiry failed", _registered?.BookieId);
-        }
-        finally
-        {
-            _lock.Release();
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                _logger.LogWarning(e, "Re-registering bookie {BookieId} ({Reason}) failed; retrying in {Backoff}", bookieId, reason, backoff);
+            }
+            finally
+            {
+                _lock.Release();
+            }
+            await Task.Delay(backoff).ConfigureAwait(false);
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxReRegisterBackoff.Ticks));
         }
     }
 
@@ -309,6 +403,7 @@ public sealed class BookieRegistry : IAsyncDisposable
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             _store.SessionEventRaised -= OnSessionEvent;
+            _listener.Dispose();
         }
         return ValueTask.CompletedTask;
     }

@@ -79,7 +79,7 @@ public sealed class EmbeddedMetadataStore : IMetadataStore
         return new EmbeddedMetadataStore(_tree, ownsTree: false, _loggerFactory);
     }
 
-    /// <summary>The current session id (changes after <see cref="ExpireSessionAsync"/>).</summary>
+    /// <summary>The current session id (changes after <see cref="ExpireSessionAsync"/>; unique within the tree).</summary>
     public long SessionId => _session.Id;
 
     /// <inheritdoc />

@@ -3,7 +3,12 @@ namespace Pulsarish.Metadata;
 /// <summary>Version and times of a stored record.</summary>
 /// <param name="Version">Incremented on every update; starts at 0 on create.</param>
 /// <param name="Ephemeral">True when the record lives only as long as its creator's session.</param>
-public sealed record Stat(long Version, bool Ephemeral, long CreatedMillis, long ModifiedMillis);
+/// <param name="EphemeralOwner">
+/// The session an ephemeral record belongs to (ZooKeeper's Stat.ephemeralOwner); 0 for persistent records. An owner
+/// compares it with its store's <see cref="IMetadataStore.SessionId"/> to tell its current record from one left by
+/// an earlier session of its own (DESIGN.md §9).
+/// </param>
+public sealed record Stat(long Version, bool Ephemeral, long CreatedMillis, long ModifiedMillis, long EphemeralOwner = 0);
 
 /// <summary>A record with its version.</summary>
 public sealed record GetResult(byte[] Value, Stat Stat);
@@ -46,6 +51,12 @@ public enum CreateOptions
 /// </summary>
 public interface IMetadataStore : IAsyncDisposable
 {
+    /// <summary>
+    /// The id of the current session: ephemerals created now carry it as <see cref="Stat.EphemeralOwner"/>. Changes
+    /// when a new session replaces an expired one (after <see cref="SessionEvent.SessionReestablished"/>).
+    /// </summary>
+    long SessionId { get; }
+
     /// <summary>The record, or null when it does not exist. Sets a data watch.</summary>
     Task<GetResult?> GetAsync(string path, CancellationToken ct = default);
 

@@ -20,5 +20,5 @@ internal sealed class MetadataNode(byte[] data, long ephemeralOwner, long create
 
     public SortedSet<string> Children { get; } = new(StringComparer.Ordinal);
 
-    public Stat ToStat() => new(Version, EphemeralOwner != 0, CreatedMillis, ModifiedMillis);
+    public Stat ToStat() => new(Version, EphemeralOwner != 0, CreatedMillis, ModifiedMillis, EphemeralOwner);
 }

@@ -66,7 +66,7 @@ public sealed class ZooKeeperMetadataStore : IMetadataStore
         return store;
     }
 
-    /// <summary>The session id of the current ZooKeeper session (changes when a new session is built).</summary>
+    /// <inheritdoc />
     public long SessionId => _client?.SessionId ?? 0;
 
     /// <summary>The session timeout the server granted.</summary>
@@ -473,7 +473,7 @@ public sealed class ZooKeeperMetadataStore : IMetadataStore
         }
     }
 
-    private static Stat ToStat(ZkStat s) => new(s.Version, s.EphemeralOwner != 0, s.Ctime, s.Mtime);
+    private static Stat ToStat(ZkStat s) => new(s.Version, s.EphemeralOwner != 0, s.Ctime, s.Mtime, s.EphemeralOwner);
 
     /// <summary>Closes the session (the server deletes its ephemerals) and stops rebuilding sessions.</summary>
     public async ValueTask DisposeAsync()

@@ -22,6 +22,7 @@ public sealed class HookedMetadataStore(IMetadataStore inner, string hookedPath,
         return children;
     }
 
+    public long SessionId => inner.SessionId;
     public Task<GetResult?> GetAsync(string path, CancellationToken ct = default) => inner.GetAsync(path, ct);
     public Task<bool> ExistsAsync(string path, CancellationToken ct = default) => inner.ExistsAsync(path, ct);
     public Task<Stat> PutAsync(string path, ReadOnlyMemory<byte> value, long? expectedVersion, CancellationToken ct = default)

@@ -164,6 +164,10 @@ public sealed class AuditorElector : IAsyncDisposable
             _myPath = null; // lost with an old session: stand again
             return true;
         }
+        if (await RemoveStaleCandidaciesAsync(candidates, mine, ct).ConfigureAwait(false))
+        {
+            return true;
+        }
         if (mine > 0)
         {
             // Watch only the predecessor (no herd effect when the leader dies).
@@ -194,6 +198,55 @@ public sealed class AuditorElector : IAsyncDisposable
         }
         _logger.LogInformation("{Candidate} is no longer the auditor", _candidateId);
         return true;
+    }
+
+    /// <summary>
+    /// A candidacy counts only under the candidate's current session (DESIGN §9): ours under an earlier session (a
+    /// create answered just before the session expired) and our candidacies left by an earlier session before ours
+    /// (which would otherwise lead, or block us, until the server expires that session) are deleted. Returns true
+    /// when our own candidacy was not current and the round must start again.
+    /// </summary>
+    private async Task<bool> RemoveStaleCandidaciesAsync(List<string> candidates, int mine, CancellationToken ct)
+    {
+        var myRecord = await _store.GetAsync(_myPath!, ct).ConfigureAwait(false);
+        // Read after the call: it waited for a live session, so this is no older than the one that answered.
+        long session = _store.SessionId;
+        if (myRecord is null || myRecord.Stat.EphemeralOwner != session)
+        {
+            if (myRecord is not null)
+            {
+                _logger.LogWarning("Replacing auditor candidacy {Path} of {Candidate} left by session {OwnerSession:x}",
+                    _myPath, _candidateId, myRecord.Stat.EphemeralOwner);
+                await DeleteQuietlyAsync(_myPath!, myRecord.Stat.Version, ct).ConfigureAwait(false);
+            }
+            _myPath = null;
+            return true;
+        }
+        for (int i = 0; i < mine; i++)
+        {
+            string path = MetadataPaths.Auditor + "/" + candidates[i];
+            var record = await _store.GetAsync(path, ct).ConfigureAwait(false);
+            if (record is not null && record.Stat.EphemeralOwner != session
+                && Encoding.UTF8.GetString(record.Value) == _candidateId)
+            {
+                _logger.LogWarning("Deleting auditor candidacy {Path} of {Candidate} left by session {OwnerSession:x}",
+                    path, _candidateId, record.Stat.EphemeralOwner);
+                await DeleteQuietlyAsync(path, record.Stat.Version, ct).ConfigureAwait(false);
+            }
+        }
+        return false;
+    }
+
+    private async Task DeleteQuietlyAsync(string path, long version, CancellationToken ct)
+    {
+        try
+        {
+            await _store.DeleteAsync(path, version, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is NoNodeException or BadVersionException)
+        {
+            // Gone already (its session expired) or changed: either way not ours to delete now.
+        }
     }
 
     private static List<string> SortedCandidates(IReadOnlyList<string> children)

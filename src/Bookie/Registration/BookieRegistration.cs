@@ -27,6 +27,7 @@ public sealed class BookieRegistration : IAsyncDisposable
     private readonly List<Task> _loops = new();
     private BookieState? _state;
     private BookieServiceInfo? _registered;
+    private string _instanceId = "";
     private int _disposed;
 
     private BookieRegistration(string bookieId, BookieRegistrationOptions options, IMetadataStore store, ILoggerFactory loggerFactory)
@@ -88,6 +89,7 @@ public sealed class BookieRegistration : IAsyncDisposable
             {
                 CookieFile.WriteAll(cookie);
             }
+            result._instanceId = cookie.InstanceId;
             result._logger.LogInformation("Cookie of bookie {BookieId} verified (instance {InstanceId})", bookieId, cookie.InstanceId);
             return result;
         }
@@ -112,6 +114,8 @@ public sealed class BookieRegistration : IAsyncDisposable
             Address = address,
             Rack = _options.Rack,
             ReadOnly = state.ReadOnly,
+            // Names this bookie's disks: a registration left by its crashed predecessor is replaced at once (DESIGN §9).
+            InstanceId = _instanceId,
         };
         await _registry.RegisterAsync(info, ct).ConfigureAwait(false);
         _registered = info;

@@ -19,6 +19,9 @@ public sealed class BookieService : Protocol.Bookie.Bookie.BookieBase
     private readonly BookieOptions _options;
     private readonly BookieState _state;
     private readonly BookieMetrics _metrics;
+    /// <summary>How long a call whose stream failed waits for Kestrel to signal the client's cancellation.</summary>
+    private static readonly TimeSpan CancellationSignalGrace = TimeSpan.FromSeconds(1);
+
     private readonly ILogger<BookieService> _logger;
 
     public BookieService(ILedgerStorage storage, BookieOptions options, BookieState state, BookieMetrics metrics,
@@ -34,19 +37,23 @@ public sealed class BookieService : Protocol.Bookie.Bookie.BookieBase
     /// <inheritdoc />
     public override Task Add(IAsyncStreamReader<AddRequest> requestStream,
         IServerStreamWriter<AddResponse> responseStream, ServerCallContext context)
-        => ServeAddStreamAsync(stream => stream.RunAsync(requestStream, responseStream, context.CancellationToken));
+        => ServeAddStreamAsync(stream => stream.RunAsync(requestStream, responseStream, context.CancellationToken), context, "Add");
 
     /// <inheritdoc />
     public override Task AddBatch(IAsyncStreamReader<AddBatchRequest> requestStream,
         IServerStreamWriter<AddBatchResponse> responseStream, ServerCallContext context)
-        => ServeAddStreamAsync(stream => stream.RunBatchAsync(requestStream, responseStream, context.CancellationToken));
+        => ServeAddStreamAsync(stream => stream.RunBatchAsync(requestStream, responseStream, context.CancellationToken), context, "AddBatch");
 
-    private async Task ServeAddStreamAsync(Func<AddStream, Task> serve)
+    private async Task ServeAddStreamAsync(Func<AddStream, Task> serve, ServerCallContext context, string method)
     {
         _state.AddStreamOpened();
         try
         {
             await serve(new AddStream(_storage, _options, _state, _metrics, _logger)).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException)
+        {
+            await EndCancelledCallAsync(ex, context, method).ConfigureAwait(false);
         }
         finally
         {
@@ -54,6 +61,34 @@ public sealed class BookieService : Protocol.Bookie.Bookie.BookieBase
         }
     }
 
+    /// <summary>
+    /// A client that cancels or resets its call (a broker closing a ledger or shutting down) is expected, not an
+    /// error: reading or writing the stream then fails with IOException ("The client reset the request stream"),
+    /// OperationCanceledException or, writing, InvalidOperationException ("the request is complete"), logged here at
+    /// Debug. Kestrel fails the stream at once but signals the call's
+    /// cancellation from the thread pool, so ASP.NET Core's gRPC handler — which logs such exceptions at Error unless
+    /// the call is already cancelled — can see the exception first; we wait briefly for the signal. Anything else
+    /// is rethrown.
+    /// </summary>
+    private async Task EndCancelledCallAsync(Exception ex, ServerCallContext context, string method)
+    {
+        if (!context.CancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(CancellationSignalGrace, context.CancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Signalled.
+            }
+        }
+        if (!context.CancellationToken.IsCancellationRequested)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(ex);
+        }
+        _logger.LogDebug("{Method} call ended by the client: {Error}", method, ex.Message);
+    }
     /// <inheritdoc />
     public override Task<ReadEntryResponse> ReadEntry(ReadEntryRequest request, ServerCallContext context)
         => ReadEntryAsync(request, context.CancellationToken);
@@ -89,6 +124,20 @@ public sealed class BookieService : Protocol.Bookie.Bookie.BookieBase
     public override async Task ReadRange(ReadRangeRequest request, IServerStreamWriter<ReadEntryResponse> responseStream,
         ServerCallContext context)
     {
+        try
+        {
+            await ReadRangeAsync(request, responseStream, context.CancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
+        {
+            // A write after the client's reset fails with InvalidOperationException ("the request is complete").
+            await EndCancelledCallAsync(ex, context, "ReadRange").ConfigureAwait(false);
+        }
+    }
+
+    private async Task ReadRangeAsync(ReadRangeRequest request, IServerStreamWriter<ReadEntryResponse> responseStream,
+        CancellationToken ct)
+    {
         if (request.LedgerId < 0 || request.FirstEntryId < 0 || request.LastEntryId < request.FirstEntryId
             || request.MaxBytes < 0)
         {
@@ -112,10 +161,10 @@ public sealed class BookieService : Protocol.Bookie.Bookie.BookieBase
             byte[] stored;
             try
             {
-                stored = await _storage.ReadEntryAsync(request.LedgerId, entryId, context.CancellationToken)
+                stored = await _storage.ReadEntryAsync(request.LedgerId, entryId, ct)
                     .ConfigureAwait(false);
             }
-            catch (Exception ex)
+            catch (Exception ex) when (!(ex is OperationCanceledException && ct.IsCancellationRequested))
             {
                 // Stops at the first missing entry; the last message carries its status.
                 await responseStream.WriteAsync(Fail(response, ex)).ConfigureAwait(false);

@@ -262,20 +262,27 @@ public sealed class OwnershipService : IAsyncDisposable
         }
     }
 
-    /// <summary>The current owner; a record of this broker id left by a previous incarnation is deleted (we hold the id now).</summary>
+    /// <summary>
+    /// The current owner. A record of this broker id left by a previous incarnation, or by this one under an earlier
+    /// session, is deleted (we hold the id and only the current session's records count — DESIGN §9).
+    /// </summary>
     private async Task<OwnershipData?> ReadOwnerAsync(NamespaceBundle bundle, CancellationToken ct)
     {
         var record = await _store.GetAsync(bundle.Path, ct).ConfigureAwait(false);
         if (record is null) return null;
         var owner = OwnershipJson.Decode<OwnershipData>(record.Value, bundle.Path);
         if (owner.BrokerId != BrokerId) return owner;
-        if (owner.InstanceId == InstanceId)
+        // Read after the call: it waited for a live session, so this is no older than the one that answered.
+        long session = _store.SessionId;
+        if (owner.InstanceId == InstanceId && record.Stat.EphemeralOwner == session)
         {
-            // Our create succeeded but its answer was lost with the connection: the record is ours.
+            // Our create succeeded (its answer may have been lost with the connection): the record is ours.
             Adopt(bundle);
             return owner;
         }
-        _logger.LogWarning("Deleting stale ownership of {Bundle} by a previous incarnation of {BrokerId}", bundle, BrokerId);
+        _logger.LogWarning(
+            "Deleting stale ownership of {Bundle} by {BrokerId} (instance {InstanceId}, session {OwnerSession:x}; ours: {OurInstanceId}, session {SessionId:x})",
+            bundle, BrokerId, owner.InstanceId, record.Stat.EphemeralOwner, InstanceId, session);
         try
         {
             await _store.DeleteAsync(bundle.Path, record.Stat.Version, ct).ConfigureAwait(false);
@@ -287,7 +294,10 @@ public sealed class OwnershipService : IAsyncDisposable
         return null;
     }
 
-    /// <summary>Creates the ephemeral ownership record; on NodeExists someone else won and that owner is returned.</summary>
+    /// <summary>
+    /// Creates the ephemeral ownership record; on NodeExists someone else won and that owner is returned. Returns
+    /// null when the record is not (or no longer) ours under the current session: the caller looks again.
+    /// </summary>
     private async Task<OwnershipData?> TryAcquireAsync(NamespaceBundle bundle, CancellationToken ct)
     {
         EnsureServing();
@@ -299,23 +309,74 @@ public sealed class OwnershipService : IAsyncDisposable
         {
             return await ReadOwnerAsync(bundle, ct).ConfigureAwait(false);
         }
-        Adopt(bundle);
+        // Read it back: adopted only when it belongs to the current session (the session may have been replaced while
+        // the create was in flight); the read also watches it, so a deletion by someone else is noticed.
+        var owner = await ReadOwnerAsync(bundle, ct).ConfigureAwait(false);
+        if (owner is null || !_owned.ContainsKey(bundle.Path)) return owner;
         _logger.LogInformation("Acquired bundle {Bundle}", bundle);
-        // Watch our own record so that a deletion by someone else is noticed.
-        await _store.ExistsAsync(bundle.Path, ct).ConfigureAwait(false);
         await PublishLoadAsync(ct).ConfigureAwait(false);
-        return new OwnershipData(BrokerId, Address, InstanceId);
+        return owner;
     }
 
     private void Adopt(NamespaceBundle bundle) => _owned[bundle.Path] = bundle;
 
     private void OnNotification(Notification n)
     {
-        if (n.Type != NotificationType.Deleted || _releasing.ContainsKey(n.Path)) return;
-        if (_owned.TryRemove(n.Path, out var bundle))
+        if (n.Type != NotificationType.Deleted || _closing.IsCancellationRequested) return;
+        if (n.Path == OwnershipPaths.Broker(BrokerId) && _registry.RegisteredBrokerId == BrokerId)
         {
-            _logger.LogWarning("Ownership record of {Bundle} was deleted by someone else", bundle);
-            BundleLost?.Invoke(bundle);
+            // Our registration vanished while we run: the load report re-creates it — DESIGN §9.
+            _logger.LogWarning("Registration of broker {BrokerId} was deleted; registering again", BrokerId);
+            _ = Task.Run(() => PublishLoadAsync(_closing.Token));
+            return;
+        }
+        if (_releasing.ContainsKey(n.Path) || !_owned.ContainsKey(n.Path)) return;
+        _ = Task.Run(() => RevalidateAsync(n.Path));
+    }
+
+    /// <summary>
+    /// An owned bundle's record was deleted. Unless it is ours under the current session again (we replaced it
+    /// ourselves), the bundle is lost: whoever created a record meanwhile may serve it, so its topics close now; then
+    /// we try to own it again (a create, which loses to any new owner) — DESIGN §9.
+    /// </summary>
+    private async Task RevalidateAsync(string path)
+    {
+        if (!_owned.TryGetValue(path, out var bundle)) return;
+        try
+        {
+            var record = await _store.GetAsync(path, _closing.Token).ConfigureAwait(false);
+            if (record is not null && record.Stat.EphemeralOwner == _store.SessionId
+                && OwnershipJson.Decode<OwnershipData>(record.Value, path).InstanceId == InstanceId)
+            {
+                return;
+            }
+        }
+        catch (Exception e) when (e is MetadataStoreException or InvalidMetadataRecordException)
+        {
+            _logger.LogInformation(e, "Reading the ownership record of {Bundle} failed", bundle);
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+        {
+            return;
+        }
+        if (_releasing.ContainsKey(path) || !_owned.TryRemove(path, out _)) return;
+        _logger.LogWarning("Ownership record of {Bundle} was deleted by someone else; acquiring it again", bundle);
+        BundleLost?.Invoke(bundle);
+        await ReacquireAsync(bundle).ConfigureAwait(false);
+    }
+
+    private async Task ReacquireAsync(NamespaceBundle bundle)
+    {
+        try
+        {
+            var owner = await TryAcquireAsync(bundle, _closing.Token).ConfigureAwait(false);
+            _logger.LogInformation("Bundle {Bundle} re-acquired: owner {Owner}", bundle, owner?.BrokerId ?? "none");
+        }
+        catch (Exception e) when (e is MetadataStoreException or ServiceNotReadyException or InvalidMetadataRecordException
+                                      or OperationCanceledException or ObjectDisposedException)
+        {
+            // The next lookup of one of its topics assigns it again.
+            _logger.LogInformation(e, "Re-acquiring bundle {Bundle} failed; the next lookup assigns it", bundle);
         }
     }
 
@@ -411,17 +472,32 @@ public sealed class OwnershipService : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Publishes the load report; the registry re-creates a registration that vanished or belongs to an earlier
+    /// session (DESIGN §9), so the periodic report also heals the registration.
+    /// </summary>
     private async Task PublishLoadAsync(CancellationToken ct)
     {
         if (!IsServing) return;
         try
         {
-            await _registry.UpdateAsync(CurrentReport(), ct).ConfigureAwait(false);
+            if (await _registry.UpdateAsync(CurrentReport(), ct).ConfigureAwait(false))
+            {
+                _logger.LogWarning("Broker {BrokerId} registered again", BrokerId);
+            }
         }
-        catch (Exception e) when (e is MetadataStoreException or InvalidOperationException or OperationCanceledException)
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            // A lost update is replaced by the next one; a lost registration is redone on SessionReestablished.
-            _logger.LogDebug(e, "Load report of {BrokerId} not published", BrokerId);
+            // Closing.
+        }
+        catch (InvalidOperationException) when (_registry.RegisteredBrokerId is null)
+        {
+            // Unregistered (closing).
+        }
+        catch (Exception e) when (e is MetadataStoreException or InvalidMetadataRecordException or OperationCanceledException)
+        {
+            // The next report tries again.
+            _logger.LogWarning(e, "Load report of {BrokerId} not published; the next report retries", BrokerId);
         }
     }
 

@@ -42,6 +42,15 @@ public sealed class ZooKeeperOutageTests
                 producers.Add(await TaggedProducer.StartAsync(client, topic, $"p-{i}"));
             await WaitUntilAsync(() => producers.All(p => !p.Acked.IsEmpty), "every producer acknowledged");
             await Task.Delay(TimeSpan.FromSeconds(1));
+            IReadOnlyList<string> bookieIds;
+            var sessionsBefore = new HashSet<long>();
+            await using (var observer = await ConnectObserverAsync(zk))
+            {
+                bookieIds = await observer.GetChildrenAsync(MetadataPaths.AvailableBookies);
+                Assert.That(bookieIds, Has.Count.EqualTo(3), "every bookie registered");
+                foreach (string path in EphemeralPaths(brokerIds, bookieIds, topics).Append(await AuditorPathAsync(observer)))
+                    if (await observer.GetAsync(path) is { } record) sessionsBefore.Add(record.Stat.EphemeralOwner);
+            }
 
             await zk.StopAsync();
             var clock = Stopwatch.StartNew();
@@ -67,13 +76,25 @@ public sealed class ZooKeeperOutageTests
                 "every producer is acknowledged again after ZooKeeper came back");
             TestContext.Progress.WriteLine($"every producer acknowledged again at {clock.ElapsedMilliseconds} ms");
 
-            await using (var observer = await ZooKeeperMetadataStore.ConnectAsync(new ZooKeeperClientOptions
-                         {
-                             ConnectString = zk.ConnectString, SessionTimeout = TimeSpan.FromSeconds(10),
-                         }))
+            await using (var observer = await ConnectObserverAsync(zk))
             {
-                foreach (string id in brokerIds)
-                    await WaitUntilAsync(async () => await observer.ExistsAsync(OwnershipPaths.Broker(id)), $"{id} is registered again");
+                // Every broker and bookie registration, bundle ownership and the auditor's candidacy exists again under
+                // a session opened after the outage — and still exists once the restarted server has expired the old
+                // sessions (DESIGN §9).
+                var paths = EphemeralPaths(brokerIds, bookieIds, topics);
+                await WaitUntilAsync(async () => await observer.GetAsync(await AuditorPathAsync(observer)) is { } r
+                                                 && !sessionsBefore.Contains(r.Stat.EphemeralOwner),
+                    "the auditor's candidacy is created again under a new session");
+                paths.Add(await AuditorPathAsync(observer));
+                foreach (string path in paths)
+                    await WaitUntilAsync(async () => await observer.GetAsync(path) is { } r && !sessionsBefore.Contains(r.Stat.EphemeralOwner),
+                        $"{path} is created again under a new session");
+                var owners = new Dictionary<string, long>();
+                foreach (string path in paths) owners[path] = (await observer.GetAsync(path))!.Stat.EphemeralOwner;
+                await Task.Delay(2 * SessionTimeout + TimeSpan.FromSeconds(2));
+                foreach (string path in paths)
+                    Assert.That((await observer.GetAsync(path))?.Stat.EphemeralOwner, Is.EqualTo(owners[path]),
+                        $"{path} outlives the sessions that expired with the outage");
             }
             Assert.That(cluster.SupervisorExited, Is.False, "the supervisor kept running");
 
@@ -101,6 +122,25 @@ public sealed class ZooKeeperOutageTests
             }
             throw;
         }
+    }
+
+    private static Task<ZooKeeperMetadataStore> ConnectObserverAsync(ZooKeeperServer zk) =>
+        ZooKeeperMetadataStore.ConnectAsync(new ZooKeeperClientOptions { ConnectString = zk.ConnectString, SessionTimeout = TimeSpan.FromSeconds(10) });
+
+    /// <summary>The auditor's candidacy: the lowest under /ledgers/auditor.</summary>
+    private static async Task<string> AuditorPathAsync(IMetadataStore observer)
+    {
+        var candidates = (await observer.GetChildrenAsync(MetadataPaths.Auditor)).Order(StringComparer.Ordinal).ToList();
+        return MetadataPaths.Auditor + "/" + (candidates.Count > 0 ? candidates[0] : "none");
+    }
+
+    /// <summary>The ephemeral records the cluster must hold: registrations, the topics' bundle ownerships, the auditor's candidacy.</summary>
+    private static List<string> EphemeralPaths(IEnumerable<string> brokerIds, IEnumerable<string> bookieIds, IEnumerable<string> topics)
+    {
+        var bundles = new NamespaceBundles(OwnershipOptions.DefaultBundlesPerNamespace);
+        var paths = brokerIds.Select(OwnershipPaths.Broker).Concat(bookieIds.Select(MetadataPaths.AvailableBookie))
+            .Concat(topics.Select(t => bundles.Find(t).Path)).Distinct().ToList();
+        return paths;
     }
 
     private static Task WaitUntilAsync(Func<bool> condition, string what) => WaitUntilAsync(() => Task.FromResult(condition()), what);

@@ -16,6 +16,7 @@ public sealed class OwnershipServiceTests
     private static readonly TimeSpan SessionTimeout = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
     private readonly List<IAsyncDisposable> _cleanup = [];
+    private readonly Dictionary<OwnershipService, ZooKeeperMetadataStore> _stores = [];
     private ZooKeeperServer? _server;
     private int _chroot;
 
@@ -36,6 +37,7 @@ public sealed class OwnershipServiceTests
     {
         for (int i = _cleanup.Count - 1; i >= 0; i--) await _cleanup[i].DisposeAsync();
         _cleanup.Clear();
+        _stores.Clear();
     }
 
     [Test]
@@ -155,6 +157,78 @@ public sealed class OwnershipServiceTests
         Assert.That((await fresh.GetOwnerAsync(fresh.Bundles.Find(topic)))!.InstanceId, Is.EqualTo(fresh.InstanceId));
     }
 
+    [Test]
+    public async Task RegistrationOfTheSameInstanceLeftByAnEarlierSessionIsReplacedUnderTheCurrentOne()
+    {
+        var oldSession = await ConnectAsync();
+        var session = await ConnectAsync();
+        var report = new BrokerLoadReport("broker-a", "127.0.0.1:6650", "instance-1", 0, 0, 0, 0, 0, 0);
+        string path = OwnershipPaths.Broker(report.BrokerId);
+        // The broker's record as a session expiry leaves it: same instance, the old session still alive on the server.
+        await oldSession.CreateAsync(path, Json(report), CreateOptions.Ephemeral);
+
+        await new BrokerRegistry(session).RegisterAsync(report);
+
+        Assert.That((await session.GetAsync(path))!.Stat.EphemeralOwner, Is.EqualTo(session.SessionId));
+        await oldSession.DisposeAsync();
+        Assert.That((await session.GetAsync(path))!.Stat.EphemeralOwner, Is.EqualTo(session.SessionId),
+            "the registration outlives the old session");
+    }
+
+    [Test]
+    public async Task OwnershipOfTheSameInstanceLeftByAnEarlierSessionIsReplacedUnderTheCurrentOne()
+    {
+        var (a, _) = await StartBrokerAsync("broker-a");
+        var store = _stores[a];
+        var oldSession = await ConnectAsync();
+        const string topic = "persistent://public/default/old-session";
+        var bundle = a.Bundles.Find(topic);
+        await oldSession.CreateAsync(bundle.Path, Json(new OwnershipData(a.BrokerId, a.Address, a.InstanceId)),
+            CreateOptions.Ephemeral);
+
+        Assert.That(await a.LookupAsync(topic, authoritative: true), Is.EqualTo(a.Address));
+
+        Assert.That(a.IsOwnedByMe(topic), Is.True);
+        Assert.That((await store.GetAsync(bundle.Path))!.Stat.EphemeralOwner, Is.EqualTo(store.SessionId));
+        await oldSession.DisposeAsync();
+        Assert.That((await store.GetAsync(bundle.Path))!.Stat.EphemeralOwner, Is.EqualTo(store.SessionId));
+        Assert.That(a.IsOwnedByMe(topic), Is.True, "the old session's end takes nothing of ours");
+    }
+
+    [Test]
+    public async Task RegistrationAndOwnershipDeletedBySomeoneElseAreCreatedAgainByTheirOwner()
+    {
+        var (a, _) = await StartBrokerAsync("broker-a");
+        var store = _stores[a];
+        var admin = await ConnectAsync();
+        const string topic = "persistent://public/default/deleted";
+        await a.LookupAsync(topic, authoritative: true);
+        var bundle = a.Bundles.Find(topic);
+
+        await admin.DeleteAsync(OwnershipPaths.Broker(a.BrokerId), null);
+        await admin.DeleteAsync(bundle.Path, null);
+
+        await WaitUntilAsync(async () => (await admin.GetAsync(OwnershipPaths.Broker(a.BrokerId)))?.Stat.EphemeralOwner
+                                         == store.SessionId, "broker-a registered again");
+        await WaitUntilAsync(async () => (await admin.GetAsync(bundle.Path))?.Stat.EphemeralOwner == store.SessionId
+                                         && a.IsOwnedByMe(topic), "broker-a owns its bundle again");
+    }
+
+    /// <summary>Records as the brokers write them (JSON, web defaults).</summary>
+    private static byte[] Json<T>(T record) =>
+        System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(record, new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web));
+
+    private async Task<ZooKeeperMetadataStore> ConnectAsync()
+    {
+        var store = await ZooKeeperMetadataStore.ConnectAsync(new ZooKeeperClientOptions
+        {
+            ConnectString = $"{_server!.ConnectString}/ownership-{_chroot}",
+            SessionTimeout = SessionTimeout,
+        });
+        _cleanup.Add(store);
+        return store;
+    }
+
     private static async Task ResolveAsync(OwnershipService[] services, OwnershipService first, string topic)
     {
         string address = await first.LookupAsync(topic);
@@ -181,7 +255,18 @@ public sealed class OwnershipServiceTests
         });
         await service.StartAsync();
         _cleanup.Add(service);
+        _stores[service] = store;
         return (service, proxy);
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (sw.Elapsed > Patience) Assert.Fail($"timed out waiting for {what}");
+            await Task.Delay(50);
+        }
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition, string what)

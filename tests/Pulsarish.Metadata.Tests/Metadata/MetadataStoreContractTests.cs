@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text;
+using Google.Protobuf;
 using Pulsarish.Protocol.Errors;
 using Pulsarish.Metadata;
 using Pulsarish.Protocol.Metadata;
@@ -355,6 +356,83 @@ public abstract class MetadataStoreContractTests
     }
 
     [Test]
+    public async Task EphemeralRecordsNameTheSessionThatOwnsThemAndANewSessionHasANewId()
+    {
+        var owner = await OpenAsync();
+        var other = await OpenAsync();
+        long first = owner.SessionId;
+        Assert.That(first, Is.Not.EqualTo(0));
+        Assert.That(other.SessionId, Is.Not.EqualTo(first));
+        await owner.CreateAsync(P("/eph"), Bytes("x"), CreateOptions.Ephemeral);
+        string sequential = await owner.CreateAsync(P("/seq-"), Bytes("y"), CreateOptions.Ephemeral | CreateOptions.Sequential);
+        await owner.PutAsync(P("/persistent"), Bytes("z"), null);
+        Assert.That((await other.GetAsync(P("/eph")))!.Stat.EphemeralOwner, Is.EqualTo(first));
+        Assert.That((await other.GetAsync(sequential))!.Stat.EphemeralOwner, Is.EqualTo(first));
+        Assert.That((await other.GetAsync(P("/persistent")))!.Stat.EphemeralOwner, Is.EqualTo(0));
+
+        await ExpireSessionAsync(owner);
+
+        long second = owner.SessionId;
+        Assert.That(second, Is.Not.EqualTo(first).And.Not.EqualTo(0));
+        await owner.CreateAsync(P("/eph"), Bytes("again"), CreateOptions.Ephemeral);
+        Assert.That((await other.GetAsync(P("/eph")))!.Stat.EphemeralOwner, Is.EqualTo(second));
+    }
+
+    [Test]
+    public async Task BookieRegistry_ReplacesItsOwnRegistrationLeftByAnotherSessionAtOnce()
+    {
+        var oldSession = await OpenAsync();
+        var bookieSession = await OpenAsync();
+        string bookieId = "bookie-" + Guid.NewGuid().ToString("N")[..8];
+        var info = new BookieServiceInfo { BookieId = bookieId, Address = "127.0.0.1:3181", InstanceId = "disks-1" };
+        // A crashed predecessor with the same disks (cookie instance) left its registration; its session lives on.
+        await oldSession.CreateAsync(MetadataPaths.AvailableBookie(bookieId), info.ToByteArray(), CreateOptions.Ephemeral);
+
+        await using var registry = new BookieRegistry(bookieSession, staleRegistrationTimeout: TimeSpan.FromMinutes(1));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await registry.RegisterAsync(info);
+
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(10)), "no wait for the old session to expire");
+        var record = await bookieSession.GetAsync(MetadataPaths.AvailableBookie(bookieId));
+        Assert.That(record!.Stat.EphemeralOwner, Is.EqualTo(bookieSession.SessionId));
+        await oldSession.DisposeAsync();
+        Assert.That((await bookieSession.GetAsync(MetadataPaths.AvailableBookie(bookieId)))!.Stat.EphemeralOwner,
+            Is.EqualTo(bookieSession.SessionId), "the registration outlives the old session");
+    }
+
+    [Test]
+    public async Task BookieRegistry_WaitsOutAnotherInstancesRegistrationThenRefuses()
+    {
+        var otherSession = await OpenAsync();
+        var bookieSession = await OpenAsync();
+        string bookieId = "bookie-" + Guid.NewGuid().ToString("N")[..8];
+        var foreign = new BookieServiceInfo { BookieId = bookieId, Address = "127.0.0.1:3181", InstanceId = "disks-1" };
+        await otherSession.CreateAsync(MetadataPaths.AvailableBookie(bookieId), foreign.ToByteArray(), CreateOptions.Ephemeral);
+
+        await using var registry = new BookieRegistry(bookieSession, staleRegistrationTimeout: TimeSpan.FromSeconds(1));
+        var ex = Assert.ThrowsAsync<MetadataStoreException>(() => registry.RegisterAsync(
+            new BookieServiceInfo { BookieId = bookieId, Address = "127.0.0.1:3182", InstanceId = "disks-2" }));
+        Assert.That(ex!.Reason, Is.EqualTo("BookieAlreadyRegistered"));
+        Assert.That((await bookieSession.GetAsync(MetadataPaths.AvailableBookie(bookieId)))!.Stat.EphemeralOwner,
+            Is.EqualTo(otherSession.SessionId));
+    }
+
+    [Test]
+    public async Task BookieRegistry_ReCreatesItsRegistrationWhenItIsDeleted()
+    {
+        var bookieSession = await OpenAsync();
+        var adminSession = await OpenAsync();
+        string bookieId = "bookie-" + Guid.NewGuid().ToString("N")[..8];
+        await using var registry = new BookieRegistry(bookieSession);
+        await registry.RegisterAsync(new BookieServiceInfo { BookieId = bookieId, Address = "127.0.0.1:3181" });
+
+        await adminSession.DeleteAsync(MetadataPaths.AvailableBookie(bookieId), null);
+
+        await WaitUntilAsync(async () => (await adminSession.GetAsync(MetadataPaths.AvailableBookie(bookieId)))?.Stat.EphemeralOwner
+                                         == bookieSession.SessionId, "the bookie registered again under its session");
+    }
+
+    [Test]
     public async Task LedgerMetadataStore_ConcurrentCasUpdatersLoseNothing()
     {
         const int updaters = 8;
@@ -490,7 +568,8 @@ public abstract class MetadataStoreContractTests
         await observerEvents.WaitForAsync(NotificationType.Deleted, MetadataPaths.AvailableBookie(bookieId));
         await bookieEvents.WaitForSessionEventAsync(SessionEvent.SessionReestablished);
         await WaitUntilAsync(
-            async () => (await observer.GetAvailableAsync()).Any(b => b.BookieId == bookieId),
+            async () => (await observerSession.GetAsync(MetadataPaths.AvailableBookie(bookieId)))?.Stat.EphemeralOwner
+                        == bookieSession.SessionId,
             "bookie registered again on its new session");
 
         await registry.RegisterAsync(new BookieServiceInfo { BookieId = bookieId, Address = "127.0.0.1:3181", ReadOnly = true });
