@@ -60,6 +60,9 @@ public sealed class ManagedLedger : IAsyncDisposable
     // Failed adds so far (under _lock). A writer passes the count it saw when it attached: once an add failed, every
     // later add of that writer fails too, so nothing it sent after a lost entry is stored ahead of its resend.
     private long _writeFailures;
+    // The highest ledger id ever listed (under _lock), persisted as ManagedLedgerInfo.ledger_id_floor: new ledgers get
+    // ids above it, even when the last ledgers were empty and dropped (a cursor may point into them).
+    private long _ledgerIdFloor;
     private bool _rolling;
     private WriterState _state = WriterState.NoLedger;
     private Exception? _fenceError;
@@ -152,6 +155,15 @@ public sealed class ManagedLedger : IAsyncDisposable
             _infoVersion = stored.Stat.Version;
         }
         var ledgers = new List<LedgerInfo>(info.Ledgers);
+        long floor = info.LedgerIdFloor;
+        foreach (var l in ledgers)
+        {
+            floor = Math.Max(floor, l.LedgerId);
+        }
+        lock (_lock)
+        {
+            _ledgerIdFloor = floor;
+        }
         var emptyLedgers = new List<long>();
         if (ledgers.Count > 0)
         {
@@ -477,7 +489,7 @@ public sealed class ManagedLedger : IAsyncDisposable
         long lastLedgerId;
         lock (_lock)
         {
-            lastLedgerId = _ledgers.Count > 0 ? _ledgers[^1].LedgerId : 0;
+            lastLedgerId = Math.Max(_ledgers.Count > 0 ? _ledgers[^1].LedgerId : 0, _ledgerIdFloor);
         }
         // Positions compare by ledger id, so the new ledger's id must be above the last one — which another broker
         // (another id range) may have created (DESIGN §6).
@@ -553,6 +565,16 @@ public sealed class ManagedLedger : IAsyncDisposable
             mutate(next);
             var info = new ManagedLedgerInfo();
             info.Ledgers.AddRange(next);
+            long floor;
+            lock (_lock)
+            {
+                floor = _ledgerIdFloor;
+            }
+            foreach (var l in next)
+            {
+                floor = Math.Max(floor, l.LedgerId);
+            }
+            info.LedgerIdFloor = floor;
             Stat stat;
             try
             {
@@ -568,6 +590,7 @@ public sealed class ManagedLedger : IAsyncDisposable
             {
                 _ledgers = next;
                 _infoVersion = stat.Version;
+                _ledgerIdFloor = Math.Max(_ledgerIdFloor, floor);
             }
         }
         finally
