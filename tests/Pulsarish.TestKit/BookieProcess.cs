@@ -44,6 +44,10 @@ public sealed class BookieProcess : PulsarishProcess
             "bookie", "--journal-dir", JournalDir, "--ledgers-dir", LedgersDir, "--index-dir", IndexDir,
             "--port", port.ToString(), "--bind-address", "127.0.0.1",
         };
+        if (!_extraArgs.Contains("--metrics-port"))
+        {
+            args.AddRange(["--metrics-port", "0"]);   // the process default is 8000; bookies of a test share the machine
+        }
         args.AddRange(_extraArgs);
         return args;
     }

@@ -181,6 +181,11 @@ public sealed class Subscription
 
     private void Validate(MessageId id)
     {
+        if (id.LedgerId < 0 || id.EntryId < 0)
+        {
+            // A negative id is below every mark-delete position and would otherwise count as already acknowledged.
+            throw new InvalidMessageIdException($"negative message id {id}");
+        }
         if (id.BatchIndex < -1 || id.BatchSize < 0 || (id.BatchIndex >= 0 && id.BatchSize > 0 && id.BatchIndex >= id.BatchSize))
         {
             throw new InvalidMessageIdException($"invalid batch index {id.BatchIndex} of {id.BatchSize} in {id}");

@@ -16,7 +16,7 @@ public sealed class BrokerMetrics
         Producers = factory.CreateGauge("pulsarish_broker_producers", "Connected producers");
         Consumers = factory.CreateGauge("pulsarish_broker_consumers", "Connected consumers");
         PublishLatency = factory.CreateHistogram("pulsarish_broker_publish_latency_seconds",
-            "Time from a send's arrival to its receipt", new HistogramConfiguration
+            "Time from a send's arrival to its receipt, counted per message (a batch of N messages counts N)", new HistogramConfiguration
             {
                 Buckets = Histogram.ExponentialBuckets(0.0005, 2, 14),
             });

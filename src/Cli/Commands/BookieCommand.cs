@@ -87,7 +87,7 @@ public static class BookieCommand
             Description = "Start over a damaged journal: truncate it at the damage (losing the acknowledged entries after "
                 + "it), log file and offset, and serve read-only until restarted [Bookie:AcceptJournalCorruption]",
         };
-        private readonly Option<int> _metricsPort = new("--metrics-port") { Description = "HTTP port of /metrics (off by default) [Bookie:MetricsPort]" };
+        private readonly Option<int> _metricsPort = new("--metrics-port") { Description = "HTTP port of /metrics (default 8000; 0: a free one; --set Bookie:MetricsPort= turns it off) [Bookie:MetricsPort]" };
         private BookieMetadataArguments? _metadata;
 
         public Option<string?> ConfigFile { get; } = ConfigArguments.ConfigFileOption();

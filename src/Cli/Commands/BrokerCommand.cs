@@ -59,7 +59,7 @@ public static class BrokerCommand
         private readonly Option<string> _brokerId = new("--broker-id") { Description = "Unique broker id [Broker:BrokerId]" };
         private readonly Option<string> _bindAddress = new("--bind-address") { Description = "Address to listen on [BrokerServer:BindAddress]" };
         private readonly Option<int> _port = new("--port") { Description = "gRPC port [BrokerServer:Port]" };
-        private readonly Option<int> _httpPort = new("--http-port") { Description = "HTTP port of /metrics (off by default) [BrokerServer:MetricsPort]" };
+        private readonly Option<int> _httpPort = new("--http-port") { Description = "HTTP port of /metrics (default 8080; 0: a free one; --set BrokerServer:MetricsPort= turns it off) [BrokerServer:MetricsPort]" };
         private readonly Option<string> _advertised = new("--advertised-address")
         {
             Description = "host:port clients are redirected to (default: the bound address) [BrokerServer:AdvertisedAddress]",

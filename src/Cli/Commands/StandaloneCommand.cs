@@ -67,7 +67,7 @@ public static class StandaloneCommand
         private readonly Option<string> _dataDir = new("--data-dir") { Description = "Data directory [Standalone:DataDir]" };
         private readonly Option<int> _port = new("--port") { Description = "Broker gRPC port (0: a free one) [Standalone:Port]" };
         private readonly Option<string> _bindAddress = new("--bind-address") { Description = "Address to listen on [Standalone:BindAddress]" };
-        private readonly Option<int> _metricsPort = new("--metrics-port") { Description = "HTTP port of /metrics (off by default) [Standalone:MetricsPort]" };
+        private readonly Option<int> _metricsPort = new("--metrics-port") { Description = "HTTP port of /metrics (default 8080; 0: a free one; --set Standalone:MetricsPort= turns it off) [Standalone:MetricsPort]" };
         private readonly Option<bool> _bufferedWrites = new("--buffered-writes")
         {
             Description = "The bookies' journals and entry logs write through the page cache instead of O_DIRECT [Standalone:DirectWrites=false]",

@@ -22,6 +22,19 @@ public sealed class PulsarishConfiguration
         File = file;
     }
 
+    /// <summary>
+    /// Defaults of the server processes (<c>pulsarish broker|bookie|standalone</c>) where they differ from the options
+    /// classes' own, which in-process hosts and tests use: Prometheus <c>/metrics</c> is on at Pulsar's
+    /// <c>webServicePort</c> (8080) and BookKeeper's <c>prometheusStatsHttpPort</c> (8000). Lowest precedence; an empty
+    /// value (<c>--set BrokerServer:MetricsPort=</c>) turns the endpoint off.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, string?> ProcessDefaults = new Dictionary<string, string?>
+    {
+        ["BrokerServer:MetricsPort"] = "8080",
+        ["Bookie:MetricsPort"] = "8000",
+        ["Standalone:MetricsPort"] = "8080",
+    };
+
     /// <summary>The merged configuration.</summary>
     public IConfigurationRoot Root { get; }
 
@@ -37,6 +50,7 @@ public sealed class PulsarishConfiguration
     {
         string? path = string.IsNullOrWhiteSpace(configFile) ? null : Path.GetFullPath(configFile);
         var builder = new ConfigurationBuilder();
+        builder.AddInMemoryCollection(ProcessDefaults);
         if (path is not null)
         {
             if (!System.IO.File.Exists(path))

@@ -162,6 +162,7 @@ public sealed class ClusterSupervisor
     private ChildSpec BookieSpec(int index)
     {
         int port = _options.BasePort is int b ? b + 10 + index : 3180 + index;
+        int metricsPort = _options.BasePort is int m ? m + 40 + index : 8000 + index;
         string dir = Path.Combine(_dataDir, $"bookie-{index}");
         string address = $"127.0.0.1:{port}";
         var args = new List<string>
@@ -173,6 +174,7 @@ public sealed class ClusterSupervisor
             "--bind-address", "127.0.0.1",
             "--port", port.ToString(CultureInfo.InvariantCulture),
             "--bookie-id", address,
+            "--metrics-port", metricsPort.ToString(CultureInfo.InvariantCulture),
             "--metadata-url", _metadataUrl,
             "--metadata-session-timeout-ms", Millis(_options.MetadataSessionTimeout),
         };

@@ -98,6 +98,7 @@ public sealed class ConfigurationTests
             // What cannot be shared in a file: this machine's metadata URL, a free port and private directories.
             ["PULSARISH_Metadata__Url"] = metadataUrl,
             ["PULSARISH_Bookie__Port"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
+            ["PULSARISH_Bookie__MetricsPort"] = "0",
             ["PULSARISH_Bookie__JournalDir"] = _dir.Sub("journal"),
             ["PULSARISH_Bookie__LedgersDir"] = _dir.Sub("ledgers"),
             ["PULSARISH_Bookie__IndexDir"] = _dir.Sub("index"),
@@ -109,6 +110,7 @@ public sealed class ConfigurationTests
             {
                 ["PULSARISH_Metadata__Url"] = metadataUrl,
                 ["PULSARISH_BrokerServer__Port"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
+                ["PULSARISH_BrokerServer__MetricsPort"] = "0",
             };
             var (broker, brokerOutput) = await PulsarishCli.StartAsync("broker ready", brokerEnv, "broker", "--config", SampleConfig("broker.json"));
             try
@@ -133,7 +135,8 @@ public sealed class ConfigurationTests
 
     [TestCase("broker", "Broker:AdvertisedAddress", "Ownership:BrokerId", "Ownership:AdvertisedAddress", "Ownership:BundlesPerNamespace")]
     [TestCase("bookie", "Storage:JournalDir", "Storage:LedgersDir", "Storage:IndexDir", "Storage:MaxGroupWait", "Storage:MaxGroupBytes",
-        "Storage:DirectWrites", "Storage:MaxEntryBytes", "Storage:WriteCacheMaxBytes", "Registration:MetadataUrl", "Registration:SessionTimeout")]
+        "Storage:DirectWrites", "Storage:MaxEntryBytes", "Storage:WriteCacheMaxBytes", "Storage:AcceptJournalCorruption",
+        "Storage:MinorCompactionInterval", "Storage:MajorCompactionInterval", "Registration:MetadataUrl", "Registration:SessionTimeout")]
     public async Task SampleFileListsEveryKeyOfItsComponentWithItsDefault(string component, params string[] derived)
     {
         string path = SampleConfig(component + ".json");

@@ -74,7 +74,7 @@ internal sealed class BrokerProcess : PulsarishProcess
     /// <inheritdoc />
     protected override IReadOnlyList<string> Arguments(int port) =>
     [
-        "broker", "--broker-id", _brokerId, "--port", port.ToString(CultureInfo.InvariantCulture),
+        "broker", "--broker-id", _brokerId, "--port", port.ToString(CultureInfo.InvariantCulture), "--http-port", "0",
         "--metadata-url", $"zk:127.0.0.1:{_zkPort}",
         "--metadata-session-timeout-ms", _sessionTimeoutMs.ToString(CultureInfo.InvariantCulture),
     ];

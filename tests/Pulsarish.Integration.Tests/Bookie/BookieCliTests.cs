@@ -17,7 +17,7 @@ public sealed class BookieCliTests
         using var dir = new TempDir("bookie-cli");
         var (exitCode, output) = await RunAsync(TimeSpan.FromSeconds(60), "bookie",
             "--journal-dir", dir.Sub("j"), "--ledgers-dir", dir.Sub("l"), "--index-dir", dir.Sub("i"),
-            "--port", "0", "--max-entry-bytes", "0");
+            "--port", "0", "--metrics-port", "0", "--max-entry-bytes", "0");
 
         Assert.That(exitCode, Is.Not.EqualTo(0), output);
         Assert.That(output, Does.Contain("MaxEntryBytes"));
@@ -32,7 +32,7 @@ public sealed class BookieCliTests
 
         var (exitCode, output) = await RunAsync(TimeSpan.FromSeconds(60), "bookie",
             "--journal-dir", Path.Combine(dir.Path, "journal"), "--ledgers-dir", dir.Sub("ledgers"),
-            "--index-dir", dir.Sub("index"), "--port", "0");
+            "--index-dir", dir.Sub("index"), "--port", "0", "--metrics-port", "0");
 
         Assert.That(exitCode, Is.EqualTo(4), output);
         Assert.That(output, Does.Contain($"bookie refused to start: journal file {damaged} is corrupt at offset 0:"));

@@ -43,6 +43,10 @@ public sealed class StandaloneProcess : PulsarishProcess
     protected override IReadOnlyList<string> Arguments(int port)
     {
         var args = new List<string> { "standalone", "--data-dir", DataDir, "--port", port.ToString() };
+        if (!_extraArgs.Contains("--metrics-port"))
+        {
+            args.AddRange(["--metrics-port", "0"]);   // the process default is 8080
+        }
         args.AddRange(_extraArgs);
         return args;
     }

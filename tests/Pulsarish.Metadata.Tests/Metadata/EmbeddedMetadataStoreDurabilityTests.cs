@@ -184,7 +184,9 @@ public sealed class EmbeddedMetadataStoreDurabilityTests
     public async Task SecondOpenOfTheSameDirectoryIsRefused()
     {
         await using var first = await OpenAsync();
-        Assert.ThrowsAsync<IOException>(() => OpenAsync());
+        // A typed, machine-readable refusal (the CLI prints MetadataStoreBusy), caused by the store's LOCK file.
+        var busy = Assert.ThrowsAsync<Pulsarish.Protocol.Errors.MetadataStoreBusyException>(() => OpenAsync());
+        Assert.That(busy!.InnerException, Is.InstanceOf<IOException>());
         await first.PutAsync("/still-works", Bytes("yes"), null);
     }
 
