@@ -25,6 +25,12 @@ public static class BookieCommand
         {
             var settings = ConfigArguments.Build(parse.GetValue(arguments.ConfigFile), arguments.Overrides(parse)).Bookie();
             settings.EnsureValid();
+            if ((ListenPort.Check(settings.Bookie.BindAddress, settings.Bookie.Port, "--port")
+                 ?? ListenPort.Check(settings.Bookie.BindAddress, settings.Bookie.MetricsPort, "--metrics-port")) is int busy)
+            {
+                return busy;
+            }
+
             using var supervised = SupervisedChildAgent.Start();
             var setup = new BookieHostSetup
             {
@@ -35,6 +41,10 @@ public static class BookieCommand
             try
             {
                 server = await BookieHost.StartAsync(settings.Bookie, setup, ct);
+            }
+            catch (Exception e) when (ListenPort.IsAddressInUse(e))
+            {
+                return ListenPort.Report(settings.Bookie.BindAddress, settings.Bookie.Port, "--port");
             }
             catch (InvalidCookieException e)
             {

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Pulsarish.Client;
-using Pulsarish.Client;
 
 namespace Pulsarish.Cli;
 

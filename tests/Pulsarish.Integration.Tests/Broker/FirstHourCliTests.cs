@@ -145,6 +145,10 @@ public sealed class FirstHourCliTests
             "--port", _standalone.Port.ToString());
         Assert.That(broker.Code, Is.EqualTo(1));
         Assert.That(broker.Error.Trim(), Is.EqualTo($"error: AddressInUse: 127.0.0.1:{_standalone.Port} is in use; choose another with --port"));
+        var bookie = await PulsarishCli.RunSeparatelyAsync("bookie", "--journal-dir", dir.Sub("j"), "--ledgers-dir", dir.Sub("l"),
+            "--index-dir", dir.Sub("i"), "--port", _standalone.Port.ToString(), "--metrics-port", "0");
+        Assert.That(bookie.Code, Is.EqualTo(1));
+        Assert.That(bookie.Error.Trim(), Is.EqualTo($"error: AddressInUse: 127.0.0.1:{_standalone.Port} is in use; choose another with --port"));
     }
 
     [Test]
