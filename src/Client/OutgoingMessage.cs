@@ -19,4 +19,12 @@ public sealed class OutgoingMessage
 
     /// <summary>Explicit partition of a partitioned topic (null: by key or routing mode).</summary>
     public int? Partition { get; init; }
+
+    /// <summary>Delayed delivery: not delivered before this time (Shared and Key_Shared subscriptions; Exclusive and
+    /// Failover deliver at once, as Pulsar does). Null: at once.</summary>
+    public DateTimeOffset? DeliverAt { get; init; }
+
+    /// <summary>Delayed delivery relative to the send: the producer sets <see cref="DeliverAt"/> to the send time plus
+    /// this delay. Ignored when <see cref="DeliverAt"/> is set.</summary>
+    public TimeSpan? DeliverAfter { get; init; }
 }
