@@ -30,6 +30,9 @@ public sealed class Consumer
     public int PriorityLevel { get; }
     public IConsumerSink Sink { get; }
     public TimeSpan? AckTimeout { get; }
+
+    /// <summary>Extra delay before an ack-timeout redelivery (null: none).</summary>
+    public RedeliveryBackoff? AckTimeoutBackoff { get; init; }
     public SubscriptionType Type { get; }
 
     internal int Permits;

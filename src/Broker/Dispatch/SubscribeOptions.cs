@@ -17,4 +17,7 @@ public sealed record SubscribeOptions
 
     /// <summary>Unacknowledged messages older than this are redelivered (null: never), with a higher redelivery count.</summary>
     public TimeSpan? AckTimeout { get; init; }
+
+    /// <summary>Extra delay before an ack-timeout redelivery, growing with the entry's redelivery count (null: none).</summary>
+    public RedeliveryBackoff? AckTimeoutBackoff { get; init; }
 }

@@ -122,7 +122,7 @@ public sealed class Subscription
             long id = Interlocked.Increment(ref s_nextConsumerId);
             string name = string.IsNullOrEmpty(options.ConsumerName) ? $"consumer-{id}" : options.ConsumerName;
             consumer = new Consumer(this, id, name, options.PriorityLevel, sink, options.AckTimeout, options.Type,
-                Options.MaxUnackedEntriesPerConsumer);
+                Options.MaxUnackedEntriesPerConsumer) { AckTimeoutBackoff = options.AckTimeoutBackoff };
             _consumers.Add(consumer);
             _dispatcher.ConsumerAddedLocked(consumer);
         }
@@ -396,7 +396,13 @@ public sealed class Subscription
                 List<Position>? expired = null;
                 foreach (var (position, pending) in c.Pending)
                 {
-                    if (now - pending.DeliveredMillis >= (long)timeout.TotalMilliseconds)
+                    // Ack timeout plus the backoff of the entry's redelivery count (Pulsar's ackTimeoutRedeliveryBackoff).
+                    long timeoutMillis = (long)timeout.TotalMilliseconds;
+                    if (c.AckTimeoutBackoff is { } backoff)
+                    {
+                        timeoutMillis += (long)backoff.Next(_redelivery.RedeliveryCount(position)).TotalMilliseconds;
+                    }
+                    if (now - pending.DeliveredMillis >= timeoutMillis)
                     {
                         (expired ??= new()).Add(position);
                     }

@@ -59,6 +59,7 @@ internal sealed class ConsumeStream
                 throw new BadRequestException($"unknown initial position {(int)subscribe.InitialPosition}");
             }
 
+            var (ackTimeout, ackTimeoutBackoff) = AckTimeoutOf(subscribe);
             var topic = await _broker.GetOrLoadTopicAsync(subscribe.Topic, createIfMissing: true, ct).ConfigureAwait(false);
             consumer = await topic.SubscribeAsync(new SubscribeOptions
             {
@@ -67,6 +68,8 @@ internal sealed class ConsumeStream
                 InitialPosition = subscribe.InitialPosition,
                 ConsumerName = subscribe.ConsumerName,
                 PriorityLevel = subscribe.PriorityLevel,
+                AckTimeout = ackTimeout,
+                AckTimeoutBackoff = ackTimeoutBackoff,
             }, sink, ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
@@ -232,6 +235,35 @@ internal sealed class ConsumeStream
                 : new ConsumeResponse { Error = new ConsumerError { Reason = reason, Message = ErrorMapper.Message(e) } }, ct)
                 .ConfigureAwait(false);
         }
+    }
+
+    /// <summary>The ack timeout and its backoff asked for at subscribe (wire input: checked).</summary>
+    private static (TimeSpan? Timeout, RedeliveryBackoff? Backoff) AckTimeoutOf(Subscribe subscribe)
+    {
+        if (subscribe.AckTimeoutMillis < 0)
+        {
+            throw new BadRequestException($"ack timeout must not be negative, got {subscribe.AckTimeoutMillis} ms");
+        }
+
+        if (subscribe.AckTimeoutMillis == 0)
+        {
+            return (null, null);
+        }
+
+        RedeliveryBackoff? backoff = null;
+        if (subscribe.AckTimeoutBackoff is { } b && (b.MinDelayMillis != 0 || b.MaxDelayMillis != 0 || b.Multiplier != 0))
+        {
+            if (b.MinDelayMillis < 0 || b.MaxDelayMillis < b.MinDelayMillis || !(b.Multiplier >= 1) || double.IsInfinity(b.Multiplier))
+            {
+                throw new BadRequestException(
+                    $"invalid ack timeout backoff: min {b.MinDelayMillis} ms, max {b.MaxDelayMillis} ms, multiplier {b.Multiplier}");
+            }
+
+            backoff = new RedeliveryBackoff(TimeSpan.FromMilliseconds(b.MinDelayMillis), TimeSpan.FromMilliseconds(b.MaxDelayMillis),
+                b.Multiplier);
+        }
+
+        return (TimeSpan.FromMilliseconds(subscribe.AckTimeoutMillis), backoff);
     }
 
     private static EngineMessageId[] ToEngineIds(Google.Protobuf.Collections.RepeatedField<MessageIdData> ids)
