@@ -12,7 +12,7 @@ namespace Pulsarish.Client;
 /// with <see cref="ErrorReason.NotAllowed"/>). Reconnects transparently; unacknowledged messages are then
 /// redelivered. A partitioned topic gets one internal consumer per partition feeding one queue. Thread-safe.
 /// </summary>
-public sealed class Consumer : IAsyncDisposable, IAsyncEnumerable<Message>
+public sealed partial class Consumer : IAsyncDisposable, IAsyncEnumerable<Message>
 {
     private readonly PulsarishClient _client;
     private readonly PartitionConsumer[] _partitions;
@@ -21,9 +21,15 @@ public sealed class Consumer : IAsyncDisposable, IAsyncEnumerable<Message>
     private int _closed;
 
     private Consumer(PulsarishClient client, string topic, ConsumerOptions options, PartitionConsumer[] partitions,
-        Channel<Message> queue, bool partitioned)
+        Channel<Message> queue, bool partitioned, RetryTopic? retry)
     {
         _client = client;
+        _retry = retry;
+        _deadLetter = ResolveDeadLetterPolicy(topic, options);
+        _negativeAcks = CreateNegativeAcksTracker(options);
+        _logger = client.CreateLogger<Consumer>();
+        DivertPastTheLimit(partitions);
+        DivertPastTheLimit(retry?.Partitions ?? []);
         Topic = topic;
         Options = options;
         _partitions = partitions;
@@ -74,9 +80,11 @@ public sealed class Consumer : IAsyncDisposable, IAsyncEnumerable<Message>
             tasks[i] = consumers[i].ConnectAsync(ct);
         }
 
+        RetryTopic? retry = null;
         try
         {
             await Task.WhenAll(tasks).ConfigureAwait(false);
+            retry = options.EnableRetry ? await SubscribeRetryTopicAsync(client, topic, options, queue, ct).ConfigureAwait(false) : null;
         }
         catch
         {
@@ -88,7 +96,7 @@ public sealed class Consumer : IAsyncDisposable, IAsyncEnumerable<Message>
             throw;
         }
 
-        return new Consumer(client, topic, options, consumers, queue, partitions > 0);
+        return new Consumer(client, topic, options, consumers, queue, partitions > 0, retry);
     }
 
     /// <summary>
@@ -115,7 +123,7 @@ public sealed class Consumer : IAsyncDisposable, IAsyncEnumerable<Message>
                 throw new ObjectDisposedException(nameof(Consumer), "the consumer is closed");
             }
 
-            if (PartitionOf(message.MessageId).OnTaken(message))
+            if (Admit(message))
             {
                 return message;
             }
@@ -129,7 +137,7 @@ public sealed class Consumer : IAsyncDisposable, IAsyncEnumerable<Message>
         {
             while (_queue.Reader.TryRead(out var message))
             {
-                if (PartitionOf(message.MessageId).OnTaken(message))
+                if (Admit(message))
                 {
                     yield return message;
                 }
@@ -148,26 +156,31 @@ public sealed class Consumer : IAsyncDisposable, IAsyncEnumerable<Message>
 
     /// <summary>Acknowledges one message; completes when the broker confirmed it.</summary>
     public Task AcknowledgeAsync(MessageId id, CancellationToken ct = default)
-        => PartitionOf(id).AcknowledgeAsync(AckType.Individual, [id], ct);
+    {
+        Acknowledging(id);
+        return OwnerOf(id).AcknowledgeAsync(AckType.Individual, [id], ct);
+    }
 
     /// <summary>Acknowledges several messages (individually).</summary>
     public Task AcknowledgeAsync(IEnumerable<MessageId> ids, CancellationToken ct = default)
     {
-        var byPartition = new Dictionary<int, List<MessageId>>();
+        var byPartition = new Dictionary<PartitionConsumer, List<MessageId>>();
         foreach (var id in ids)
         {
-            if (!byPartition.TryGetValue(id.Partition, out var list))
+            Acknowledging(id);
+            var owner = OwnerOf(id);
+            if (!byPartition.TryGetValue(owner, out var list))
             {
-                byPartition[id.Partition] = list = new List<MessageId>();
+                byPartition[owner] = list = new List<MessageId>();
             }
 
             list.Add(id);
         }
 
         var tasks = new List<Task>(byPartition.Count);
-        foreach (var (_, list) in byPartition)
+        foreach (var (owner, list) in byPartition)
         {
-            tasks.Add(PartitionOf(list[0]).AcknowledgeAsync(AckType.Individual, list, ct));
+            tasks.Add(owner.AcknowledgeAsync(AckType.Individual, list, ct));
         }
 
         return Task.WhenAll(tasks);
@@ -175,10 +188,7 @@ public sealed class Consumer : IAsyncDisposable, IAsyncEnumerable<Message>
 
     /// <summary>Acknowledges <paramref name="id"/> and everything before it on its partition (Exclusive/Failover).</summary>
     public Task AcknowledgeCumulativeAsync(MessageId id, CancellationToken ct = default)
-        => PartitionOf(id).AcknowledgeAsync(AckType.Cumulative, [id], ct);
-
-    /// <summary>Asks the broker to redeliver <paramref name="id"/> (to any consumer of a Shared subscription).</summary>
-    public void NegativeAcknowledge(MessageId id) => PartitionOf(id).NegativeAcknowledge([id]);
+        => OwnerOf(id).AcknowledgeAsync(AckType.Cumulative, [id], ct);
 
     /// <summary>Asks the broker to redeliver every message delivered to this consumer and not yet acknowledged.</summary>
     public void RedeliverUnacknowledgedMessages()
@@ -186,6 +196,14 @@ public sealed class Consumer : IAsyncDisposable, IAsyncEnumerable<Message>
         foreach (var partition in _partitions)
         {
             partition.RedeliverUnacknowledged();
+        }
+
+        if (_retry is not null)
+        {
+            foreach (var partition in _retry.Partitions)
+            {
+                partition.RedeliverUnacknowledged();
+            }
         }
     }
 
@@ -248,11 +266,13 @@ public sealed class Consumer : IAsyncDisposable, IAsyncEnumerable<Message>
         }
 
         _client.Untrack(this);
+        await WaitForDeadLetterMovesAsync().ConfigureAwait(false);
         foreach (var partition in _partitions)
         {
             await partition.DisposeAsync().ConfigureAwait(false);
         }
 
+        await DisposeRedeliveryAsync().ConfigureAwait(false);
         _queue.Writer.TryComplete();
     }
 }

@@ -29,6 +29,35 @@ public sealed class ConsumerOptions
     /// </summary>
     public int ReceiverQueueSize { get; set; } = 1000;
 
+    /// <summary>
+    /// Messages not acknowledged within this time after the broker dispatched them are redelivered (to any consumer
+    /// of a Shared subscription) with their redelivery count + 1. Zero: never. At least 1 s. Pulsar:
+    /// <c>ackTimeout=0</c>. Enforced by the broker, checked once a second.
+    /// </summary>
+    public TimeSpan AckTimeout { get; set; } = TimeSpan.Zero;
+
+    /// <summary>Extra delay before an ack-timeout redelivery, growing with the redelivery count (null: none).</summary>
+    public RedeliveryBackoff? AckTimeoutRedeliveryBackoff { get; set; }
+
+    /// <summary>
+    /// A negatively acknowledged message is redelivered after this delay, not at once. Pulsar:
+    /// <c>negativeAckRedeliveryDelay=1min</c>. Zero: at once.
+    /// </summary>
+    public TimeSpan NegativeAckRedeliveryDelay { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>When set, replaces <see cref="NegativeAckRedeliveryDelay"/> by a delay growing with the message's redelivery count.</summary>
+    public RedeliveryBackoff? NegativeAckRedeliveryBackoff { get; set; }
+
+    /// <summary>Dead-letter topic and the redelivery limit (null: messages are redelivered forever).</summary>
+    public DeadLetterPolicy? DeadLetterPolicy { get; set; }
+
+    /// <summary>
+    /// Enables <see cref="Consumer.ReconsumeLaterAsync"/>: the consumer also subscribes to the retry topic
+    /// (<see cref="Client.DeadLetterPolicy.RetryLetterTopic"/>). Use a Shared or Key_Shared subscription: only they
+    /// honour the delay. Pulsar: <c>enableRetry=false</c>.
+    /// </summary>
+    public bool EnableRetry { get; set; }
+
     internal void Validate()
     {
         if (string.IsNullOrWhiteSpace(Topic))
@@ -45,5 +74,19 @@ public sealed class ConsumerOptions
         {
             throw new ArgumentException("ReceiverQueueSize must be positive", nameof(ReceiverQueueSize));
         }
+
+        if (AckTimeout != TimeSpan.Zero && AckTimeout < TimeSpan.FromSeconds(1))
+        {
+            throw new ArgumentException("AckTimeout must be zero (off) or at least 1 s", nameof(AckTimeout));
+        }
+
+        if (NegativeAckRedeliveryDelay < TimeSpan.Zero)
+        {
+            throw new ArgumentException("NegativeAckRedeliveryDelay must not be negative", nameof(NegativeAckRedeliveryDelay));
+        }
+
+        AckTimeoutRedeliveryBackoff?.Validate(nameof(AckTimeoutRedeliveryBackoff));
+        NegativeAckRedeliveryBackoff?.Validate(nameof(NegativeAckRedeliveryBackoff));
+        DeadLetterPolicy?.Validate();
     }
 }

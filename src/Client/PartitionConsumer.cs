@@ -79,6 +79,33 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
         return true;
     }
 
+    /// <summary>
+    /// Sees each message on arrival; true takes it away from the receiver queue (the taker accounts it with
+    /// <see cref="OnTaken"/>). The dead-letter policy moves messages past the redelivery limit this way.
+    /// </summary>
+    public Func<Message, bool>? Divert { get; set; }
+
+    /// <summary>Whether <paramref name="epoch"/> is the current connection's (messages of older ones were redelivered).</summary>
+    public bool IsCurrentEpoch(long epoch)
+    {
+        lock (Sync)
+        {
+            return epoch == _epoch;
+        }
+    }
+
+    /// <summary>The current connection's epoch.</summary>
+    public long CurrentEpoch
+    {
+        get
+        {
+            lock (Sync)
+            {
+                return _epoch;
+            }
+        }
+    }
+
     /// <summary>Sends an ack and waits for the broker's answer (errors become <see cref="PulsarishClientException"/>).</summary>
     public async Task AcknowledgeAsync(AckType type, IEnumerable<MessageId> ids, CancellationToken ct)
     {
@@ -187,6 +214,8 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
                 : InitialPosition.Latest,
             ConsumerName = _consumerName ?? "",
             PriorityLevel = _options.PriorityLevel,
+            AckTimeoutMillis = (long)_options.AckTimeout.TotalMilliseconds,
+            AckTimeoutBackoff = _options.AckTimeout > TimeSpan.Zero ? _options.AckTimeoutRedeliveryBackoff?.ToProto() : null,
         },
     };
 
@@ -226,7 +255,13 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
         switch (response.ResponseCase)
         {
             case ConsumeResponse.ResponseOneofCase.Message:
-                await _sink.WriteAsync(ToMessage(response.Message, connection.Epoch), connection.Token).ConfigureAwait(false);
+                var message = ToMessage(response.Message, connection.Epoch);
+                if (Divert is { } divert && divert(message))
+                {
+                    break;
+                }
+
+                await _sink.WriteAsync(message, connection.Token).ConfigureAwait(false);
                 break;
             case ConsumeResponse.ResponseOneofCase.AckResponse:
                 var answer = response.AckResponse;

@@ -198,7 +198,7 @@ public sealed class ProduceConsumeTests
         await using var consumer = await _client.SubscribeAsync(new ConsumerOptions
         {
             Topic = topic, SubscriptionName = "nack", SubscriptionType = SubscriptionType.Shared,
-            InitialPosition = SubscriptionInitialPosition.Earliest,
+            InitialPosition = SubscriptionInitialPosition.Earliest, NegativeAckRedeliveryDelay = TimeSpan.Zero,
         });
         await using var producer = await _client.CreateProducerAsync(new ProducerOptions { Topic = topic });
         await producer.SendAsync("once-more"u8.ToArray());
