@@ -6,7 +6,9 @@ namespace Pulsarish.Cli;
 
 /// <summary>
 /// <c>pulsarish consume TOPIC -s SUB [-t TYPE] [-n N] [--initial-position earliest]</c>: receives N messages
-/// (0 = until Ctrl-C), prints each one (id, key, payload as UTF-8) and acknowledges it.
+/// (0 = until Ctrl-C), prints each one (id, key, properties, payload as UTF-8) and acknowledges it (or, with
+/// <c>--nack</c>, negatively acknowledges it). <c>--ack-timeout</c>, <c>--negative-ack-delay</c>,
+/// <c>--dead-letter-topic</c> and <c>--max-redeliver-count</c> set the consumer's redelivery options.
 /// </summary>
 public static class ConsumeCommand
 {
@@ -30,7 +32,29 @@ public static class ConsumeCommand
             Description = "Give up after this long without a message (0: wait forever)", DefaultValueFactory = _ => 0,
         };
 
-        var command = new Command("consume", "Receive and acknowledge messages") { topic, subscription, type, count, position, url, legacyUrl, timeout };
+        var ackTimeout = new Option<double>("--ack-timeout")
+        {
+            Description = "Seconds: redeliver messages not acknowledged within it (0: off; else at least 1)", DefaultValueFactory = _ => 0,
+        };
+        var nackDelay = new Option<double>("--negative-ack-delay")
+        {
+            Description = "Seconds before a negatively acknowledged message is redelivered", DefaultValueFactory = _ => 60,
+        };
+        var deadLetterTopic = new Option<string?>("--dead-letter-topic")
+        {
+            Description = "Move messages redelivered more than --max-redeliver-count times to this topic",
+        };
+        var maxRedeliverCount = new Option<int>("--max-redeliver-count")
+        {
+            Description = "Redeliveries before the dead-letter topic (with --dead-letter-topic)", DefaultValueFactory = _ => 3,
+        };
+        var nack = new Option<bool>("--nack") { Description = "Negatively acknowledge every message instead of acknowledging it" };
+
+        var command = new Command("consume", "Receive and acknowledge messages")
+        {
+            topic, subscription, type, count, position, url, legacyUrl, timeout, ackTimeout, nackDelay, deadLetterTopic,
+            maxRedeliverCount, nack,
+        };
         command.SetAction(async (parse, ct) =>
         {
             if (!TryParseType(parse.GetValue(type)!, out var subscriptionType))
@@ -44,6 +68,26 @@ public static class ConsumeCommand
                 return CliErrors.BadArguments("--initial-position must be latest or earliest");
             }
 
+            double ackTimeoutSeconds = parse.GetValue(ackTimeout);
+            double nackDelaySeconds = parse.GetValue(nackDelay);
+            string? deadLetter = parse.GetValue(deadLetterTopic);
+            int maxRedeliveries = parse.GetValue(maxRedeliverCount);
+            if (ackTimeoutSeconds < 0 || (ackTimeoutSeconds > 0 && ackTimeoutSeconds < 1) || double.IsNaN(ackTimeoutSeconds))
+            {
+                return CliErrors.BadArguments("--ack-timeout must be 0 (off) or at least 1 second");
+            }
+
+            if (!(nackDelaySeconds >= 0))
+            {
+                return CliErrors.BadArguments("--negative-ack-delay must not be negative");
+            }
+
+            if (maxRedeliveries < 1)
+            {
+                return CliErrors.BadArguments("--max-redeliver-count must be at least 1");
+            }
+
+            bool negativeAck = parse.GetValue(nack);
             int wanted = parse.GetValue(count);
             int idleSeconds = parse.GetValue(timeout);
             string serviceUrl = ClientConnection.Resolve(parse, url, legacyUrl);
@@ -59,6 +103,11 @@ public static class ConsumeCommand
                     InitialPosition = positionText == "earliest"
                         ? SubscriptionInitialPosition.Earliest
                         : SubscriptionInitialPosition.Latest,
+                    AckTimeout = TimeSpan.FromSeconds(ackTimeoutSeconds),
+                    NegativeAckRedeliveryDelay = TimeSpan.FromSeconds(nackDelaySeconds),
+                    DeadLetterPolicy = string.IsNullOrWhiteSpace(deadLetter)
+                        ? null
+                        : new DeadLetterPolicy { DeadLetterTopic = deadLetter, MaxRedeliverCount = maxRedeliveries },
                 }, ct);
                 int received = 0;
                 while (wanted == 0 || received < wanted)
@@ -81,10 +130,20 @@ public static class ConsumeCommand
                     }
 
                     string key = message.Key is null ? "" : $" key={message.Key}";
+                    string properties = message.Properties.Count == 0
+                        ? ""
+                        : " properties=" + string.Join(",", message.Properties.Select(p => $"{p.Key}={p.Value}"));
                     Console.Out.WriteLine($"----- got message -----{Environment.NewLine}id={message.MessageId}{key} " +
-                                          $"redelivery={message.RedeliveryCount}{Environment.NewLine}" +
+                                          $"redelivery={message.RedeliveryCount}{properties}{Environment.NewLine}" +
                                           Encoding.UTF8.GetString(message.Payload.Span));
-                    await consumer.AcknowledgeAsync(message.MessageId, ct);
+                    if (negativeAck)
+                    {
+                        consumer.NegativeAcknowledge(message);
+                    }
+                    else
+                    {
+                        await consumer.AcknowledgeAsync(message.MessageId, ct);
+                    }
                     received++;
                 }
 
