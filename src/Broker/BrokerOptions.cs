@@ -132,6 +132,38 @@ public sealed class BrokerOptions
     [Range(1, int.MaxValue)]
     public int KeySharedReplicaPoints { get; set; } = 100;
 
+    /// <summary>
+    /// delayedDeliveryEnabled = true: Shared and Key_Shared subscriptions hold an entry whose deliver-at time is in
+    /// the future until it is due (default of the namespace policy). Off: delivered at once.
+    /// </summary>
+    public bool DelayedDeliveryEnabled { get; set; } = true;
+
+    /// <summary>
+    /// delayedDeliveryTickTimeMillis = 1000: the delayed-delivery timer fires at most this often, so a delayed message
+    /// arrives up to this much after its time (never before).
+    /// </summary>
+    public TimeSpan DelayedDeliveryTick { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Delayed entries a subscription's tracker indexes in memory (24 bytes each); beyond it the later-due half is
+    /// sealed to a run file (Pulsar bounds its bucket tracker by buckets and snapshot segments instead).
+    /// </summary>
+    [Range(1, int.MaxValue)]
+    public int DelayedDeliveryMaxIndexedMessages { get; set; } = 100_000;
+
+    /// <summary>
+    /// delayedDeliveryMaxIndexesPerBucketSnapshotSegment = 5000: entries of a sealed run loaded in memory at a time.
+    /// </summary>
+    [Range(1, int.MaxValue)]
+    public int DelayedDeliverySegmentMessages { get; set; } = 5000;
+
+    /// <summary>Sealed runs per tracker before they are merged into one (Pulsar's delayedDeliveryMaxNumBuckets).</summary>
+    [Range(1, 1024)]
+    public int DelayedDeliveryMaxRuns { get; set; } = 16;
+
+    /// <summary>Directory of sealed delayed-delivery runs (empty: a directory under the system temp directory).</summary>
+    public string DelayedDeliverySpillDirectory { get; set; } = "";
+
     /// <summary>Messages buffered by a <see cref="Dispatch.ChannelConsumerSink"/> (receiverQueueSize = 1000, doubled).</summary>
     [Range(1, int.MaxValue)]
     public int ConsumerSinkCapacity { get; set; } = 2000;
@@ -167,6 +199,10 @@ public sealed class BrokerOptions
         if (DispatcherMaxReadBatchSize < 1) throw new ArgumentException("DispatcherMaxReadBatchSize must be ≥ 1");
         if (MaxUnackedEntriesPerConsumer < 1) throw new ArgumentException("MaxUnackedEntriesPerConsumer must be ≥ 1");
         if (KeySharedReplicaPoints < 1) throw new ArgumentException("KeySharedReplicaPoints must be ≥ 1");
+        if (DelayedDeliveryTick <= TimeSpan.Zero) throw new ArgumentException("DelayedDeliveryTick must be > 0");
+        if (DelayedDeliveryMaxIndexedMessages < 1) throw new ArgumentException("DelayedDeliveryMaxIndexedMessages must be ≥ 1");
+        if (DelayedDeliverySegmentMessages < 1) throw new ArgumentException("DelayedDeliverySegmentMessages must be ≥ 1");
+        if (DelayedDeliveryMaxRuns < 1) throw new ArgumentException("DelayedDeliveryMaxRuns must be ≥ 1");
         if (ConsumerSinkCapacity < 1) throw new ArgumentException("ConsumerSinkCapacity must be ≥ 1");
         if (AckTimeoutTick <= TimeSpan.Zero) throw new ArgumentException("AckTimeoutTick must be > 0");
     }

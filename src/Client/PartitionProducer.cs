@@ -90,6 +90,7 @@ internal sealed class PartitionProducer : ReconnectingStream<ProduceRequest, Pro
         {
             Payload = ByteString.CopyFrom(message.Payload.Span),
             EventTimeMillis = message.EventTime?.ToUnixTimeMilliseconds() ?? 0,
+            DeliverAtMillis = DeliverAtMillis(message),
         };
         if (message.Key is not null)
         {
@@ -108,8 +109,32 @@ internal sealed class PartitionProducer : ReconnectingStream<ProduceRequest, Pro
         return wire;
     }
 
+    /// <summary>Delayed delivery: the Unix time in ms the message is due (DeliverAt, else send time + DeliverAfter), 0 for at once.</summary>
+    internal static long DeliverAtMillis(OutgoingMessage message)
+    {
+        if (message.DeliverAt is { } at)
+        {
+            return Math.Max(0, at.ToUnixTimeMilliseconds());
+        }
+        if (message.DeliverAfter is { } after && after > TimeSpan.Zero)
+        {
+            return DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + (long)Math.Ceiling(after.TotalMilliseconds);
+        }
+        return 0;
+    }
+
     private void AddToBatchLocked(ProducerMessage wire, TaskCompletionSource<MessageId> completion)
     {
+        if (wire.DeliverAtMillis != 0)
+        {
+            // A delayed message goes in an entry of its own, as Pulsar's client sends it outside a batch: the broker
+            // keeps one delivery time per entry.
+            FlushBatchLocked();
+            _batchMessages.Add(wire);
+            _batchCompletions.Add(completion);
+            FlushBatchLocked();
+            return;
+        }
         _batchMessages.Add(wire);
         _batchCompletions.Add(completion);
         _batchBytes += wire.Payload.Length;

@@ -10,7 +10,8 @@ public sealed record EffectivePolicies(
     TimeSpan MessageTtl,
     int MaxMessageSizeBytes,
     bool AllowAutoTopicCreation,
-    bool DeduplicationEnabled)
+    bool DeduplicationEnabled,
+    bool DelayedDeliveryEnabled = true)
 {
     /// <summary>
     /// Resolves <paramref name="policies"/> against <paramref name="defaults"/>. Retention is a pair: when a namespace
@@ -40,6 +41,7 @@ public sealed record EffectivePolicies(
             policies.MessageTtlSeconds is { } ttl ? TimeSpan.FromSeconds(ttl) : defaults.DefaultMessageTtl,
             policies.MaxMessageSizeBytes ?? defaults.MaxMessageSizeBytes,
             policies.AllowAutoTopicCreation ?? defaults.AllowAutoTopicCreation,
-            policies.DeduplicationEnabled ?? defaults.DeduplicationEnabled);
+            policies.DeduplicationEnabled ?? defaults.DeduplicationEnabled,
+            policies.DelayedDeliveryEnabled ?? defaults.DelayedDeliveryEnabled);
     }
 }

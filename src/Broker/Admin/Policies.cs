@@ -32,6 +32,9 @@ public sealed class Policies
     /// <summary>Whether re-sent sequence ids are answered as duplicates.</summary>
     public bool? DeduplicationEnabled { get; set; }
 
+    /// <summary>Whether Shared and Key_Shared subscriptions hold delayed messages until due (delayedDeliveryEnabled).</summary>
+    public bool? DelayedDeliveryEnabled { get; set; }
+
     /// <summary>Number of namespace bundles (hash ranges of topic names) for ownership.</summary>
     public int? NumberOfBundles { get; set; }
 

@@ -16,7 +16,7 @@ namespace Pulsarish.Broker.Dispatch;
 /// </summary>
 internal abstract class Dispatcher
 {
-    private enum DeliverResult { Delivered, Blocked }
+    private enum DeliverResult { Delivered, Blocked, Delayed }
 
     private readonly SemaphoreSlim _signal = new(0, 1);
     private readonly CancellationTokenSource _stop = new();
@@ -27,6 +27,10 @@ internal abstract class Dispatcher
     private bool _stopped;
     private bool _wasAtUnackedLimit;
     private bool _sinkRefused;
+    private readonly List<Position> _due = new();
+    private Timer? _delayedTimer;
+    private long _delayedTimerAtMillis = long.MaxValue;
+    private long _delayedTimerFiredMillis;
 
     protected Dispatcher(Subscription subscription) => Subscription = subscription;
 
@@ -51,6 +55,12 @@ internal abstract class Dispatcher
     /// (Key_Shared); otherwise dispatch stops at it and keeps the subscription's order.
     /// </summary>
     protected virtual bool ParksBlockedEntries => false;
+
+    /// <summary>
+    /// Whether a new entry whose deliver-at time is in the future is held in the subscription's
+    /// <see cref="DelayedDeliveryTracker"/> until due (Shared, Key_Shared; Exclusive and Failover deliver at once, as Pulsar).
+    /// </summary>
+    protected virtual bool DelaysEntries => false;
 
     /// <summary>The consumer to get an entry with <paramref name="key"/> now, or null when none can take it.</summary>
     protected abstract Consumer? SelectLocked(string key, Position position);
@@ -122,6 +132,8 @@ internal abstract class Dispatcher
     {
         _stopped = true;
         _epoch++;
+        _delayedTimer?.Dispose();
+        _delayedTimer = null;
     }
 
     /// <summary>Ends the loop after <see cref="StopLocked"/>; call without the lock.</summary>
@@ -201,6 +213,7 @@ internal abstract class Dispatcher
             }
             epoch = _epoch;
             maxEntries = Math.Max(1, Math.Min(Subscription.Options.DispatcherMaxReadBatchSize, permits));
+            MoveDueDelayedLocked(maxEntries);
             if (Redelivery.Count > 0)
             {
                 replay = new List<Position>(Math.Min(Redelivery.Count, maxEntries));
@@ -264,8 +277,8 @@ internal abstract class Dispatcher
                     handled = position;
                     continue;
                 }
-                var result = TryDeliverLocked(entry, out string key);
-                if (result == DeliverResult.Delivered)
+                var result = TryDeliverLocked(entry, out string key, fresh: true);
+                if (result is DeliverResult.Delivered or DeliverResult.Delayed)
                 {
                     handled = position;
                 }
@@ -328,7 +341,7 @@ internal abstract class Dispatcher
                     progress = true;
                     continue;
                 }
-                if (TryDeliverLocked(entry, out string key) == DeliverResult.Delivered)
+                if (TryDeliverLocked(entry, out string key, fresh: false) == DeliverResult.Delivered)
                 {
                     Redelivery.Delivered(position);
                     progress = true;
@@ -358,7 +371,12 @@ internal abstract class Dispatcher
         return false;
     }
 
-    private DeliverResult TryDeliverLocked(Entry entry, out string key)
+    /// <summary>
+    /// Delivers <paramref name="entry"/> to the consumer the type selects. A <paramref name="fresh"/> entry (read
+    /// for the first time) that is not yet due is held in the delayed-delivery tracker instead; a replayed one (due, or
+    /// redelivered) goes at once.
+    /// </summary>
+    private DeliverResult TryDeliverLocked(Entry entry, out string key, bool fresh)
     {
         key = "";
         StoredBatch batch;
@@ -380,6 +398,10 @@ internal abstract class Dispatcher
         }
         key = batch.Messages[0].HasKey ? batch.Messages[0].Key : "";
         var position = entry.Position;
+        if (fresh && DelaysEntries && HoldIfDelayedLocked(batch, position))
+        {
+            return DeliverResult.Delayed;
+        }
         var consumer = SelectLocked(key, position);
         if (consumer is null)
         {
@@ -422,5 +444,81 @@ internal abstract class Dispatcher
         consumer.MessagesOut += sent;
         Subscription.CountDispatchedLocked(sent, entry.Data.Length);
         return DeliverResult.Delivered;
+    }
+    // ---- delayed delivery ----
+
+    /// <summary>Holds the entry in the tracker when its deliver-at time (the latest of its messages') is in the future.</summary>
+    private bool HoldIfDelayedLocked(StoredBatch batch, Position position)
+    {
+        long deliverAt = 0;
+        var messages = batch.Messages;
+        for (int i = 0; i < messages.Count; i++)
+        {
+            deliverAt = Math.Max(deliverAt, messages[i].DeliverAtMillis);
+        }
+        if (deliverAt == 0 || deliverAt <= DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() || !Subscription.DelayedDeliveryEnabled())
+        {
+            return false;
+        }
+        var tracker = Subscription.DelayedLocked;
+        tracker.Add(position, deliverAt);
+        ArmDelayedTimerLocked(tracker.NextDeliverAtMillis);
+        return true;
+    }
+
+    /// <summary>Moves the delayed entries now due into the replay set (within its bound) and re-arms the timer.</summary>
+    private void MoveDueDelayedLocked(int maxEntries)
+    {
+        if (Subscription.DelayedCountLocked == 0)
+        {
+            return;
+        }
+        var tracker = Subscription.DelayedLocked;
+        int room = RedeliveryTracker.MaxEntries - Redelivery.Count;
+        if (room > 0)
+        {
+            _due.Clear();
+            tracker.TakeDue(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), Math.Min(room, maxEntries), _due);
+            foreach (var position in _due)
+            {
+                Redelivery.ScheduleDue(position);
+            }
+        }
+        if (tracker.Count > 0)
+        {
+            ArmDelayedTimerLocked(tracker.NextDeliverAtMillis);
+        }
+    }
+
+    /// <summary>
+    /// Wakes the loop at <paramref name="nextDueMillis"/>, but at most once per tick (Pulsar's
+    /// delayedDeliveryTickTimeMillis): a message may arrive up to a tick late, never early.
+    /// </summary>
+    private void ArmDelayedTimerLocked(long nextDueMillis)
+    {
+        if (_stopped || nextDueMillis == long.MaxValue)
+        {
+            return;
+        }
+        long tickMillis = (long)Subscription.Options.DelayedDeliveryTick.TotalMilliseconds;
+        long fireAt = Math.Max(nextDueMillis, _delayedTimerFiredMillis + tickMillis);
+        if (fireAt >= _delayedTimerAtMillis)
+        {
+            return;
+        }
+        _delayedTimerAtMillis = fireAt;
+        long delayMillis = Math.Max(1, fireAt - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 1);
+        _delayedTimer ??= new Timer(static s => ((Dispatcher)s!).OnDelayedTimer(), this, Timeout.Infinite, Timeout.Infinite);
+        _delayedTimer.Change(delayMillis, Timeout.Infinite);
+    }
+
+    private void OnDelayedTimer()
+    {
+        lock (Lock)
+        {
+            _delayedTimerAtMillis = long.MaxValue;
+            _delayedTimerFiredMillis = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        }
+        Signal();
     }
 }

@@ -16,6 +16,8 @@ internal sealed class KeySharedDispatcher(Subscription subscription, int replica
 
     protected override bool ParksBlockedEntries => true;
 
+    protected override bool DelaysEntries => true;
+
     internal override void ConsumerAddedLocked(Consumer consumer)
     {
         if (Consumers.Count > 1)

@@ -58,6 +58,9 @@ internal sealed class RedeliveryTracker
         _parkedKeys[position] = key;
     }
 
+    /// <summary>A delayed entry fell due: replayed like a redelivery (it lies below the read position), not counted as one.</summary>
+    public void ScheduleDue(Position position) => _toRedeliver.Add(position);
+
     /// <summary>Key_Shared: remembers the key of an entry to redeliver that its consumer could not take.</summary>
     public void SetParkedKey(Position position, string key)
     {

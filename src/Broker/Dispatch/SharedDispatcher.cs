@@ -10,6 +10,8 @@ internal sealed class SharedDispatcher(Subscription subscription) : Dispatcher(s
 {
     private int _next;
 
+    protected override bool DelaysEntries => true;
+
     protected override Consumer? SelectLocked(string key, Position position)
     {
         int count = Consumers.Count;

@@ -23,6 +23,7 @@ public sealed class Subscription
     private readonly object _lock = new();
     private readonly List<Consumer> _consumers = new();
     private readonly RedeliveryTracker _redelivery = new();
+    private DelayedDeliveryTracker? _delayed;
     private Dispatcher _dispatcher;
     private SubscriptionType _type;
     private bool _closed;
@@ -55,6 +56,17 @@ public sealed class Subscription
     internal object Gate => _lock;
     internal List<Consumer> ConsumerList => _consumers;
     internal RedeliveryTracker Redelivery => _redelivery;
+
+    /// <summary>Delayed entries held until due (Shared, Key_Shared); created on first use. Under the lock.</summary>
+    internal DelayedDeliveryTracker DelayedLocked => _delayed ??= new DelayedDeliveryTracker(
+        Options.DelayedDeliveryMaxIndexedMessages, DelayedDeliverySpill.Directory(Options), Options.DelayedDeliverySegmentMessages,
+        Options.DelayedDeliveryMaxRuns);
+
+    /// <summary>Delayed entries held now (0 when the tracker was never used). Under the lock.</summary>
+    internal long DelayedCountLocked => _delayed?.Count ?? 0;
+
+    /// <summary>Whether delayed delivery is on for this topic (namespace policy, else the broker option).</summary>
+    internal Func<bool> DelayedDeliveryEnabled { get; set; } = static () => true;
     internal ManagedLedger Ledger { get; }
     internal BrokerOptions Options { get; }
     internal ILogger Logger { get; }
@@ -116,6 +128,12 @@ public sealed class Subscription
                 _type = options.Type;
                 replaced = _dispatcher;
                 replaced.StopLocked();
+                if (_delayed is { Count: > 0 })
+                {
+                    // The held entries were read past: read them again; the new type delays them or delivers them at once.
+                    _delayed.Clear();
+                    Cursor.ReadPosition = Ledger.GetNextValidPosition(Cursor.MarkDeletePosition);
+                }
                 Volatile.Write(ref _dispatcher, CreateDispatcher(_type));
                 _dispatcher.Start();
             }
@@ -467,6 +485,7 @@ public sealed class Subscription
                 c.Pending.Clear();
             }
             _redelivery.Clear();
+            _delayed?.Clear();
             Cursor.ResetTo(target);
         }
         Logger.LogInformation("Subscription {Subscription} of {Topic} reset to {Position}", Name, Topic, target);
@@ -623,6 +642,7 @@ public sealed class Subscription
             {
                 c.IsClosed = true;
             }
+            _delayed?.Dispose();
         }
         foreach (var c in consumers)
         {

@@ -110,6 +110,7 @@ public sealed class Topic : IAsyncDisposable
     {
         var subscription = new Subscription(Name.FullName, cursor, Ledger, type, Name.PartitionIndex, _broker.Options,
             _broker.LoggerFactory.CreateLogger<Subscription>());
+        subscription.DelayedDeliveryEnabled = () => Policies.DelayedDeliveryEnabled;
         cursor.Fenced += OnFenced;
         _subscriptions[cursor.Name] = subscription;
         subscription.Start();

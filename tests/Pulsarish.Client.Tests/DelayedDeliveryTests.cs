@@ -1,0 +1,128 @@
+using Microsoft.Extensions.Logging;
+using Pulsarish.Broker;
+using Pulsarish.TestKit;
+
+namespace Pulsarish.Client.Tests;
+
+/// <summary>
+/// Delayed delivery through the SDK against a real in-process cluster (broker + 3 bookies): Shared and Key_Shared
+/// hold a message until its deliver-at time and never deliver it earlier; Exclusive delivers at once (as Pulsar).
+/// </summary>
+[TestFixture]
+[NonParallelizable]
+public sealed class DelayedDeliveryTests
+{
+    /// <summary>Clock granularity allowed between the broker's check and the consumer's reading of the same clock.</summary>
+    private const long ClockSlackMillis = 2;
+
+    private TempDir _dir = null!;
+    private StandaloneCluster _cluster = null!;
+    private PulsarishClient _client = null!;
+
+    [OneTimeSetUp]
+    public async Task StartAsync()
+    {
+        _dir = new TempDir("delayed-tests");
+        _cluster = await StandaloneCluster.StartAsync(new StandaloneOptions
+        {
+            DataDir = _dir.Path,
+            Port = 0,
+            Broker = new BrokerOptions { DelayedDeliveryTick = TimeSpan.FromMilliseconds(100) },
+            ConfigureLogging = logging => logging.SetMinimumLevel(LogLevel.Warning)
+                .AddFilter("Microsoft", LogLevel.Error).AddFilter("Grpc", LogLevel.Error)
+                .AddSimpleConsole(c => c.SingleLine = true),
+        });
+        _client = new PulsarishClient(new PulsarishClientOptions
+        {
+            ServiceUrls = [_cluster.BrokerAddress],
+            OperationTimeout = TimeSpan.FromSeconds(30),
+            InitialReconnectDelay = TimeSpan.FromMilliseconds(50),
+            MaxReconnectDelay = TimeSpan.FromSeconds(1),
+        });
+    }
+
+    [OneTimeTearDown]
+    public async Task StopAsync()
+    {
+        await _client.DisposeAsync();
+        await _cluster.DisposeAsync();
+        _dir.Dispose();
+    }
+
+    [Test]
+    public async Task SharedDeliversTenThousandRandomlyDelayedMessagesNoneBeforeItsTime()
+    {
+        int seed = TestSeed.Use();
+        string topic = $"delayed-shared-{Guid.NewGuid():N}";
+        await using var consumer = await SubscribeAsync(topic, SubscriptionType.Shared);
+        var due = await DelayedTraffic.SendAsync(_client, topic, 10_000, TimeSpan.FromSeconds(30), new Random(seed));
+
+        var received = await DelayedTraffic.ReceiveAllAsync(consumer, due.Length, TimeSpan.FromSeconds(120), seed);
+        DelayedTraffic.AssertNoneEarly(due, received, ClockSlackMillis, seed);
+    }
+
+    [Test]
+    public async Task KeySharedHoldsDelayedMessagesUntilDue()
+    {
+        int seed = TestSeed.Use();
+        string topic = $"delayed-keyshared-{Guid.NewGuid():N}";
+        await using var consumer = await SubscribeAsync(topic, SubscriptionType.KeyShared);
+        var due = await DelayedTraffic.SendAsync(_client, topic, 500, TimeSpan.FromSeconds(3), new Random(seed));
+
+        var received = await DelayedTraffic.ReceiveAllAsync(consumer, due.Length, TimeSpan.FromSeconds(60), seed);
+        DelayedTraffic.AssertNoneEarly(due, received, ClockSlackMillis, seed);
+    }
+
+    [TestCase(SubscriptionType.Exclusive)]
+    [TestCase(SubscriptionType.Failover)]
+    public async Task SingleActiveConsumerSubscriptionsDeliverDelayedMessagesAtOnce(SubscriptionType type)
+    {
+        string topic = $"delayed-{type}-{Guid.NewGuid():N}";
+        await using var consumer = await SubscribeAsync(topic, type);
+        await using var producer = await _client.CreateProducerAsync(new ProducerOptions { Topic = topic });
+        var deliverAt = DateTimeOffset.UtcNow.AddMinutes(10);
+        for (int i = 0; i < 20; i++)
+        {
+            await producer.SendAsync(new OutgoingMessage(new byte[] { (byte)i }) { DeliverAt = deliverAt });
+        }
+
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        for (int i = 0; i < 20; i++)
+        {
+            var message = await consumer.ReceiveAsync(deadline.Token);
+            Assert.That(message.Payload.Span[0], Is.EqualTo((byte)i), $"{type} delivers delayed messages at once, in order");
+            await consumer.AcknowledgeAsync(message.MessageId);
+        }
+        Assert.That(DateTimeOffset.UtcNow, Is.LessThan(deliverAt), "delivered long before the deliver-at time");
+    }
+
+    [Test]
+    public async Task NegativelyAcknowledgedDelayedMessageIsRedeliveredAtOnce()
+    {
+        string topic = $"delayed-nack-{Guid.NewGuid():N}";
+        await using var consumer = await _client.SubscribeAsync(new ConsumerOptions
+        {
+            Topic = topic, SubscriptionName = "sub", SubscriptionType = SubscriptionType.Shared,
+            InitialPosition = SubscriptionInitialPosition.Earliest,
+        });
+        await using var producer = await _client.CreateProducerAsync(new ProducerOptions { Topic = topic });
+        long sentAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        await producer.SendAsync(new OutgoingMessage(new byte[] { 7 }) { DeliverAfter = TimeSpan.FromSeconds(2) });
+
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var first = await consumer.ReceiveAsync(deadline.Token);
+        long firstAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        Assert.That(firstAt, Is.GreaterThanOrEqualTo(sentAt + 2000 - ClockSlackMillis), "not before its time");
+        consumer.NegativeAcknowledge(first.MessageId);
+        var again = await consumer.ReceiveAsync(deadline.Token);
+        Assert.That(again.MessageId, Is.EqualTo(first.MessageId));
+        Assert.That(again.RedeliveryCount, Is.EqualTo(1));
+        await consumer.AcknowledgeAsync(again.MessageId);
+    }
+
+    private Task<Consumer> SubscribeAsync(string topic, SubscriptionType type) => _client.SubscribeAsync(new ConsumerOptions
+    {
+        Topic = topic, SubscriptionName = "sub", SubscriptionType = type,
+        InitialPosition = SubscriptionInitialPosition.Earliest,
+    });
+}
