@@ -38,7 +38,8 @@ internal sealed class NegativeAcksTracker : IDisposable
     /// <summary>Schedules the redelivery request of <paramref name="id"/> after <paramref name="delay"/>.</summary>
     public void Add(PartitionConsumer owner, MessageId id, long epoch, TimeSpan delay)
     {
-        long due = Environment.TickCount64 + (long)Math.Ceiling(delay.TotalMilliseconds);
+        // +1: the tick count is truncated to the millisecond, the delay is a lower bound.
+        long due = Environment.TickCount64 + (long)Math.Ceiling(delay.TotalMilliseconds) + 1;
         lock (_lock)
         {
             _pending[id] = new Pending(owner, epoch, due);

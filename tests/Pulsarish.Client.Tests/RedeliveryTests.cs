@@ -1,6 +1,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Wire = Pulsarish.Protocol.Broker;
 using Pulsarish.TestKit;
 
 namespace Pulsarish.Client.Tests;
@@ -235,6 +238,69 @@ public sealed class RedeliveryTests
         Assert.That(copy.Properties[RetryMessageProperties.OriginMessageId], Is.EqualTo(original.ToString()));
         using var quiet = new CancellationTokenSource(TimeSpan.FromSeconds(1.5));
         Assert.That(async () => await consumer.ReceiveAsync(quiet.Token), Throws.InstanceOf<OperationCanceledException>());
+    }
+
+    [TestCase(-1L, 0L, 0L, 0.0)]
+    [TestCase(1000L, -5L, 10L, 2.0)]
+    [TestCase(1000L, 100L, 10L, 2.0)]
+    [TestCase(1000L, 10L, 100L, 0.5)]
+    public async Task BadAckTimeoutSettingsAreRefusedWithBadRequest(long ackTimeoutMillis, long minMillis, long maxMillis, double multiplier)
+    {
+        using var channel = GrpcChannel.ForAddress("http://" + _cluster.Address);
+        var broker = new Wire.PulsarishBroker.PulsarishBrokerClient(channel);
+        using var consume = broker.Consume();
+        var subscribe = new Wire.Subscribe
+        {
+            Topic = $"persistent://public/default/bad-ack-timeout-{Guid.NewGuid():N}", Subscription = "s",
+            AckTimeoutMillis = ackTimeoutMillis,
+        };
+        if (minMillis != 0 || maxMillis != 0 || multiplier != 0)
+        {
+            subscribe.AckTimeoutBackoff = new Wire.RedeliveryBackoffPolicy { MinDelayMillis = minMillis, MaxDelayMillis = maxMillis, Multiplier = multiplier };
+        }
+        await consume.RequestStream.WriteAsync(new Wire.ConsumeRequest { Subscribe = subscribe });
+        Assert.That(await consume.ResponseStream.MoveNext(), Is.True);
+        Assert.That(consume.ResponseStream.Current.Error.Reason, Is.EqualTo(Wire.ErrorReason.BadRequest));
+        var error = Assert.ThrowsAsync<RpcException>(async () => await consume.ResponseStream.MoveNext());
+        Assert.That(error!.StatusCode, Is.EqualTo(StatusCode.InvalidArgument));
+
+        // The SDK refuses what the broker would, before connecting.
+        Assert.ThrowsAsync<ArgumentException>(async () => await _client.SubscribeAsync(new ConsumerOptions
+        {
+            Topic = "t", SubscriptionName = "s", AckTimeout = TimeSpan.FromMilliseconds(500),
+        }));
+        Assert.ThrowsAsync<ArgumentException>(async () => await _client.SubscribeAsync(new ConsumerOptions
+        {
+            Topic = "t", SubscriptionName = "s", DeadLetterPolicy = new DeadLetterPolicy { MaxRedeliverCount = 0 },
+        }));
+    }
+
+    [Test]
+    public async Task CliConsumeNacksIntoTheDeadLetterTopic()
+    {
+        string topic = $"persistent://public/default/cli-dlq-{Guid.NewGuid():N}";
+        string deadLetterTopic = topic + "-parked";
+        await using (var producer = await _client.CreateProducerAsync(new ProducerOptions { Topic = topic }))
+        {
+            await producer.SendAsync("from-cli"u8.ToArray());
+        }
+
+        // Delivered twice (redelivery 0 and 1), the second nack at MaxRedeliverCount 1 moves it.
+        var (code, output, error) = await PulsarishCli.RunSeparatelyAsync("consume", topic, "-s", "cli", "-t", "Shared",
+            "--initial-position", "earliest", "--negative-ack-delay", "0.1", "--dead-letter-topic", deadLetterTopic,
+            "--max-redeliver-count", "1", "--nack", "-n", "2", "--timeout-seconds", "30", "--service-url", _cluster.Address);
+        Assert.That(code, Is.EqualTo(0), output + error);
+        Assert.That(output, Does.Contain("redelivery=0").And.Contain("redelivery=1"));
+
+        (code, output, error) = await PulsarishCli.RunSeparatelyAsync("consume", deadLetterTopic, "-s", "inspect",
+            "--initial-position", "earliest", "-n", "1", "--timeout-seconds", "30", "--service-url", _cluster.Address);
+        Assert.That(code, Is.EqualTo(0), output + error);
+        Assert.That(output, Does.Contain("from-cli").And.Contain($"REAL_TOPIC={topic}"));
+
+        (code, _, error) = await PulsarishCli.RunSeparatelyAsync("consume", topic, "-s", "cli", "--ack-timeout", "0.5",
+            "--service-url", _cluster.Address);
+        Assert.That(code, Is.EqualTo(2), "a bad command line");
+        Assert.That(error, Does.Contain("--ack-timeout"));
     }
 
     private static string Text(Message message) => Encoding.UTF8.GetString(message.Payload.Span);
