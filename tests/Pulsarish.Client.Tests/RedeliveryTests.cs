@@ -240,6 +240,36 @@ public sealed class RedeliveryTests
         Assert.That(async () => await consumer.ReceiveAsync(quiet.Token), Throws.InstanceOf<OperationCanceledException>());
     }
 
+    [Test]
+    public async Task AConsumerLeavingIsNoRedeliveryRequestAndDoesNotCountTowardsTheDeadLetterTopic()
+    {
+        string topic = $"leave-{Guid.NewGuid():N}";
+        var options = new ConsumerOptions
+        {
+            Topic = topic, SubscriptionName = "work", SubscriptionType = SubscriptionType.Shared,
+            InitialPosition = SubscriptionInitialPosition.Earliest,
+            DeadLetterPolicy = new DeadLetterPolicy { MaxRedeliverCount = 1 },
+        };
+        await using (var producer = await _client.CreateProducerAsync(new ProducerOptions { Topic = topic }))
+        {
+            await producer.SendAsync("prefetched"u8.ToArray());
+        }
+
+        using var deadline = new CancellationTokenSource(Patience);
+        for (int i = 0; i < 3; i++)
+        {
+            // Prefetched (and even received) then the consumer goes away: the broker redelivers, uncounted.
+            await using var leaving = await _client.SubscribeAsync(options);
+            var message = await leaving.ReceiveAsync(deadline.Token);
+            Assert.That(message.RedeliveryCount, Is.EqualTo(0), $"after {i} consumers left");
+        }
+
+        await using var staying = await _client.SubscribeAsync(options);
+        var again = await staying.ReceiveAsync(deadline.Token);
+        Assert.That(again.RedeliveryCount, Is.EqualTo(0));
+        await staying.AcknowledgeAsync(again.MessageId);
+    }
+
     [TestCase(-1L, 0L, 0L, 0.0)]
     [TestCase(1000L, -5L, 10L, 2.0)]
     [TestCase(1000L, 100L, 10L, 2.0)]

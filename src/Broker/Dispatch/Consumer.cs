@@ -6,7 +6,7 @@ namespace Pulsarish.Broker.Dispatch;
 /// <summary>
 /// One consumer attached to a <see cref="Subscription"/>. Messages go to its <see cref="IConsumerSink"/> while it has
 /// permits (flow control: <see cref="Flow"/>); every delivered entry stays pending until acknowledged, and is
-/// redelivered (redelivery count + 1) on negative ack, ack timeout or when the consumer closes. Thread-safe: all
+/// redelivered on negative ack or ack timeout (redelivery count + 1) and when the consumer closes (count unchanged). Thread-safe: all
 /// state is guarded by the subscription.
 /// </summary>
 public sealed class Consumer

@@ -162,9 +162,11 @@ public sealed class Subscription
                 return;
             }
             consumer.IsClosed = true;
+            // Not counted: the entries may have sat unseen in the client's receiver queue. The count grows only on
+            // negative acks and ack timeouts, so a dead-letter policy counts deliveries (Pulsar #3077, #17060).
             foreach (var position in consumer.Pending.Keys)
             {
-                _redelivery.Schedule(position, countIt: true);
+                _redelivery.Schedule(position, countIt: false);
             }
             consumer.Pending.Clear();
             consumer.Permits = 0;
