@@ -104,6 +104,7 @@ public sealed class DelayedDeliveryTests
         {
             Topic = topic, SubscriptionName = "sub", SubscriptionType = SubscriptionType.Shared,
             InitialPosition = SubscriptionInitialPosition.Earliest,
+            NegativeAckRedeliveryDelay = TimeSpan.Zero,   // the SDK's default is Pulsar's 1 min
         });
         await using var producer = await _client.CreateProducerAsync(new ProducerOptions { Topic = topic });
         long sentAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
