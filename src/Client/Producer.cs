@@ -167,6 +167,10 @@ public sealed class Producer : IAsyncDisposable
         MaxPendingMessages = o.MaxPendingMessages,
         RoutingMode = o.RoutingMode,
         ExclusiveAccess = o.ExclusiveAccess,
+        AccessMode = o.AccessMode,
+        SendTimeout = o.SendTimeout,
+        EnableChunking = o.EnableChunking,
+        ChunkMaxMessageSize = o.ChunkMaxMessageSize,
     };
 
     /// <summary>Flushes, waits for pending receipts (up to the operation timeout), then closes.</summary>
