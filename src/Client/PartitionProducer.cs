@@ -306,8 +306,13 @@ internal sealed class PartitionProducer : ReconnectingStream<ProduceRequest, Pro
             _producerName, Topic, failed.Count + open.Count, _options.SendTimeout);
         var error = new PulsarishClientException(ErrorReason.Timeout,
             $"send to {Topic} not acknowledged within the send timeout {_options.SendTimeout}");
-        // Off the timer thread: failing releases permits, which hands waiting sends to their producers.
-        _ = Task.Run(() => FailTaken(failed, open, error));
+        // Off the timer thread: failing releases permits, which hands waiting sends to their producers — so the sends
+        // still waiting for a permit to this producer fail first: they were made before the timeout too.
+        _ = Task.Run(() =>
+        {
+            _pendingPermits.FailWaiting(this, error);
+            FailTaken(failed, open, error);
+        });
     }
 
     /// <summary>Under the lock: removes every pending batch and the open batch (their permits are still held).</summary>
