@@ -7,10 +7,12 @@ namespace Pulsarish.Client;
 /// uuid must arrive as chunk 0, 1, … n−1 (they are consecutive entries of one producer); the last one yields one
 /// message whose id is the last chunk's, remembered with every chunk id so that acknowledging the message
 /// acknowledges all its chunks. Bounded: at most <see cref="ConsumerOptions.MaxPendingChunkedMessage"/> messages in
-/// assembly (the oldest is dropped for room: acknowledged with
-/// <see cref="ConsumerOptions.AutoAckOldestChunkedMessageOnQueueFull"/>, else negatively acknowledged for a later
-/// redelivery); an incomplete message older than <see cref="ConsumerOptions.ExpireTimeOfIncompleteChunkedMessage"/>
-/// is dropped and its chunks acknowledged, so a producer that died mid-message leaves nothing behind. Thread-safe.
+/// assembly; the oldest is dropped for room — acknowledged with
+/// <see cref="ConsumerOptions.AutoAckOldestChunkedMessageOnQueueFull"/>, else left unacknowledged with its later
+/// chunks (redelivered together after a reconnect or a redelivery request, as Pulsar leaves them to its ack timeout).
+/// An incomplete message older than <see cref="ConsumerOptions.ExpireTimeOfIncompleteChunkedMessage"/> is dropped
+/// and its chunks acknowledged, so a producer that died mid-message leaves nothing behind; a stray chunk (its first
+/// chunk never seen) is acknowledged once that much older than its publish time. Thread-safe.
 /// </summary>
 internal sealed class ChunkedMessageAssembler
 {
@@ -18,21 +20,27 @@ internal sealed class ChunkedMessageAssembler
     private readonly ConsumerOptions _options;
     private readonly Dictionary<string, Pending> _pending = new(StringComparer.Ordinal);
     private readonly Dictionary<MessageId, MessageId[]> _delivered = new();
+    private readonly Queue<(MessageId Id, long AckAtMillis)> _strays = new();
+    private readonly HashSet<string> _droppedUuids = new(StringComparer.Ordinal);
+    private readonly Queue<string> _droppedOrder = new();
+    private long _nextOrder;
+
+    /// <summary>Stray chunks waiting for their expiry, and uuids remembered as dropped: bounds of this assembler.</summary>
+    private const int MaxTracked = 10_000;
 
     public ChunkedMessageAssembler(ConsumerOptions options) => _options = options;
 
-    /// <summary>What the consumer must do with chunks it drops.</summary>
-    public readonly record struct Dropped(List<MessageId>? Ack, List<MessageId>? Redeliver);
+    /// <summary>What the consumer must do with chunks it drops: acknowledge them (discarded for good).</summary>
+    public readonly record struct Dropped(List<MessageId>? Ack);
 
     /// <summary>
     /// Takes one chunk (<paramref name="id"/> already carries the partition). Returns the whole payload and the chunk
-    /// ids when it was the last chunk, else null; <paramref name="dropped"/> lists chunks to acknowledge or redeliver.
+    /// ids when it was the last chunk, else null; <paramref name="dropped"/> lists chunks to acknowledge.
     /// </summary>
     public byte[]? Add(ReceivedMessage message, MessageId id, out Dropped dropped)
     {
         var chunk = message.Chunk;
         List<MessageId>? ack = null;
-        List<MessageId>? redeliver = null;
         byte[]? complete = null;
         long now = Environment.TickCount64;
         lock (_lock)
@@ -58,33 +66,42 @@ internal sealed class ChunkedMessageAssembler
 
                 if (_pending.Count >= _options.MaxPendingChunkedMessage)
                 {
-                    DropOldestLocked(ref ack, ref redeliver);
+                    DropOldestLocked(ref ack);
                 }
 
-                assembly = new Pending(chunk.NumChunks, new byte[chunk.TotalSize], now);
+                _droppedUuids.Remove(chunk.Uuid);
+                assembly = new Pending(chunk.NumChunks, new byte[chunk.TotalSize], now, _nextOrder++);
                 _pending[chunk.Uuid] = assembly;
             }
             else if (!valid || assembly is null || assembly.NextChunk != chunk.ChunkId || assembly.NumChunks != chunk.NumChunks)
             {
-                // Out of order, or its first chunk is gone: the message cannot be completed from here. As Pulsar: the
-                // chunk is acknowledged once older than the expiry time, else redelivered (its first chunk may come back).
+                // Out of order, or its first chunk is gone: the message cannot be completed from here.
                 if (assembly is not null)
                 {
                     _pending.Remove(chunk.Uuid);
                     (ack ??= new()).AddRange(assembly.Ids);
                 }
 
-                long ageMillis = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - message.PublishTimeMillis;
-                if (!valid || ageMillis >= _options.ExpireTimeOfIncompleteChunkedMessage.TotalMilliseconds)
+                if (valid && _droppedUuids.Contains(chunk.Uuid))
                 {
-                    (ack ??= new()).Add(id);
+                    // Its first chunks were dropped for room and left unacknowledged: so is this one (redelivered together).
                 }
                 else
                 {
-                    (redeliver ??= new()).Add(id);
+                    // As Pulsar: acknowledged once older than the expiry time (by publish time), held until then.
+                    long expireMillis = (long)_options.ExpireTimeOfIncompleteChunkedMessage.TotalMilliseconds;
+                    long ageMillis = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - message.PublishTimeMillis;
+                    if (!valid || ageMillis >= expireMillis || _strays.Count >= MaxTracked)
+                    {
+                        (ack ??= new()).Add(id);
+                    }
+                    else
+                    {
+                        _strays.Enqueue((id, now + expireMillis - Math.Max(0, ageMillis)));
+                    }
                 }
 
-                dropped = new Dropped(ack, redeliver);
+                dropped = new Dropped(ack);
                 return null;
             }
 
@@ -96,7 +113,7 @@ internal sealed class ChunkedMessageAssembler
                 _pending.Remove(chunk.Uuid);
                 (ack ??= new()).AddRange(assembly.Ids);
                 ack.Add(id);
-                dropped = new Dropped(ack, redeliver);
+                dropped = new Dropped(ack);
                 return null;
             }
 
@@ -112,7 +129,7 @@ internal sealed class ChunkedMessageAssembler
             }
         }
 
-        dropped = new Dropped(ack, redeliver);
+        dropped = new Dropped(ack);
         return complete;
     }
 
@@ -138,7 +155,7 @@ internal sealed class ChunkedMessageAssembler
         {
             lock (_lock)
             {
-                return _pending.Count > 0;
+                return _pending.Count > 0 || _strays.Count > 0;
             }
         }
     }
@@ -200,6 +217,9 @@ internal sealed class ChunkedMessageAssembler
         {
             _pending.Clear();
             _delivered.Clear();
+            _strays.Clear();
+            _droppedUuids.Clear();
+            _droppedOrder.Clear();
         }
     }
 
@@ -220,18 +240,24 @@ internal sealed class ChunkedMessageAssembler
         {
             _pending.Remove(uuid);
         }
+
+        while (_strays.TryPeek(out var stray) && stray.AckAtMillis <= now)
+        {
+            _strays.Dequeue();
+            (ack ??= new()).Add(stray.Id);
+        }
     }
 
-    private void DropOldestLocked(ref List<MessageId>? ack, ref List<MessageId>? redeliver)
+    private void DropOldestLocked(ref List<MessageId>? ack)
     {
         string? oldest = null;
-        long oldestStart = long.MaxValue;
+        long oldestOrder = long.MaxValue;
         foreach (var (uuid, assembly) in _pending)
         {
-            if (assembly.StartedMillis < oldestStart)
+            if (assembly.Order < oldestOrder)
             {
                 oldest = uuid;
-                oldestStart = assembly.StartedMillis;
+                oldestOrder = assembly.Order;
             }
         }
 
@@ -248,12 +274,21 @@ internal sealed class ChunkedMessageAssembler
         }
         else
         {
-            (redeliver ??= new()).AddRange(ids);
+            // Left unacknowledged, and so are its later chunks: redelivered together after a reconnect.
+            if (_droppedUuids.Add(oldest))
+            {
+                _droppedOrder.Enqueue(oldest);
+                if (_droppedOrder.Count > MaxTracked)
+                {
+                    _droppedUuids.Remove(_droppedOrder.Dequeue());
+                }
+            }
         }
     }
 
-    private sealed class Pending(int numChunks, byte[] buffer, long startedMillis)
+    private sealed class Pending(int numChunks, byte[] buffer, long startedMillis, long order)
     {
+        public long Order { get; } = order;
         public int NumChunks { get; } = numChunks;
         public byte[] Buffer { get; } = buffer;
         public long StartedMillis { get; } = startedMillis;

@@ -31,7 +31,8 @@ public sealed class ConsumerOptions
 
     /// <summary>
     /// Chunked messages being reassembled at once per partition; when one more starts, the oldest is dropped (acked
-    /// with <see cref="AutoAckOldestChunkedMessageOnQueueFull"/>, else redelivered later). Pulsar:
+    /// with <see cref="AutoAckOldestChunkedMessageOnQueueFull"/>, else left unacknowledged with its later chunks, so
+    /// they are redelivered together after a reconnect or <c>RedeliverUnacknowledgedMessages</c>). Pulsar:
     /// <c>maxPendingChunkedMessage=10</c>.
     /// </summary>
     public int MaxPendingChunkedMessage { get; set; } = 10;

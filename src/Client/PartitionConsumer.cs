@@ -315,11 +315,6 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
             _ = AcknowledgeQuietlyAsync(ack);
         }
 
-        if (dropped.Redeliver is { Count: > 0 } redeliver)
-        {
-            NegativeAcknowledge(redeliver);
-        }
-
         if (payload is not null)
         {
             return ToMessage(m, connection.Epoch, payload);

@@ -82,27 +82,7 @@ public sealed class ChunkingTests
         });
 
         // A producer that sends 3 of the 6 chunks of a message, each acknowledged, then its stream dies.
-        using (var channel = GrpcChannel.ForAddress($"http://{_cluster.Address}"))
-        {
-            var broker = new PulsarishBroker.PulsarishBrokerClient(channel);
-            using var call = broker.Produce();
-            await call.RequestStream.WriteAsync(new ProduceRequest { Open = new ProducerOpen { Topic = topic, ProducerName = "dies" } });
-            Assert.That(await call.ResponseStream.MoveNext(CancellationToken.None), Is.True);
-            Assert.That(call.ResponseStream.Current.ResponseCase, Is.EqualTo(ProduceResponse.ResponseOneofCase.Opened));
-            for (int i = 0; i < 3; i++)
-            {
-                var chunk = new ProducerMessage
-                {
-                    Payload = ByteString.CopyFrom(new byte[1000]),
-                    Chunk = new ChunkInfo { Uuid = "dies-0", ChunkId = i, NumChunks = 6, TotalSize = 6000 },
-                };
-                var send = new SendRequest { SequenceId = i };
-                send.Messages.Add(chunk);
-                await call.RequestStream.WriteAsync(new ProduceRequest { Send = send });
-                Assert.That(await call.ResponseStream.MoveNext(CancellationToken.None), Is.True);
-                Assert.That(call.ResponseStream.Current.ResponseCase, Is.EqualTo(ProduceResponse.ResponseOneofCase.Receipt));
-            }
-        }
+        await SendRawChunksAsync(topic, "dies", [("dies-0", 0, 6), ("dies-0", 1, 6), ("dies-0", 2, 6)]);
 
         await using var producer = await _client.CreateProducerAsync(new ProducerOptions
         {
@@ -126,6 +106,63 @@ public sealed class ChunkingTests
         using var quiet = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
         Assert.That(async () => await consumer.ReceiveAsync(quiet.Token), Throws.InstanceOf<OperationCanceledException>(),
             "nothing else is delivered");
+    }
+
+    [Test]
+    [CancelAfter(90_000)]
+    public async Task TheOldestIncompleteMessageIsDroppedForRoomAndItsStrayChunksExpire()
+    {
+        string topic = $"persistent://public/default/chunk-room-{Guid.NewGuid():N}";
+        await using var consumer = await _client.SubscribeAsync(new ConsumerOptions
+        {
+            Topic = topic, SubscriptionName = "sub", InitialPosition = SubscriptionInitialPosition.Earliest,
+            MaxPendingChunkedMessage = 2, AutoAckOldestChunkedMessageOnQueueFull = true,
+            ExpireTimeOfIncompleteChunkedMessage = TimeSpan.FromSeconds(2),
+        });
+
+        // Three messages of 2 chunks interleaved: starting c drops a (the oldest) with room for 2; a's second chunk
+        // then has no first chunk and is acknowledged once older than the expiry time.
+        await SendRawChunksAsync(topic, "interleaved",
+            [("a", 0, 2), ("b", 0, 2), ("c", 0, 2), ("a", 1, 2), ("b", 1, 2), ("c", 1, 2)]);
+
+        using var receive = new CancellationTokenSource(Patience);
+        var first = await consumer.ReceiveAsync(receive.Token);
+        var second = await consumer.ReceiveAsync(receive.Token);
+        Assert.That(new[] { first, second }.Select(m => m.Payload.Span[0]), Is.EqualTo(new[] { (byte)'b', (byte)'c' }),
+            "b and c arrive whole; a was dropped for room");
+        Assert.That(first.Payload.Length, Is.EqualTo(2000));
+        await consumer.AcknowledgeAsync([first.MessageId, second.MessageId]);
+        await Eventually.That(async () => await BacklogAsync(topic, "sub") == 0, Patience,
+            "a's chunks were acknowledged: the dropped one at once, the stray one after the expiry time");
+    }
+
+    /// <summary>
+    /// A raw producer (the wire protocol, no SDK) that sends the given chunks of 1000 bytes each — payload bytes all
+    /// equal to the uuid's first character — one send each, waits for each receipt, then its stream ends.
+    /// </summary>
+    private async Task SendRawChunksAsync(string topic, string producerName, (string Uuid, int ChunkId, int NumChunks)[] chunks)
+    {
+        using var channel = GrpcChannel.ForAddress($"http://{_cluster.Address}");
+        var broker = new PulsarishBroker.PulsarishBrokerClient(channel);
+        using var call = broker.Produce();
+        await call.RequestStream.WriteAsync(new ProduceRequest { Open = new ProducerOpen { Topic = topic, ProducerName = producerName } });
+        Assert.That(await call.ResponseStream.MoveNext(CancellationToken.None), Is.True);
+        Assert.That(call.ResponseStream.Current.ResponseCase, Is.EqualTo(ProduceResponse.ResponseOneofCase.Opened));
+        for (int i = 0; i < chunks.Length; i++)
+        {
+            var (uuid, chunkId, numChunks) = chunks[i];
+            var payload = new byte[1000];
+            Array.Fill(payload, (byte)uuid[0]);
+            var send = new SendRequest { SequenceId = i };
+            send.Messages.Add(new ProducerMessage
+            {
+                Payload = ByteString.CopyFrom(payload),
+                Chunk = new ChunkInfo { Uuid = uuid, ChunkId = chunkId, NumChunks = numChunks, TotalSize = numChunks * 1000 },
+            });
+            await call.RequestStream.WriteAsync(new ProduceRequest { Send = send });
+            Assert.That(await call.ResponseStream.MoveNext(CancellationToken.None), Is.True);
+            Assert.That(call.ResponseStream.Current.ResponseCase, Is.EqualTo(ProduceResponse.ResponseOneofCase.Receipt));
+        }
     }
 
     private async Task<long> BacklogAsync(string topic, string subscription)
