@@ -476,15 +476,6 @@ public sealed class Consumer : IAsyncDisposable, IAsyncEnumerable<Message>
         return false;
     }
 
-    /// <summary>Reader: moves the non-durable cursor past a message handed out.</summary>
-    internal void AcknowledgeCumulativeNoWait(MessageId id)
-    {
-        if (TryRoute(id, out var consumer))
-        {
-            consumer.AcknowledgeCumulativeNoWait(id);
-        }
-    }
-
     private static MessageId MessageOf(Message message)
     {
         ArgumentNullException.ThrowIfNull(message);

@@ -101,7 +101,20 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
             }
         }
 
-        refill?.Outbound.TryWrite(new ConsumeRequest { Flow = new Flow { Permits = permits } });
+        if (refill is not null)
+        {
+            refill.Outbound.TryWrite(new ConsumeRequest { Flow = new Flow { Permits = permits } });
+            if (IsReader)
+            {
+                // Moves the reader's in-memory cursor along with the permits (Pulsar's reader acknowledges
+                // cumulatively too), so the broker's unacknowledged-entries bound never stops it.
+                refill.Outbound.TryWrite(new ConsumeRequest
+                {
+                    Ack = new Ack { Type = AckType.Cumulative, MessageIds = { message.MessageId.ToProto() } },
+                });
+            }
+        }
+
         return true;
     }
 
@@ -137,13 +150,6 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
             _ackWaiters.TryRemove(requestId, out _);
         }
     }
-
-    /// <summary>Reader: moves the non-durable cursor (fire and forget; it lives in the broker's memory only).</summary>
-    public void AcknowledgeCumulativeNoWait(MessageId id)
-        => Current?.Outbound.TryWrite(new ConsumeRequest
-        {
-            Ack = new Ack { Type = AckType.Cumulative, MessageIds = { id.ToProto() } },
-        });
 
     /// <summary>The last message stored on this topic (Pulsar's getLastMessageId); (-1, -1) when there is none.</summary>
     public async Task<MessageId> GetLastMessageIdAsync(CancellationToken ct)

@@ -58,13 +58,7 @@ public sealed class Reader : IAsyncDisposable, IAsyncEnumerable<Message>
     }
 
     /// <summary>The next message; waits for one (or until <paramref name="ct"/> is cancelled).</summary>
-    public async ValueTask<Message> ReadNextAsync(CancellationToken ct = default)
-    {
-        var message = await _consumer.ReceiveAsync(ct).ConfigureAwait(false);
-        // Keeps the broker's in-memory cursor (and its unacknowledged-entries bound) moving, as Pulsar's reader does.
-        _consumer.AcknowledgeCumulativeNoWait(message.MessageId);
-        return message;
-    }
+    public ValueTask<Message> ReadNextAsync(CancellationToken ct = default) => _consumer.ReceiveAsync(ct);
 
     /// <summary>The next message, or null when none arrived within <paramref name="timeout"/>.</summary>
     public async ValueTask<Message?> ReadNextAsync(TimeSpan timeout, CancellationToken ct = default)

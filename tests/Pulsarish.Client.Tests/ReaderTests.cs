@@ -175,6 +175,21 @@ public sealed class ReaderTests
     }
 
     [Test]
+    public async Task ReaderMovesItsInMemoryCursorAsItReads()
+    {
+        string topic = NewTopic("reader-cursor");
+        await ProduceAsync(topic, 10);
+        await using var reader = await _client.CreateReaderAsync(new ReaderOptions
+        {
+            Topic = topic, StartMessageId = MessageId.Earliest, ReceiverQueueSize = 4,
+        });
+        Assert.That(await ReadAsync(reader, 10), Has.Count.EqualTo(10));
+        var broker = _cluster.Cluster.Broker.Service;
+        await Eventually.That(async () => (await broker.GetStatsAsync(topic)).Subscriptions.Single().BacklogEntries == 0, Wait,
+            "the reader acknowledged cumulatively with its permits, so the broker does not hold its entries pending");
+    }
+
+    [Test]
     public async Task GetLastMessageIdBeforeAndAfterProduce()
     {
         string topic = NewTopic("last-id");
