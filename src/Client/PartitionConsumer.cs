@@ -24,7 +24,8 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
     private readonly ConsumerOptions _options;
     private readonly ChannelWriter<Message> _sink;
     private readonly ConcurrentDictionary<ulong, TaskCompletionSource<bool>> _ackWaiters = new();
-    private readonly ConcurrentDictionary<ulong, TaskCompletionSource<ConsumeResponse>> _requestWaiters = new();
+    /// <summary>Requests with an id awaiting their answer; a null result means the stream broke first.</summary>
+    private readonly ConcurrentDictionary<ulong, TaskCompletionSource<ConsumeResponse?>> _requestWaiters = new();
     private readonly int _refillThreshold;
 
     /// <summary>Completed by the next successful (re)subscription, then replaced.</summary>
@@ -154,9 +155,8 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
     /// <summary>The last message stored on this topic (Pulsar's getLastMessageId); (-1, -1) when there is none.</summary>
     public async Task<MessageId> GetLastMessageIdAsync(CancellationToken ct)
     {
-        ulong requestId = (ulong)Interlocked.Increment(ref _nextRequestId);
-        var answer = await RequestAsync(requestId,
-            new ConsumeRequest { GetLastMessageId = new GetLastMessageId { RequestId = requestId } }, ct).ConfigureAwait(false);
+        var answer = await RequestAsync(
+            static id => new ConsumeRequest { GetLastMessageId = new GetLastMessageId { RequestId = id } }, ct).ConfigureAwait(false);
         var last = answer.LastMessageId;
         if (last.Reason != ErrorReason.None)
         {
@@ -192,29 +192,61 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
         return seen is null || CompareEntryAndIndex(last, seen.Value) > 0;
     }
 
-    /// <summary>Sends a request with a request id and waits for the answer that carries it.</summary>
-    private async Task<ConsumeResponse> RequestAsync(ulong requestId, ConsumeRequest request, CancellationToken ct)
+    /// <summary>
+    /// Sends a request with a request id (built by <paramref name="build"/>) and waits for the answer that carries it.
+    /// A stream that breaks first (or is being replaced) gets the request again on the next stream, within the
+    /// operation timeout: the requests sent this way (last message id, seek) may be repeated.
+    /// </summary>
+    private async Task<ConsumeResponse> RequestAsync(Func<ulong, ConsumeRequest> build, CancellationToken ct)
     {
-        var connection = CurrentConnection();
-        var waiter = new TaskCompletionSource<ConsumeResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _requestWaiters[requestId] = waiter;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(Client.Options.OperationTimeout);
         try
         {
-            if (!connection.Outbound.TryWrite(request))
+            while (true)
             {
-                throw NotConnected();
-            }
+                var connection = Current;
+                if (connection is null)
+                {
+                    if (Closing.IsCancellationRequested)
+                    {
+                        throw NotConnected();
+                    }
 
-            return await waiter.Task.WaitAsync(Client.Options.OperationTimeout, ct).ConfigureAwait(false);
+                    Task connected;
+                    lock (Sync)
+                    {
+                        connected = _connected.Task;
+                    }
+
+                    await connected.WaitAsync(deadline.Token).ConfigureAwait(false);
+                    continue;
+                }
+
+                ulong requestId = (ulong)Interlocked.Increment(ref _nextRequestId);
+                var waiter = new TaskCompletionSource<ConsumeResponse?>(TaskCreationOptions.RunContinuationsAsynchronously);
+                _requestWaiters[requestId] = waiter;
+                try
+                {
+                    if (connection.Outbound.TryWrite(build(requestId))
+                        && await waiter.Task.WaitAsync(deadline.Token).ConfigureAwait(false) is { } answer)
+                    {
+                        return answer;
+                    }
+                }
+                finally
+                {
+                    _requestWaiters.TryRemove(requestId, out _);
+                }
+
+                // The stream broke (or is ending) before answering: ask again on the next one.
+                await Task.Delay(10, deadline.Token).ConfigureAwait(false);
+            }
         }
-        catch (TimeoutException e)
+        catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
         {
             throw new PulsarishClientException(ErrorReason.ServiceNotReady,
-                $"no answer to {request.RequestCase} within {Client.Options.OperationTimeout}", e);
-        }
-        finally
-        {
-            _requestWaiters.TryRemove(requestId, out _);
+                $"consumer on {Topic}: no answer within {Client.Options.OperationTimeout}", e);
         }
     }
 
@@ -273,24 +305,25 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
     /// </summary>
     public async Task SeekAsync(Seek seek, CancellationToken ct)
     {
-        Task connected;
-        var connection = CurrentConnection();
-        lock (Sync)
+        var answer = (await RequestAsync(id =>
         {
-            connected = _connected.Task;
-        }
-
-        ulong requestId = (ulong)Interlocked.Increment(ref _nextRequestId);
-        seek.RequestId = requestId;
-        var answer = (await RequestAsync(requestId, new ConsumeRequest { Seek = seek }, ct).ConfigureAwait(false)).SeekResponse;
+            var request = seek.Clone();
+            request.RequestId = id;
+            return new ConsumeRequest { Seek = request };
+        }, ct).ConfigureAwait(false)).SeekResponse;
         if (answer.Reason != ErrorReason.None)
         {
             throw new PulsarishClientException(answer.Reason, answer.Message);
         }
 
+        Task connected;
+        Connection? current;
         lock (Sync)
         {
-            // Messages still queued from before the seek are dropped from now on.
+            // The stream current now ends and the next subscription (waited for below) starts from the new state;
+            // messages still queued from before the seek are dropped from now on.
+            connected = _connected.Task;
+            current = Current;
             _epoch++;
             if (IsReader)
             {
@@ -301,7 +334,7 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
             }
         }
 
-        connection.Outbound.Complete();
+        current?.Outbound.Complete();
         try
         {
             await connected.WaitAsync(Client.Options.OperationTimeout, ct).ConfigureAwait(false);
@@ -537,8 +570,7 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
 
         foreach (var waiter in _requestWaiters.Values)
         {
-            waiter.TrySetException(new PulsarishClientException(ErrorReason.ServiceNotReady,
-                "disconnected before the broker answered"));
+            waiter.TrySetResult(null);
         }
     }
 

@@ -175,6 +175,20 @@ public sealed class ReaderTests
     }
 
     [Test]
+    public async Task ReaderResumesAfterTheLastMessageReadWhenTheTopicMoves()
+    {
+        string topic = NewTopic("reader-reconnect");
+        await ProduceAsync(topic, 5);
+        await using var reader = await _client.CreateReaderAsync(new ReaderOptions { Topic = topic, StartMessageId = MessageId.Earliest });
+        Assert.That(await ReadAsync(reader, 3), Is.EqualTo(new[] { "m0", "m1", "m2" }));
+
+        // The non-durable cursor dies with the topic's unload; the reader resubscribes after m2, not at its start.
+        await _cluster.Cluster.Broker.Service.UnloadTopicAsync(topic);
+        Assert.That(await ReadAsync(reader, 2), Is.EqualTo(new[] { "m3", "m4" }));
+        Assert.That(await reader.HasMessageAvailableAsync(), Is.False);
+    }
+
+    [Test]
     public async Task ReaderMovesItsInMemoryCursorAsItReads()
     {
         string topic = NewTopic("reader-cursor");
