@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Pulsarish.Protocol.Broker;
 
@@ -16,10 +15,9 @@ namespace Pulsarish.Client;
 /// </summary>
 public sealed partial class Consumer
 {
-    private readonly RetryTopic? _retry;
+    private readonly string? _retryTopic;
     private readonly DeadLetterTargets? _deadLetter;
     private readonly NegativeAcksTracker? _negativeAcks;
-    private readonly ILogger _logger;
 
     // Delivered to the application at the redelivery limit: their next negative ack moves them to the dead-letter topic
     // (Pulsar's possibleSendToDeadLetterTopicMessages). Removed on ack or nack.
@@ -35,28 +33,22 @@ public sealed partial class Consumer
     public string? DeadLetterTopic => _deadLetter?.DeadLetterTopic;
 
     /// <summary>The retry topic this consumer also subscribes to (null without <see cref="ConsumerOptions.EnableRetry"/>).</summary>
-    public string? RetryLetterTopic => _retry?.Topic;
+    public string? RetryLetterTopic => _retryTopic;
 
     private sealed record DeadLetterTargets(string DeadLetterTopic, int MaxRedeliverCount);
 
-    /// <summary>The consumers of the retry topic (one per partition), feeding the consumer's queue.</summary>
-    private sealed class RetryTopic(string topic, PartitionConsumer[] partitions)
-    {
-        public string Topic { get; } = topic;
-        public PartitionConsumer[] Partitions { get; } = partitions;
+    /// <summary>The topic the default retry and dead-letter names derive from (the first one of a multi-topic consumer).</summary>
+    private static string BaseTopic(ConsumerOptions options)
+        => TopicNames.Complete(!string.IsNullOrWhiteSpace(options.Topic) ? options.Topic
+            : options.Topics.Count > 0 ? options.Topics[0] : "unknown");
 
-        // Ledger ids are unique in the cluster: an id on one of these ledgers is a message of the retry topic.
-        public ConcurrentDictionary<long, byte> Ledgers { get; } = new();
+    private static string RetryTopicName(ConsumerOptions options)
+        => TopicNames.Complete(options.DeadLetterPolicy?.RetryLetterTopic ?? $"{BaseTopic(options)}-{options.SubscriptionName}-RETRY");
 
-        public bool Owns(string topic) => topic == Topic || topic.StartsWith(Topic + TopicNames.PartitionSuffix, StringComparison.Ordinal);
-
-        public PartitionConsumer PartitionOf(MessageId id)
-            => Partitions[Partitions.Length == 1 ? 0 : Math.Clamp(id.Partition, 0, Partitions.Length - 1)];
-    }
-
-    private static DeadLetterTargets? ResolveDeadLetterPolicy(string topic, ConsumerOptions options)
+    private static DeadLetterTargets? ResolveDeadLetterPolicy(ConsumerOptions options)
     {
         var policy = options.DeadLetterPolicy;
+        string topic = BaseTopic(options);
         if (policy is null && !options.EnableRetry)
         {
             return null;
@@ -77,55 +69,9 @@ public sealed partial class Consumer
         return options.NegativeAckRedeliveryDelay > TimeSpan.Zero ? new NegativeAcksTracker(options.NegativeAckRedeliveryDelay) : null;
     }
 
-    private static async Task<RetryTopic> SubscribeRetryTopicAsync(PulsarishClient client, string topic, ConsumerOptions options,
-        Channel<Message> queue, CancellationToken ct)
-    {
-        string retryTopic = TopicNames.Complete(options.DeadLetterPolicy?.RetryLetterTopic ?? $"{topic}-{options.SubscriptionName}-RETRY");
-        int partitions = await client.GetPartitionCountAsync(retryTopic, ct).ConfigureAwait(false);
-        var consumers = new PartitionConsumer[Math.Max(1, partitions)];
-        for (int i = 0; i < consumers.Length; i++)
-        {
-            consumers[i] = partitions == 0
-                ? new PartitionConsumer(client, retryTopic, -1, options, queue.Writer)
-                : new PartitionConsumer(client, TopicNames.Partition(retryTopic, i), i, options, queue.Writer);
-        }
+    private PartitionConsumer OwnerOf(Message message) => Route(MessageOf(message));
 
-        try
-        {
-            var tasks = new Task[consumers.Length];
-            for (int i = 0; i < tasks.Length; i++)
-            {
-                tasks[i] = consumers[i].ConnectAsync(ct);
-            }
-
-            await Task.WhenAll(tasks).ConfigureAwait(false);
-        }
-        catch
-        {
-            foreach (var consumer in consumers)
-            {
-                await consumer.DisposeAsync().ConfigureAwait(false);
-            }
-
-            throw;
-        }
-
-        return new RetryTopic(retryTopic, consumers);
-    }
-
-    private PartitionConsumer OwnerOf(Message message)
-    {
-        if (_retry is { } retry && retry.Owns(message.Topic))
-        {
-            retry.Ledgers.TryAdd(message.MessageId.LedgerId, 0);
-            return retry.PartitionOf(message.MessageId);
-        }
-
-        return PartitionOf(message.MessageId);
-    }
-
-    private PartitionConsumer OwnerOf(MessageId id)
-        => _retry is { } retry && retry.Ledgers.ContainsKey(id.LedgerId) ? retry.PartitionOf(id) : PartitionOf(id);
+    private PartitionConsumer OwnerOf(MessageId id) => Route(id);
 
     /// <summary>
     /// A queued message is about to reach the application: false when it is not to (an older connection's). One at
@@ -133,7 +79,7 @@ public sealed partial class Consumer
     /// </summary>
     private bool Admit(Message message)
     {
-        if (!OwnerOf(message).OnTaken(message))
+        if (!Taken(message))
         {
             return false;
         }
@@ -161,7 +107,7 @@ public sealed partial class Consumer
         {
             partition.Divert = message =>
             {
-                if (message.RedeliveryCount <= deadLetter.MaxRedeliverCount || !OwnerOf(message).OnTaken(message))
+                if (message.RedeliveryCount <= deadLetter.MaxRedeliverCount || !Taken(message))
                 {
                     return false;
                 }
@@ -236,7 +182,7 @@ public sealed partial class Consumer
     public async Task ReconsumeLaterAsync(Message message, TimeSpan delay, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(message);
-        if (_retry is null || _deadLetter is null)
+        if (_retryTopic is null || _deadLetter is null)
         {
             throw new InvalidOperationException("ReconsumeLaterAsync needs ConsumerOptions.EnableRetry");
         }
@@ -283,7 +229,7 @@ public sealed partial class Consumer
         {
             return _retryProducer ??= await _client.CreateProducerAsync(new ProducerOptions
             {
-                Topic = _retry!.Topic,
+                Topic = _retryTopic!,
                 BatchingEnabled = false,   // one entry per retry: each carries its own delivery time
             }, ct).ConfigureAwait(false);
         }
@@ -357,13 +303,6 @@ public sealed partial class Consumer
     private async ValueTask DisposeRedeliveryAsync()
     {
         _negativeAcks?.Dispose();
-        if (_retry is not null)
-        {
-            foreach (var partition in _retry.Partitions)
-            {
-                await partition.DisposeAsync().ConfigureAwait(false);
-            }
-        }
 
         if (Interlocked.Exchange(ref _retryProducer, null) is { } producer)
         {

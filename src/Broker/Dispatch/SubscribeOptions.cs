@@ -20,4 +20,13 @@ public sealed record SubscribeOptions
 
     /// <summary>Extra delay before an ack-timeout redelivery, growing with the entry's redelivery count (null: none).</summary>
     public RedeliveryBackoff? AckTimeoutBackoff { get; init; }
+
+    /// <summary>False: a reader's non-durable subscription (in memory only; gone when its last consumer leaves).</summary>
+    public bool Durable { get; init; } = true;
+
+    /// <summary>Non-durable only: the entry of this id is delivered first (null: <see cref="InitialPosition"/>).</summary>
+    public Topics.MessageId? StartMessageId { get; init; }
+
+    /// <summary>Non-durable only, without <see cref="StartMessageId"/> and Latest: start at the last stored entry.</summary>
+    public bool StartMessageIdInclusive { get; init; }
 }
