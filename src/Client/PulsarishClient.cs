@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Grpc.Core;
-using Grpc.Net.Client;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Polly;
@@ -10,19 +9,18 @@ using Pulsarish.Protocol.Broker;
 namespace Pulsarish.Client;
 
 /// <summary>
-/// Entry point of the SDK: looks topics up, holds one gRPC channel (HTTP/2 cleartext) per broker address, and
-/// creates producers and consumers that reconnect by themselves (a new lookup after every disconnect, exponential
-/// backoff with jitter). Thread-safe. Disposing closes every producer and consumer it created, then the channels.
+/// Entry point of the SDK: looks topics up, holds a pool of gRPC channels (HTTP/2 cleartext) per broker address
+/// (<see cref="PulsarishClientOptions.ConnectionsPerBroker"/>, with keep-alive pings that detect a dead or frozen
+/// broker), and creates producers and consumers that reconnect by themselves (a new lookup after every disconnect,
+/// exponential backoff with jitter). Thread-safe. Disposing closes every producer and consumer it created, then the
+/// channels.
 /// </summary>
 public sealed class PulsarishClient : IAsyncDisposable
 {
     /// <summary>Lookup redirects followed before giving up (a redirect loop means ownership is moving).</summary>
     private const int MaxLookupRedirects = 8;
 
-    /// <summary>Largest gRPC message accepted from a broker.</summary>
-    private const int MaxReceiveMessageBytes = 128 * 1024 * 1024;
-
-    private readonly ConcurrentDictionary<string, GrpcChannel> _channels = new(StringComparer.OrdinalIgnoreCase);
+    private readonly BrokerConnectionPool _pool;
     private readonly ConcurrentDictionary<IAsyncDisposable, byte> _handles = new();
     private readonly ILoggerFactory _loggerFactory;
     private int _serviceUrlIndex;
@@ -33,6 +31,7 @@ public sealed class PulsarishClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         Options = options;
+        _pool = new BrokerConnectionPool(options);
         _loggerFactory = options.LoggerFactory ?? NullLoggerFactory.Instance;
         ReconnectPipeline = new ResiliencePipelineBuilder()
             .AddRetry(new RetryStrategyOptions
@@ -120,25 +119,19 @@ public sealed class PulsarishClient : IAsyncDisposable
         }, ct).ConfigureAwait(false);
     }
 
-    /// <summary>The generated gRPC client of the broker at <paramref name="address"/> (one shared channel per address).</summary>
+    /// <summary>
+    /// The generated gRPC client of the broker at <paramref name="address"/> on the next channel of its pool (so that
+    /// streams opened one after the other spread over <see cref="PulsarishClientOptions.ConnectionsPerBroker"/>
+    /// connections).
+    /// </summary>
     internal PulsarishBroker.PulsarishBrokerClient BrokerFor(string address)
     {
         ThrowIfDisposed();
-        var channel = _channels.GetOrAdd(address, static a => GrpcChannel.ForAddress(ToUri(a), new GrpcChannelOptions
-        {
-            HttpHandler = new SocketsHttpHandler
-            {
-                EnableMultipleHttp2Connections = true,
-                KeepAlivePingDelay = TimeSpan.FromSeconds(30),
-                KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
-                PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
-                ConnectTimeout = TimeSpan.FromSeconds(10),
-            },
-            MaxReceiveMessageSize = MaxReceiveMessageBytes,
-            MaxSendMessageSize = null,
-        }));
-        return new PulsarishBroker.PulsarishBrokerClient(channel);
+        return new PulsarishBroker.PulsarishBrokerClient(_pool.ChannelFor(address));
     }
+
+    /// <summary>Channels this client opened to <paramref name="address"/> (at most ConnectionsPerBroker).</summary>
+    internal int ChannelCount(string address) => _pool.ChannelCount(address);
 
     /// <summary>
     /// Runs a unary call against the service URLs in turn (starting with the last one that worked); when every URL
@@ -174,6 +167,10 @@ public sealed class PulsarishClient : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Tries the service URLs in turn, each for at most <see cref="PulsarishClientOptions.ConnectionTimeout"/> (a
+    /// frozen broker accepts connections but never answers); a URL that failed is not the first one tried next time.
+    /// </summary>
     private async Task<T> CallEachServiceUrlAsync<T>(
         Func<PulsarishBroker.PulsarishBrokerClient, string, CancellationToken, Task<T>> call, CancellationToken ct)
     {
@@ -184,21 +181,29 @@ public sealed class PulsarishClient : IAsyncDisposable
         {
             int index = (start + i) % urls.Count;
             string address = urls[index];
+            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            attempt.CancelAfter(Options.ConnectionTimeout);
             try
             {
-                var result = await call(BrokerFor(address), address, ct).ConfigureAwait(false);
+                var result = await call(BrokerFor(address), address, attempt.Token).ConfigureAwait(false);
                 Volatile.Write(ref _serviceUrlIndex, index);
                 return result;
             }
             catch (RpcException e)
             {
                 ct.ThrowIfCancellationRequested();
-                last = ErrorReasons.ToClientException(e);
+                last = attempt.IsCancellationRequested ? Unanswered(address) : ErrorReasons.ToClientException(e);
                 if (!last.IsRetriable)
                 {
                     throw last;
                 }
             }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                last = Unanswered(address);
+            }
+
+            Interlocked.CompareExchange(ref _serviceUrlIndex, (index + 1) % urls.Count, index);
         }
 
         throw last ?? new PulsarishClientException(ErrorReason.ServiceNotReady, "no service URL answered");
@@ -210,8 +215,8 @@ public sealed class PulsarishClient : IAsyncDisposable
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
-    private static Uri ToUri(string address)
-        => new(address.Contains("://", StringComparison.Ordinal) ? address : "http://" + address);
+    private PulsarishClientException Unanswered(string address) => new(ErrorReason.ServiceNotReady,
+        $"broker {address} did not answer within the connection timeout {Options.ConnectionTimeout}");
 
     /// <summary>Closes every producer and consumer of this client, then its channels.</summary>
     public async ValueTask DisposeAsync()
@@ -233,11 +238,6 @@ public sealed class PulsarishClient : IAsyncDisposable
             }
         }
 
-        foreach (var channel in _channels.Values)
-        {
-            channel.Dispose();
-        }
-
-        _channels.Clear();
+        _pool.Dispose();
     }
 }
