@@ -23,6 +23,7 @@ public sealed class PulsarishClient : IAsyncDisposable
     private readonly BrokerConnectionPool _pool;
     private readonly ConcurrentDictionary<IAsyncDisposable, byte> _handles = new();
     private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger<PulsarishClient> _logger;
     private int _serviceUrlIndex;
     private int _disposed;
 
@@ -33,6 +34,7 @@ public sealed class PulsarishClient : IAsyncDisposable
         Options = options;
         _pool = new BrokerConnectionPool(options);
         _loggerFactory = options.LoggerFactory ?? NullLoggerFactory.Instance;
+        _logger = _loggerFactory.CreateLogger<PulsarishClient>();
         ReconnectPipeline = new ResiliencePipelineBuilder()
             .AddRetry(new RetryStrategyOptions
             {
@@ -42,6 +44,12 @@ public sealed class PulsarishClient : IAsyncDisposable
                 Delay = options.InitialReconnectDelay,
                 MaxDelay = options.MaxReconnectDelay,
                 MaxRetryAttempts = int.MaxValue,
+                OnRetry = args =>
+                {
+                    _logger.LogDebug(args.Outcome.Exception, "Retrying in {Delay} (attempt {Attempt})",
+                        args.RetryDelay, args.AttemptNumber + 1);
+                    return default;
+                },
             })
             .Build();
     }
@@ -90,8 +98,19 @@ public sealed class PulsarishClient : IAsyncDisposable
             for (int hop = 0; hop < MaxLookupRedirects; hop++)
             {
                 // A redirected hop is authoritative: the broker we were sent to takes an unowned bundle itself.
-                var answer = await broker.LookupAsync(new LookupRequest { Topic = full, Authoritative = hop > 0 }, cancellationToken: token)
-                    .ConfigureAwait(false);
+                LookupResponse answer;
+                try
+                {
+                    answer = await broker.LookupAsync(new LookupRequest { Topic = full, Authoritative = hop > 0 },
+                        deadline: ConnectionDeadline(), cancellationToken: token).ConfigureAwait(false);
+                }
+                catch (RpcException e) when (hop > 0 && !token.IsCancellationRequested)
+                {
+                    // The owner named by a service URL is silent (frozen, dead): not the service URL's fault.
+                    throw new PulsarishClientException(ErrorReason.ServiceNotReady,
+                        $"owner {address} of {full} did not answer the lookup: {e.Status.Detail}", e);
+                }
+
                 if (!answer.Redirect || string.Equals(answer.BrokerAddress, address, StringComparison.OrdinalIgnoreCase))
                 {
                     return string.IsNullOrEmpty(answer.BrokerAddress) ? address : answer.BrokerAddress;
@@ -114,7 +133,7 @@ public sealed class PulsarishClient : IAsyncDisposable
         return await CallServiceAsync(async (broker, _, token) =>
         {
             var answer = await broker.GetPartitionedMetadataAsync(new PartitionedMetadataRequest { Topic = full },
-                cancellationToken: token).ConfigureAwait(false);
+                deadline: ConnectionDeadline(), cancellationToken: token).ConfigureAwait(false);
             return answer.Partitions;
         }, ct).ConfigureAwait(false);
     }
@@ -168,8 +187,8 @@ public sealed class PulsarishClient : IAsyncDisposable
     }
 
     /// <summary>
-    /// Tries the service URLs in turn, each for at most <see cref="PulsarishClientOptions.ConnectionTimeout"/> (a
-    /// frozen broker accepts connections but never answers); a URL that failed is not the first one tried next time.
+    /// Tries the service URLs in turn (each call has a deadline of <see cref="PulsarishClientOptions.ConnectionTimeout"/>:
+    /// a frozen broker accepts connections but never answers); a URL that failed is not the first one tried next time.
     /// </summary>
     private async Task<T> CallEachServiceUrlAsync<T>(
         Func<PulsarishBroker.PulsarishBrokerClient, string, CancellationToken, Task<T>> call, CancellationToken ct)
@@ -181,29 +200,23 @@ public sealed class PulsarishClient : IAsyncDisposable
         {
             int index = (start + i) % urls.Count;
             string address = urls[index];
-            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            attempt.CancelAfter(Options.ConnectionTimeout);
             try
             {
-                var result = await call(BrokerFor(address), address, attempt.Token).ConfigureAwait(false);
+                var result = await call(BrokerFor(address), address, ct).ConfigureAwait(false);
                 Volatile.Write(ref _serviceUrlIndex, index);
                 return result;
             }
             catch (RpcException e)
             {
                 ct.ThrowIfCancellationRequested();
-                last = attempt.IsCancellationRequested ? Unanswered(address) : ErrorReasons.ToClientException(e);
+                last = e.StatusCode == StatusCode.DeadlineExceeded ? Unanswered(address) : ErrorReasons.ToClientException(e);
                 if (!last.IsRetriable)
                 {
                     throw last;
                 }
             }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-            {
-                last = Unanswered(address);
-            }
 
-            Interlocked.CompareExchange(ref _serviceUrlIndex, (index + 1) % urls.Count, index);
+            AvoidServiceUrl(address);
         }
 
         throw last ?? new PulsarishClientException(ErrorReason.ServiceNotReady, "no service URL answered");
@@ -214,6 +227,23 @@ public sealed class PulsarishClient : IAsyncDisposable
     internal void Untrack(IAsyncDisposable handle) => _handles.TryRemove(handle, out _);
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+    /// <summary>
+    /// The broker at <paramref name="address"/> failed or dropped a stream: if it is the service URL lookups start
+    /// with, they start with the next one (another broker answers lookups as well; a frozen one would make every
+    /// lookup wait for its deadline first).
+    /// </summary>
+    internal void AvoidServiceUrl(string address)
+    {
+        var urls = Options.ServiceUrls;
+        int index = Volatile.Read(ref _serviceUrlIndex);
+        if (urls.Count > 1 && string.Equals(urls[index], address, StringComparison.OrdinalIgnoreCase))
+        {
+            Interlocked.CompareExchange(ref _serviceUrlIndex, (index + 1) % urls.Count, index);
+        }
+    }
+
+    private DateTime ConnectionDeadline() => DateTime.UtcNow + Options.ConnectionTimeout;
 
     private PulsarishClientException Unanswered(string address) => new(ErrorReason.ServiceNotReady,
         $"broker {address} did not answer within the connection timeout {Options.ConnectionTimeout}");
