@@ -76,6 +76,16 @@ public sealed class ManyStreamsPerClientTests
         await Task.WhenAll(producers.Select(p => p.DisposeAsync().AsTask()).Concat(consumers.Select(c => c.DisposeAsync().AsTask())));
     }
 
+    [Test]
+    public void ConnectionSettingsOutOfRangeAreRefused()
+    {
+        Assert.Throws<ArgumentException>(() => _ = new PulsarishClient(new PulsarishClientOptions { ConnectionsPerBroker = 0 }));
+        Assert.Throws<ArgumentException>(() => _ = new PulsarishClient(new PulsarishClientOptions { KeepAliveInterval = TimeSpan.FromMilliseconds(500) }));
+        Assert.Throws<ArgumentException>(() => _ = new PulsarishClient(new PulsarishClientOptions { KeepAliveTimeout = TimeSpan.Zero }));
+        Assert.Throws<ArgumentException>(() => _ = new PulsarishClient(new PulsarishClientOptions { ConnectionTimeout = TimeSpan.Zero }));
+        Assert.Throws<ArgumentException>(() => new Pulsarish.Broker.Server.BrokerServerOptions { MaxConcurrentStreamsPerConnection = 0 }.Validate());
+    }
+
     /// <summary>
     /// Established connections whose remote end is 127.0.0.1:<paramref name="port"/>, IPv4 or IPv4-mapped IPv6
     /// (.NET's dual-mode sockets), from Linux's /proc/net/tcp{,6}.
