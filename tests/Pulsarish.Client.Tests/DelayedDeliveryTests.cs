@@ -120,6 +120,55 @@ public sealed class DelayedDeliveryTests
         await consumer.AcknowledgeAsync(again.MessageId);
     }
 
+    [Test]
+    public async Task HeldMessagesCountInTheBacklogAndSurviveABrokerRestart()
+    {
+        int seed = TestSeed.Use();
+        string topic = $"persistent://public/default/delayed-restart-{Guid.NewGuid():N}";
+        var consumer = await SubscribeAsync(topic, SubscriptionType.Shared);
+        try
+        {
+            long start = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            var due = await DelayedTraffic.SendAsync(_client, topic, 200, TimeSpan.FromSeconds(8), new Random(seed));
+            long laterThanRestart = due.Count(d => d > start + 6_000);
+            await Eventually.That(async () => await BacklogAsync(topic) == 200, TimeSpan.FromSeconds(30),
+                "every sent message, held or not, is in the backlog until acknowledged");
+
+            // The tracker is rebuilt from the log by the restarted broker (the same path as a new owner's).
+            await _cluster.RestartBrokerAsync();
+            var received = await DelayedTraffic.ReceiveAllAsync(consumer, due.Length, TimeSpan.FromSeconds(60), seed);
+            DelayedTraffic.AssertNoneEarly(due, received, ClockSlackMillis, seed);
+            Assert.That(laterThanRestart, Is.GreaterThan(0), "some messages were still held when the broker restarted");
+            await Eventually.That(async () => await BacklogAsync(topic) == 0, TimeSpan.FromSeconds(30), "acknowledged: no backlog");
+        }
+        finally
+        {
+            await consumer.DisposeAsync();
+        }
+    }
+
+    [Test]
+    public async Task NamespacePolicyDisablesDelayedDelivery()
+    {
+        string ns = $"nodelay{Guid.NewGuid():N}";
+        await _cluster.Broker.Service.Namespaces.CreateNamespaceAsync("public", ns,
+            new Pulsarish.Broker.Admin.Policies { EnsembleSize = 3, WriteQuorum = 2, AckQuorum = 2, DelayedDeliveryEnabled = false });
+        string topic = $"persistent://public/{ns}/t";
+        await using var consumer = await SubscribeAsync(topic, SubscriptionType.Shared);
+        await using var producer = await _client.CreateProducerAsync(new ProducerOptions { Topic = topic });
+        await producer.SendAsync(new OutgoingMessage(new byte[] { 1 }) { DeliverAfter = TimeSpan.FromMinutes(10) });
+
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var message = await consumer.ReceiveAsync(deadline.Token);
+        Assert.That(message.Payload.Span[0], Is.EqualTo(1), "with delayed delivery off, a delayed message is delivered at once");
+    }
+
+    private async Task<long> BacklogAsync(string topic)
+    {
+        var stats = await _cluster.Broker.Service.GetStatsAsync(topic);
+        return stats.Subscriptions.Single(s => s.Name == "sub").BacklogEntries;
+    }
+
     private Task<Consumer> SubscribeAsync(string topic, SubscriptionType type) => _client.SubscribeAsync(new ConsumerOptions
     {
         Topic = topic, SubscriptionName = "sub", SubscriptionType = type,

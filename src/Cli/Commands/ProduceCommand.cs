@@ -27,8 +27,10 @@ public static class ProduceCommand
         var url = ClientConnection.ServiceUrlOption();
         var legacyUrl = ClientConnection.LegacyUrlOption();
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print only the summary" };
+        var deliverAfter = DeliveryTimeArguments.DeliverAfterOption();
+        var deliverAt = DeliveryTimeArguments.DeliverAtOption();
 
-        var command = new Command("produce", "Publish messages to a topic") { topic, messages, file, times, key, url, legacyUrl, quiet };
+        var command = new Command("produce", "Publish messages to a topic") { topic, messages, file, times, key, url, legacyUrl, quiet, deliverAfter, deliverAt };
         command.SetAction(async (parse, ct) =>
         {
             var texts = parse.GetValue(messages) ?? [];
@@ -37,6 +39,10 @@ public static class ProduceCommand
             if ((texts.Length == 0) == (path is null) || n < 1)
             {
                 return CliErrors.BadArguments("give either -m MESSAGE (repeatable) or -f FILE, and -n ≥ 1");
+            }
+            if (!DeliveryTimeArguments.TryParse(parse, deliverAfter, deliverAt, out var delivery, out string deliveryError))
+            {
+                return CliErrors.BadArguments(deliveryError);
             }
 
             string serviceUrl = ClientConnection.Resolve(parse, url, legacyUrl);
@@ -54,7 +60,9 @@ public static class ProduceCommand
                 {
                     foreach (var payload in payloads)
                     {
-                        sends.Add(producer.SendAsync(payload, parse.GetValue(key), null, ct));
+                        sends.Add(delivery.IsDelayed
+                            ? producer.SendAsync(delivery.ToMessage(payload, parse.GetValue(key)), ct)
+                            : producer.SendAsync(payload, parse.GetValue(key), null, ct));
                     }
                 }
 
