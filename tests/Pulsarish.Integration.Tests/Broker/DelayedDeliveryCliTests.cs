@@ -18,14 +18,17 @@ public sealed class DelayedDeliveryCliTests
         await using var standalone = await StandaloneProcess.StartAsync(extraArgs: ["--metrics-port", "0"]);
         string topic = $"cli-delayed-{Guid.NewGuid():N}";
 
-        var sentAt = Stopwatch.StartNew();
-        var produced = await PulsarishCli.RunAsync("produce", topic, "-m", "later", "--deliver-after", "4s", "--service-url", standalone.Address);
-        Assert.That(produced.ExitCode, Is.EqualTo(0), produced.Output);
-        var consumed = await PulsarishCli.RunAsync("consume", topic, "-s", "sub", "-t", "Shared", "-n", "1",
+        // The consumer waits already: without the delay it would get the message as soon as it is stored.
+        var consuming = PulsarishCli.RunAsync("consume", topic, "-s", "sub", "-t", "Shared", "-n", "1",
             "-p", "earliest", "--timeout-seconds", "60", "--service-url", standalone.Address);
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        var sentAt = Stopwatch.StartNew();
+        var produced = await PulsarishCli.RunAsync("produce", topic, "-m", "later", "--deliver-after", "8s", "--service-url", standalone.Address);
+        Assert.That(produced.ExitCode, Is.EqualTo(0), produced.Output);
+        var consumed = await consuming;
         Assert.That(consumed.ExitCode, Is.EqualTo(0), consumed.Output);
         Assert.That(consumed.Output, Does.Contain("later"));
-        Assert.That(sentAt.Elapsed, Is.GreaterThanOrEqualTo(TimeSpan.FromSeconds(4)), "not delivered before its time");
+        Assert.That(sentAt.Elapsed, Is.GreaterThanOrEqualTo(TimeSpan.FromSeconds(8)), "not delivered before its time");
 
         foreach (var bad in new[] { new[] { "--deliver-after", "soon" }, ["--deliver-at", "someday"],
                      ["--deliver-after", "1s", "--deliver-at", "1700000000000"] })
