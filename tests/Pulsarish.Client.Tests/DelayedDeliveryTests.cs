@@ -128,9 +128,14 @@ public sealed class DelayedDeliveryTests
         var consumer = await SubscribeAsync(topic, SubscriptionType.Shared);
         try
         {
-            var due = await DelayedTraffic.SendAsync(_client, topic, 200, TimeSpan.FromSeconds(5), new Random(seed));
-            await Eventually.That(async () => await BacklogAsync(topic) == 200, TimeSpan.FromSeconds(30),
-                "every sent message, held or not, is in the backlog until acknowledged");
+            var ids = new List<MessageId>();
+            var due = await DelayedTraffic.SendAsync(_client, topic, 200, TimeSpan.FromSeconds(5), new Random(seed), ids);
+            // Backlog counts entries: each delayed message is one; consecutive undelayed ones may share a batch.
+            int entries = ids.Select(id => (id.LedgerId, id.EntryId)).Distinct().Count();
+            Assert.That(Enumerable.Range(0, due.Length).Where(i => due[i] != 0 && ids[i].BatchSize > 1), Is.Empty,
+                "every delayed message is sent in an entry of its own");
+            await Eventually.That(async () => await BacklogAsync(topic) == entries, TimeSpan.FromSeconds(30),
+                $"every sent entry ({entries}), held or not, is in the backlog until acknowledged");
             long restartAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
             long laterThanRestart = due.Count(d => d > restartAt);
 
