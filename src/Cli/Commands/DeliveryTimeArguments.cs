@@ -64,5 +64,6 @@ public readonly record struct DeliveryTime(DateTimeOffset? At, TimeSpan? After)
 {
     public bool IsDelayed => At is not null || After is not null;
 
-    public OutgoingMessage ToMessage(byte[] payload, string? key) => new(payload) { Key = key, DeliverAt = At, DeliverAfter = After };
+    public OutgoingMessage ToMessage(byte[] payload, string? key, IReadOnlyDictionary<string, string>? properties) =>
+        new(payload) { Key = key, Properties = properties, DeliverAt = At, DeliverAfter = After };
 }
