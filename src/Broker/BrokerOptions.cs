@@ -161,8 +161,11 @@ public sealed class BrokerOptions
     [Range(1, 1024)]
     public int DelayedDeliveryMaxRuns { get; set; } = 16;
 
-    /// <summary>Directory of sealed delayed-delivery runs (empty: a directory under the system temp directory).</summary>
-    public string DelayedDeliverySpillDirectory { get; set; } = "";
+    /// <summary>
+    /// Directory of sealed delayed-delivery runs (null: pulsarish-delayed/&lt;pid&gt; under the system temp directory).
+    /// Run files are unlinked as soon as they are created, so nothing is left there after a crash.
+    /// </summary>
+    public string? DelayedDeliverySpillDirectory { get; set; }
 
     /// <summary>Messages buffered by a <see cref="Dispatch.ChannelConsumerSink"/> (receiverQueueSize = 1000, doubled).</summary>
     [Range(1, int.MaxValue)]

@@ -191,10 +191,6 @@ internal sealed class PartitionProducer : ReconnectingStream<ProduceRequest, Pro
             // A delayed message goes in an entry of its own, as Pulsar's client sends it outside a batch: the broker
             // keeps one delivery time per entry.
             FlushBatchLocked();
-            _batchMessages.Add(wire);
-            _batchCompletions.Add(completion);
-            FlushBatchLocked();
-            return;
         }
 
         if (_batchMessages.Count == 0)
@@ -207,7 +203,7 @@ internal sealed class PartitionProducer : ReconnectingStream<ProduceRequest, Pro
         _batchCompletions.Add(completion);
         _batchBytes += wire.Payload.Length;
         if (!_options.BatchingEnabled || _batchMessages.Count >= _options.BatchingMaxMessages
-            || _batchBytes >= _options.BatchingMaxBytes)
+            || _batchBytes >= _options.BatchingMaxBytes || wire.DeliverAtMillis != 0)
         {
             FlushBatchLocked();
         }

@@ -9,9 +9,11 @@ internal static class DelayedTraffic
     /// <summary>
     /// Sends <paramref name="count"/> messages whose payload is their index, each delayed by a random time up to
     /// <paramref name="maxDelay"/> (a tenth not delayed; half by DeliverAt, half by DeliverAfter). Returns each one's
-    /// deliver-at time in Unix ms as a lower bound (for DeliverAfter: the time before the send plus the delay).
+    /// deliver-at time in Unix ms as a lower bound (for DeliverAfter: the time before the send plus the delay), and fills
+    /// <paramref name="ids"/> (if given) with the message ids.
     /// </summary>
-    public static async Task<long[]> SendAsync(PulsarishClient client, string topic, int count, TimeSpan maxDelay, Random random)
+    public static async Task<long[]> SendAsync(PulsarishClient client, string topic, int count, TimeSpan maxDelay, Random random,
+        List<MessageId>? ids = null)
     {
         var due = new long[count];
         await using var producer = await client.CreateProducerAsync(new ProducerOptions { Topic = topic });
@@ -32,7 +34,8 @@ internal static class DelayedTraffic
             due[i] = kind == 0 ? 0 : now + delayMillis;
             sends[i] = producer.SendAsync(message);
         }
-        await Task.WhenAll(sends);
+        var sent = await Task.WhenAll(sends);
+        ids?.AddRange(sent);
         return due;
     }
 

@@ -81,7 +81,11 @@ public sealed class DelayedDeliveryTracker : IDisposable
         }
     }
 
-    /// <summary>Holds the entry at <paramref name="position"/> until <paramref name="deliverAtMillis"/> (Unix ms).</summary>
+    /// <summary>
+    /// Holds the entry at <paramref name="position"/> until <paramref name="deliverAtMillis"/> (Unix ms). An
+    /// <see cref="IOException"/> of a run file may leave entries out of the index: the caller clears it and rebuilds
+    /// it from the log (the same for <see cref="TakeDue"/>).
+    /// </summary>
     public void Add(Position position, long deliverAtMillis)
     {
         if (_heap.IsFull)
@@ -156,8 +160,9 @@ public sealed class DelayedDeliveryTracker : IDisposable
     /// <summary>Seals the later-due half of the full heap into a run file; merges the runs beyond the bound.</summary>
     private void Spill()
     {
-        var latest = _heap.SortAndTakeLatest(Math.Max(1, _heap.Count / 2));
-        _runs.Add(DelayedSpillRun.Write(_spillDirectory, latest, _segmentEntries));
+        int count = Math.Max(1, _heap.Count / 2);
+        _runs.Add(DelayedSpillRun.Write(_spillDirectory, _heap.SortAndPeekLatest(count), _segmentEntries));
+        _heap.DropLatest(count);
         if (_runs.Count > _maxRuns)
         {
             var merged = DelayedSpillRun.Merge(_spillDirectory, _runs, _segmentEntries);

@@ -82,16 +82,22 @@ internal sealed class DelayedIndexHeap(int capacity)
     }
 
     /// <summary>
-    /// Sorts the heap by time and returns its latest-due <paramref name="count"/> entries, which the caller moves out
-    /// (spill); the earliest remain. A sorted array is a valid min-heap, so nothing else is to be done.
+    /// Sorts the heap by time (a sorted array is a valid min-heap) and returns its latest-due <paramref name="count"/>
+    /// entries for the caller to seal; <see cref="DropLatest"/> removes them once sealed.
     /// </summary>
-    public ReadOnlySpan<DelayedIndexEntry> SortAndTakeLatest(int count)
+    public ReadOnlySpan<DelayedIndexEntry> SortAndPeekLatest(int count)
     {
         Debug.Assert(count <= _count);
         var live = _items.AsSpan(0, _count);
         live.Sort();
+        return live.Slice(_count - count, count);
+    }
+
+    /// <summary>Removes the latest-due <paramref name="count"/> entries after <see cref="SortAndPeekLatest"/>.</summary>
+    public void DropLatest(int count)
+    {
+        Debug.Assert(count <= _count);
         _count -= count;
-        return live.Slice(_count, count);
     }
 
     public void Clear()

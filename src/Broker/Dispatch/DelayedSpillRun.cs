@@ -137,7 +137,8 @@ internal sealed class DelayedSpillRun : IDisposable
     {
         Directory.CreateDirectory(directory);
         string path = Path.Combine(directory, $"delayed-{Guid.NewGuid():N}.run");
-        var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Delete, 64 * 1024);
+        // Unbuffered: reads and writes are whole segments, and no hidden buffer adds to the tracker's memory.
+        var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Delete, bufferSize: 0);
         try
         {
             // The open handle keeps the data; the name goes at once, so a crash leaves nothing behind (POSIX unlink).

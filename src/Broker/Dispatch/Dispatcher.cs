@@ -31,6 +31,7 @@ internal abstract class Dispatcher
     private Timer? _delayedTimer;
     private long _delayedTimerAtMillis = long.MaxValue;
     private long _delayedTimerFiredMillis;
+    private bool _rebuildDelayed;
 
     protected Dispatcher(Subscription subscription) => Subscription = subscription;
 
@@ -278,6 +279,10 @@ internal abstract class Dispatcher
                     continue;
                 }
                 var result = TryDeliverLocked(entry, out string key, fresh: true);
+                if (_rebuildDelayed)
+                {
+                    break;
+                }
                 if (result is DeliverResult.Delivered or DeliverResult.Delayed)
                 {
                     handled = position;
@@ -292,6 +297,12 @@ internal abstract class Dispatcher
                 {
                     break;
                 }
+            }
+            if (_rebuildDelayed)
+            {
+                _rebuildDelayed = false;
+                Cursor.ReadPosition = Ledger.GetNextValidPosition(Cursor.MarkDeletePosition);
+                return true;
             }
             if (handled is { } last)
             {
@@ -461,9 +472,30 @@ internal abstract class Dispatcher
             return false;
         }
         var tracker = Subscription.DelayedLocked;
-        tracker.Add(position, deliverAt);
+        try
+        {
+            tracker.Add(position, deliverAt);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            RebuildDelayedLocked(ex);
+            return true;
+        }
         ArmDelayedTimerLocked(tracker.NextDeliverAtMillis);
         return true;
+    }
+
+    /// <summary>
+    /// A run file failed: entries may be missing from the index. It is derived data, so it is dropped and rebuilt
+    /// from the log: the read position goes back to the first unacknowledged entry (held entries are held again,
+    /// pending and acknowledged ones skipped) — DESIGN: the times live in the log, the index only bounds memory.
+    /// </summary>
+    private void RebuildDelayedLocked(Exception ex)
+    {
+        Logger.LogError(ex, "Delayed-delivery index of {Subscription} on {Topic} failed; rebuilding it from the mark-delete position",
+            Subscription.Name, Subscription.Topic);
+        Subscription.DelayedLocked.Clear();
+        _rebuildDelayed = true;
     }
 
     /// <summary>Moves the delayed entries now due into the replay set (within its bound) and re-arms the timer.</summary>
@@ -478,7 +510,16 @@ internal abstract class Dispatcher
         if (room > 0)
         {
             _due.Clear();
-            tracker.TakeDue(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), Math.Min(room, maxEntries), _due);
+            try
+            {
+                tracker.TakeDue(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), Math.Min(room, maxEntries), _due);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                RebuildDelayedLocked(ex);
+                Cursor.ReadPosition = Ledger.GetNextValidPosition(Cursor.MarkDeletePosition);
+                _rebuildDelayed = false;
+            }
             foreach (var position in _due)
             {
                 Redelivery.ScheduleDue(position);

@@ -85,6 +85,7 @@ public sealed class AdminGrpcService(BrokerServiceAccessor accessor, ILogger<Adm
                 MaxMessageSizeBytes = e.MaxMessageSizeBytes,
                 AllowAutoTopicCreation = e.AllowAutoTopicCreation,
                 DeduplicationEnabled = e.DeduplicationEnabled,
+                DelayedDeliveryEnabled = e.DelayedDeliveryEnabled,
                 NumberOfBundles = policies.NumberOfBundles ?? b.Options.DefaultNumberOfNamespaceBundles,
             };
         }, context);
@@ -299,6 +300,7 @@ public sealed class AdminGrpcService(BrokerServiceAccessor accessor, ILogger<Adm
         if (p.MaxMessageSizeBytes is int max) wire.MaxMessageSizeBytes = max;
         if (p.AllowAutoTopicCreation is bool auto) wire.AllowAutoTopicCreation = auto;
         if (p.DeduplicationEnabled is bool dedup) wire.DeduplicationEnabled = dedup;
+        if (p.DelayedDeliveryEnabled is bool delayed) wire.DelayedDeliveryEnabled = delayed;
         if (p.NumberOfBundles is int bundles) wire.NumberOfBundles = bundles;
         return wire;
     }
@@ -314,6 +316,7 @@ public sealed class AdminGrpcService(BrokerServiceAccessor accessor, ILogger<Adm
         if (changes.HasMaxMessageSizeBytes) p.MaxMessageSizeBytes = changes.MaxMessageSizeBytes;
         if (changes.HasAllowAutoTopicCreation) p.AllowAutoTopicCreation = changes.AllowAutoTopicCreation;
         if (changes.HasDeduplicationEnabled) p.DeduplicationEnabled = changes.DeduplicationEnabled;
+        if (changes.HasDelayedDeliveryEnabled) p.DelayedDeliveryEnabled = changes.DelayedDeliveryEnabled;
         if (changes.HasNumberOfBundles) p.NumberOfBundles = changes.NumberOfBundles;
         p.Validate();
     }

@@ -69,6 +69,12 @@ public static partial class AdminCommands
         group.Subcommands.Add(PolicySet("set-ttl", "Set the message TTL", [ttl], (p, w) => w.MessageTtlSeconds = p.GetValue(ttl)));
         var maxSize = new Option<int>("--bytes") { Required = true };
         group.Subcommands.Add(PolicySet("set-max-message-size", "Set the largest accepted message", [maxSize], (p, w) => w.MaxMessageSizeBytes = p.GetValue(maxSize)));
+        group.Subcommands.Add(PolicyGet("get-delayed-delivery", "Whether Shared/Key_Shared subscriptions hold delayed messages until due",
+            NamespacePolicies.DelayedDeliveryEnabledFieldNumber));
+        var delayedOn = new Option<bool>("--enable") { Description = "Hold delayed messages until due" };
+        var delayedOff = new Option<bool>("--disable") { Description = "Deliver delayed messages at once" };
+        group.Subcommands.Add(PolicySet("set-delayed-delivery", "Enable (--enable) or disable (--disable) delayed delivery", [delayedOn, delayedOff],
+            (p, w) => w.DelayedDeliveryEnabled = DelayedDeliverySwitch(p.GetValue(delayedOn), p.GetValue(delayedOff))));
         return group;
     }
 
@@ -114,4 +120,9 @@ public static partial class AdminCommands
             return Print(p, await c.Admin().SetPoliciesAsync(request, cancellationToken: ct));
         });
     }
+
+    /// <summary>Exactly one of --enable and --disable (Pulsar's set-delayed-delivery takes --enable or --disable).</summary>
+    private static bool DelayedDeliverySwitch(bool enable, bool disable) => enable != disable
+        ? enable
+        : throw new ArgumentException("give exactly one of --enable and --disable");
 }

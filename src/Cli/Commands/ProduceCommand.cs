@@ -43,6 +43,11 @@ public static class ProduceCommand
         };
 
         var command = new Command("produce", "Publish messages to a topic") { topic, messages, file, times, key, url, legacyUrl, quiet };
+        // Delayed delivery (README "Delayed delivery").
+        var deliverAfter = DeliveryTimeArguments.DeliverAfterOption();
+        var deliverAt = DeliveryTimeArguments.DeliverAtOption();
+        command.Options.Add(deliverAfter);
+        command.Options.Add(deliverAt);
         command.Options.Add(rate);
         command.Options.Add(properties);
         command.Options.Add(chunking);
@@ -55,6 +60,10 @@ public static class ProduceCommand
             if ((texts.Length == 0) == (path is null) || n < 1)
             {
                 return CliErrors.BadArguments("give either -m MESSAGE (repeatable) or -f FILE, and -n ≥ 1");
+            }
+            if (!DeliveryTimeArguments.TryParse(parse, deliverAfter, deliverAt, out var delivery, out string deliveryError))
+            {
+                return CliErrors.BadArguments(deliveryError);
             }
 
             double perSecond = parse.GetValue(rate);
@@ -107,7 +116,9 @@ public static class ProduceCommand
                             }
                         }
 
-                        sends.Add(producer.SendAsync(payload, parse.GetValue(key), props, ct));
+                        sends.Add(delivery.IsDelayed
+                            ? producer.SendAsync(delivery.ToMessage(payload, parse.GetValue(key), props), ct)
+                            : producer.SendAsync(payload, parse.GetValue(key), props, ct));
                     }
                 }
 
