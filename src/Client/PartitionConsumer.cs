@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
+using Pulsarish.Client.Compression;
 using Pulsarish.Protocol.Broker;
 
 namespace Pulsarish.Client;
@@ -20,6 +21,10 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
     private readonly ChannelWriter<Message> _sink;
     private readonly ConcurrentDictionary<ulong, TaskCompletionSource<bool>> _ackWaiters = new();
     private readonly int _refillThreshold;
+    private static readonly IReadOnlyDictionary<string, string> EmptyProperties = new Dictionary<string, string>();
+
+    /// <summary>Decompression codecs by wire codec, used on the stream reader only.</summary>
+    private readonly Dictionary<Protocol.Broker.CompressionType, CompressionCodec> _codecs = new();
 
     /// <summary>Completed by the next successful (re)subscription, then replaced.</summary>
     private TaskCompletionSource _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -67,7 +72,8 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
                 return false;
             }
 
-            if (++_takenSinceFlow >= _refillThreshold && Current is { } current)
+            _takenSinceFlow += message.Permits;
+            if (_takenSinceFlow >= _refillThreshold && Current is { } current)
             {
                 permits = _takenSinceFlow;
                 _takenSinceFlow = 0;
@@ -225,6 +231,9 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
     {
         switch (response.ResponseCase)
         {
+            case ConsumeResponse.ResponseOneofCase.Message when response.Message.Compressed is not null:
+                await WriteBatchAsync(connection, response.Message).ConfigureAwait(false);
+                break;
             case ConsumeResponse.ResponseOneofCase.Message:
                 await _sink.WriteAsync(ToMessage(response.Message, connection.Epoch), connection.Token).ConfigureAwait(false);
                 break;
@@ -254,6 +263,75 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Splits a compressed batch entry into its messages, skipping the indexes acknowledged before
+    /// (docs/protocol.md §7.5). One that does not decompress is acknowledged whole (discarded, as Pulsar's
+    /// consumer does) and becomes one failure the application receives.
+    /// </summary>
+    private async ValueTask WriteBatchAsync(Connection connection, ReceivedMessage m)
+    {
+        var compressed = m.Compressed;
+        var batchId = m.MessageId ?? new MessageIdData();
+        MessageBatch batch;
+        try
+        {
+            batch = BatchCompression.Decompress(compressed, _codecs);
+        }
+        catch (PulsarishClientException e)
+        {
+            var id = MessageId.FromProto(batchId).WithPartition(Partition);
+            Logger.LogError("Consumer {ConsumerName} on {Topic}: discarding {MessageId}: {Error}", _consumerName, Topic, id, e.Message);
+            connection.Outbound.TryWrite(new ConsumeRequest
+            {
+                Ack = new Ack { Type = AckType.Individual, MessageIds = { new MessageIdData(batchId) { BatchIndex = -1 } } },
+            });
+            var failure = new Message(Topic, id, [], null, EmptyProperties, DateTimeOffset.FromUnixTimeMilliseconds(m.PublishTimeMillis),
+                null, m.ProducerName, m.SequenceId, m.RedeliveryCount, connection.Epoch)
+            {
+                Failure = new PulsarishClientException(e.ErrorReason, $"message {id} of {Topic}: {e.Message}", e.InnerException),
+                Permits = Math.Max(1, compressed.MessageCount - m.AckedBatchIndexes.Count),
+            };
+            await _sink.WriteAsync(failure, connection.Token).ConfigureAwait(false);
+            return;
+        }
+
+        int count = batch.Messages.Count;
+        bool[]? acked = null;
+        foreach (int index in m.AckedBatchIndexes)
+        {
+            if ((uint)index < (uint)count)
+            {
+                acked ??= new bool[count];
+                acked[index] = true;
+            }
+        }
+
+        for (int i = 0; i < count; i++)
+        {
+            if (acked is not null && acked[i])
+            {
+                continue;
+            }
+
+            var id = new MessageId(batchId.LedgerId, batchId.EntryId, i, Partition, count);
+            await _sink.WriteAsync(ToMessage(batch.Messages[i], id, m, i, connection.Epoch), connection.Token).ConfigureAwait(false);
+        }
+    }
+
+    private Message ToMessage(ProducerMessage p, MessageId id, ReceivedMessage m, int index, long epoch)
+    {
+        Dictionary<string, string> properties = new(p.Properties.Count);
+        foreach (var kv in p.Properties)
+        {
+            properties[kv.Key] = kv.Value;
+        }
+
+        return new Message(Topic, id, p.Payload.ToByteArray(), p.HasKey ? p.Key : null, properties,
+            DateTimeOffset.FromUnixTimeMilliseconds(m.PublishTimeMillis),
+            p.EventTimeMillis > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(p.EventTimeMillis) : null,
+            m.ProducerName, m.SequenceId + index, m.RedeliveryCount, epoch);
     }
 
     private Message ToMessage(ReceivedMessage m, long epoch)

@@ -1,7 +1,7 @@
 using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
-using Pulsarish.Client;
+using Pulsarish.Client.Compression;
 using Pulsarish.Protocol.Broker;
 
 namespace Pulsarish.Client;
@@ -19,7 +19,7 @@ internal sealed class PartitionProducer : ReconnectingStream<ProduceRequest, Pro
 
     private readonly ProducerOptions _options;
     private readonly SendGate _pendingPermits;
-    private readonly CompressionType _compression;
+    private readonly CompressionCodec? _codec;
     private readonly Queue<PendingBatch> _pending = new();
     private readonly List<ProducerMessage> _batchMessages = new();
     private readonly List<TaskCompletionSource<MessageId>> _batchCompletions = new();
@@ -38,12 +38,7 @@ internal sealed class PartitionProducer : ReconnectingStream<ProduceRequest, Pro
         _options = options;
         _pendingPermits = pendingPermits;
         _producerName = options.ProducerName;
-        _compression = options.Compression switch
-        {
-            MessageCompression.GZip => CompressionType.Gzip,
-            MessageCompression.Brotli => CompressionType.Brotli,
-            _ => CompressionType.NoCompression,
-        };
+        _codec = CompressionCodec.Create(options.CompressionType);
     }
 
     public int Partition { get; }
@@ -166,8 +161,16 @@ internal sealed class PartitionProducer : ReconnectingStream<ProduceRequest, Pro
             return;
         }
 
-        var send = new SendRequest { SequenceId = _nextSequenceId, Compression = _compression };
-        send.Messages.AddRange(_batchMessages);
+        var send = new SendRequest { SequenceId = _nextSequenceId };
+        if (_codec is null)
+        {
+            send.Messages.AddRange(_batchMessages);
+        }
+        else
+        {
+            // Client-side compression: the broker stores and delivers this batch as is (docs/protocol.md §7.5).
+            send.Compressed = BatchCompression.Compress(_codec, _batchMessages);
+        }
         _nextSequenceId += count;
         var batch = new PendingBatch(new ProduceRequest { Send = send }, _batchCompletions.ToArray());
         _batchMessages.Clear();

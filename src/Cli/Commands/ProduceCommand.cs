@@ -27,8 +27,12 @@ public static class ProduceCommand
         var url = ClientConnection.ServiceUrlOption();
         var legacyUrl = ClientConnection.LegacyUrlOption();
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print only the summary" };
+        var compression = CompressionOption.Create();
 
-        var command = new Command("produce", "Publish messages to a topic") { topic, messages, file, times, key, url, legacyUrl, quiet };
+        var command = new Command("produce", "Publish messages to a topic")
+        {
+            topic, messages, file, times, key, url, legacyUrl, quiet, compression,
+        };
         command.SetAction(async (parse, ct) =>
         {
             var texts = parse.GetValue(messages) ?? [];
@@ -48,7 +52,11 @@ public static class ProduceCommand
                     : texts.Select(t => Encoding.UTF8.GetBytes(t)).ToArray();
                 await ClientConnection.EnsureReachableAsync(serviceUrl, ct);
                 await using var producer = await client.CreateProducerAsync(
-                    new ProducerOptions { Topic = parse.GetValue(topic)! }, ct);
+                    new ProducerOptions
+                    {
+                        Topic = parse.GetValue(topic)!,
+                        CompressionType = CompressionOption.Parse(parse.GetValue(compression)),
+                    }, ct);
                 var sends = new List<Task<MessageId>>(payloads.Length * n);
                 for (int i = 0; i < n; i++)
                 {

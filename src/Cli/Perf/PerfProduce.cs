@@ -24,7 +24,11 @@ public static class PerfProduce
         var batchMessages = new Option<int>("--batch-max-messages", "-bm") { Description = "Messages per batch", DefaultValueFactory = _ => 1000 };
         var batchDelay = new Option<double>("--batch-time-window", "-b") { Description = "Batch delay in ms", DefaultValueFactory = _ => 1.0 };
         var pending = new Option<int>("--max-outstanding", "-o") { Description = "Pending messages per producer", DefaultValueFactory = _ => 1000 };
-        var compression = new Option<MessageCompression>("--compression") { Description = "None, GZip or Brotli", DefaultValueFactory = _ => MessageCompression.None };
+        var compression = CompressionOption.Create();
+        var payloadFile = new Option<string?>("--payload-file", "-f")
+        {
+            Description = "Send this file's bytes as every message (default: --size random bytes)",
+        };
         var interval = new Option<int>("--stats-interval-seconds", "-i") { Description = "Report interval", DefaultValueFactory = _ => 5 };
         var json = new Option<bool>("--json") { Description = "Print only the final summary as JSON" };
         var warmup = new Option<string>("--warmup")
@@ -36,7 +40,7 @@ public static class PerfProduce
         var command = new Command("produce", "Publish load and report throughput and publish latency")
         {
             topic, url, legacyUrl, rate, size, producers, duration, noBatching, batchMessages, batchDelay, pending, compression,
-            interval, json, warmup,
+            payloadFile, interval, json, warmup,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -57,7 +61,7 @@ public static class PerfProduce
                 BatchingMaxMessages = parse.GetValue(batchMessages),
                 BatchingMaxPublishDelay = TimeSpan.FromMilliseconds(parse.GetValue(batchDelay)),
                 MaxPendingMessages = parse.GetValue(pending),
-                Compression = parse.GetValue(compression),
+                CompressionType = CompressionOption.Parse(parse.GetValue(compression)),
             };
             string serviceUrl = ClientConnection.Resolve(parse, url, legacyUrl);
             await using var client = new PulsarishClient(serviceUrl);
@@ -79,8 +83,16 @@ public static class PerfProduce
             var meter = new PerfMeter("Produced", warmupTime);
             using var run = CancellationTokenSource.CreateLinkedTokenSource(ct);
             run.CancelAfter(runTime + warmupTime);
-            var payload = new byte[bytes];
-            Random.Shared.NextBytes(payload);
+            byte[] payload;
+            if (parse.GetValue(payloadFile) is { } path)
+            {
+                payload = await File.ReadAllBytesAsync(path, ct);
+            }
+            else
+            {
+                payload = new byte[bytes];
+                Random.Shared.NextBytes(payload);
+            }
             double perProducerRate = totalRate == 0 ? 0 : (double)totalRate / producerCount;
             var reporting = meter.ReportUntilAsync(TimeSpan.FromSeconds(parse.GetValue(interval)), asJson, run.Token);
             var loops = list.Select(p => Task.Run(() => ProduceLoopAsync(p, payload, perProducerRate,
