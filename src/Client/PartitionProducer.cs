@@ -162,8 +162,9 @@ internal sealed class PartitionProducer : ReconnectingStream<ProduceRequest, Pro
         }
 
         var send = new SendRequest { SequenceId = _nextSequenceId };
-        if (_codec is null)
+        if (_codec is null || HasDeliverAtLocked())
         {
+            // Uncompressed, also when a message is delayed: the broker reads its deliver-at time per message.
             send.Messages.AddRange(_batchMessages);
         }
         else
@@ -179,6 +180,19 @@ internal sealed class PartitionProducer : ReconnectingStream<ProduceRequest, Pro
         _batchGeneration++;
         _pending.Enqueue(batch);
         Current?.Outbound.TryWrite(batch.Request);
+    }
+
+    private bool HasDeliverAtLocked()
+    {
+        foreach (var message in _batchMessages)
+        {
+            if (message.DeliverAtMillis != 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     protected override AsyncDuplexStreamingCall<ProduceRequest, ProduceResponse> StartCall(
