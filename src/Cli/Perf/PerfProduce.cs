@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Text;
 using Pulsarish.Client;
 
 namespace Pulsarish.Cli;
@@ -27,7 +28,7 @@ public static class PerfProduce
         var compression = CompressionOption.Create();
         var payloadFile = new Option<string?>("--payload-file", "-f")
         {
-            Description = "Send this file's bytes as every message (default: --size random bytes)",
+            Description = "UTF-8 text file: each message is one of its lines, picked at random, as pulsar-perf (default: --size random bytes)",
         };
         var interval = new Option<int>("--stats-interval-seconds", "-i") { Description = "Report interval", DefaultValueFactory = _ => 5 };
         var json = new Option<bool>("--json") { Description = "Print only the final summary as JSON" };
@@ -83,19 +84,24 @@ public static class PerfProduce
             var meter = new PerfMeter("Produced", warmupTime);
             using var run = CancellationTokenSource.CreateLinkedTokenSource(ct);
             run.CancelAfter(runTime + warmupTime);
-            byte[] payload;
+            byte[][] payloads;
             if (parse.GetValue(payloadFile) is { } path)
             {
-                payload = await File.ReadAllBytesAsync(path, ct);
+                payloads = (await File.ReadAllLinesAsync(path, ct)).Where(l => l.Length > 0).Select(Encoding.UTF8.GetBytes).ToArray();
+                if (payloads.Length == 0)
+                {
+                    return CliErrors.BadArguments($"--payload-file {path} has no non-empty line");
+                }
             }
             else
             {
-                payload = new byte[bytes];
+                var payload = new byte[bytes];
                 Random.Shared.NextBytes(payload);
+                payloads = [payload];
             }
             double perProducerRate = totalRate == 0 ? 0 : (double)totalRate / producerCount;
             var reporting = meter.ReportUntilAsync(TimeSpan.FromSeconds(parse.GetValue(interval)), asJson, run.Token);
-            var loops = list.Select(p => Task.Run(() => ProduceLoopAsync(p, payload, perProducerRate,
+            var loops = list.Select(p => Task.Run(() => ProduceLoopAsync(p, payloads, perProducerRate,
                 options.MaxPendingMessages, meter, run.Token))).ToArray();
             await Task.WhenAll(loops);
             var summary = await reporting;
@@ -110,7 +116,7 @@ public static class PerfProduce
         return command;
     }
 
-    private static async Task ProduceLoopAsync(Producer producer, byte[] payload, double rate, int window,
+    private static async Task ProduceLoopAsync(Producer producer, byte[][] payloads, double rate, int window,
         PerfMeter meter, CancellationToken ct)
     {
         using var inFlight = new SemaphoreSlim(window, window);
@@ -138,6 +144,7 @@ public static class PerfProduce
                 await inFlight.WaitAsync(ct);
                 long sentAt = Stopwatch.GetTimestamp();
                 sent++;
+                var payload = payloads.Length == 1 ? payloads[0] : payloads[Random.Shared.Next(payloads.Length)];
                 _ = producer.SendAsync(payload).ContinueWith(static (t, state) =>
                 {
                     var (meter, inFlight, sentAt, bytes) = ((PerfMeter, SemaphoreSlim, long, int))state!;
