@@ -13,7 +13,7 @@ namespace Pulsarish.Bookie.Server;
 /// back. Per-entry outcomes travel in response status fields; a bad request never ends a stream. Exceptions are
 /// mapped to statuses by <see cref="StatusMapper"/> only.
 /// </summary>
-public sealed class BookieService : Protocol.Bookie.Bookie.BookieBase
+public sealed class BookieService : Stubs.Bookie.BookieBase
 {
     private readonly ILedgerStorage _storage;
     private readonly BookieOptions _options;

@@ -17,7 +17,7 @@ namespace Pulsarish.Broker.Server;
 /// load the topic here, so they answer NOT_OWNER when another broker owns it.
 /// </summary>
 public sealed class AdminGrpcService(BrokerServiceAccessor accessor, ILogger<AdminGrpcService> logger)
-    : PulsarishAdmin.PulsarishAdminBase
+    : Stubs.PulsarishAdmin.PulsarishAdminBase
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {

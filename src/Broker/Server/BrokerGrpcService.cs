@@ -11,7 +11,7 @@ namespace Pulsarish.Broker.Server;
 /// each Produce/Consume call is a <see cref="ProduceStream"/>/<see cref="ConsumeStream"/>. A bad request fails that
 /// request or call with a reason, never the server.
 /// </summary>
-public sealed class BrokerGrpcService : PulsarishBroker.PulsarishBrokerBase
+public sealed class BrokerGrpcService : Stubs.PulsarishBroker.PulsarishBrokerBase
 {
     private readonly BrokerServiceAccessor _accessor;
     private readonly BrokerServerOptions _options;
