@@ -12,8 +12,9 @@ port="${PORT:-16661}"
 rate="${RATE:-0}"   # messages/s of perf produce, 0 = saturation
 codecs=("$@")
 [ ${#codecs[@]} -eq 0 ] && codecs=(none lz4)
-dotnet build "$here/src/Cli" -c Release -nologo -v:q >/dev/null
-p="dotnet $here/src/Cli/bin/Release/net10.0/pulsarish.dll"
+# PULSARISH_DLL: run a copy of the CLI's build output instead of building src/Cli here.
+if [ -z "${PULSARISH_DLL:-}" ]; then dotnet build "$here/src/Cli" -c Release -nologo -v:q >/dev/null; fi
+p="dotnet ${PULSARISH_DLL:-$here/src/Cli/bin/Release/net10.0/pulsarish.dll}"
 work="$(mktemp -d)"
 tick="$(getconf CLK_TCK)"
 sa=""; pc=""

@@ -3,6 +3,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Pulsarish.Protocol.Broker;
+using Pulsarish.TestKit;
 using WireCompression = Pulsarish.Protocol.Broker.CompressionType;
 
 namespace Pulsarish.Client.Tests;
@@ -300,6 +301,33 @@ public sealed class CompressionTests
         consumer.RedeliverUnacknowledgedMessages();
         using var quiet = new CancellationTokenSource(TimeSpan.FromSeconds(1));
         Assert.ThrowsAsync(Is.InstanceOf<OperationCanceledException>(), async () => await consumer.ReceiveAsync(quiet.Token));
+    }
+
+    [Test]
+    public async Task CliProduceAndPerfProduceCompressWithTheGivenCodec()
+    {
+        string topic = $"cli-{Guid.NewGuid():N}";
+        var produced = await PulsarishCli.RunSeparatelyAsync("produce", topic, "-m", "first", "-m", "second", "--compression", "lz4",
+            "--service-url", _cluster.Address);
+        Assert.That(produced.Code, Is.Zero, produced.Error);
+        using var deadline = new CancellationTokenSource(Deadline);
+        var stored = await ReadRawAsync(topic, "raw", deadline.Token);
+        Assert.That(stored.Compressed?.Codec, Is.EqualTo(WireCompression.Lz4));
+        await using (var consumer = await SubscribeAsync(topic, SubscriptionType.Exclusive))
+        {
+            Assert.That(Encoding.UTF8.GetString((await consumer.ReceiveAsync(deadline.Token)).Payload.Span), Is.EqualTo("first"));
+            Assert.That(Encoding.UTF8.GetString((await consumer.ReceiveAsync(deadline.Token)).Payload.Span), Is.EqualTo("second"));
+        }
+
+        string perfTopic = $"cli-perf-{Guid.NewGuid():N}";
+        var perf = await PulsarishCli.RunSeparatelyAsync("perf", "produce", perfTopic, "-r", "200", "-d", "1s", "-s", "100",
+            "--compression", "zstd", "--json", "--service-url", _cluster.Address);
+        Assert.That(perf.Code, Is.Zero, perf.Error);
+        Assert.That((await ReadRawAsync(perfTopic, "raw", deadline.Token)).Compressed?.Codec, Is.EqualTo(WireCompression.Zstd));
+
+        var bad = await PulsarishCli.RunSeparatelyAsync("produce", topic, "-m", "x", "--compression", "gzip", "--service-url", _cluster.Address);
+        Assert.That(bad.Code, Is.Not.Zero, bad.Output + bad.Error);
+        Assert.That(bad.Error, Does.Contain("gzip"));
     }
 
     private Task<Consumer> SubscribeAsync(string topic, SubscriptionType type) => _client.SubscribeAsync(new ConsumerOptions

@@ -79,6 +79,12 @@ public static class ConsumeCommand
                         Console.Error.WriteLine($"no message within {idleSeconds} s");
                         break;
                     }
+                    catch (PulsarishClientException e) when (e.ErrorReason == Protocol.Broker.ErrorReason.CorruptMessage)
+                    {
+                        // A compressed batch that does not decompress: the consumer discarded it; go on with the next.
+                        CliErrors.Print(e.ErrorReason.ToString(), e.Message);
+                        continue;
+                    }
 
                     string key = message.Key is null ? "" : $" key={message.Key}";
                     Console.Out.WriteLine($"----- got message -----{Environment.NewLine}id={message.MessageId}{key} " +
