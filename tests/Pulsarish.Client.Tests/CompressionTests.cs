@@ -283,6 +283,10 @@ public sealed class CompressionTests
         var refused = await SendRawAsync(topic, badHeader);
         Assert.That(refused.ResponseCase, Is.EqualTo(ProduceResponse.ResponseOneofCase.Error));
         Assert.That(refused.Error.Reason, Is.EqualTo(ErrorReason.BadRequest), refused.Error.Message);
+        var clientCodecOnPlainMessages = new SendRequest { SequenceId = 2, Compression = WireCompression.Lz4, Messages = { new ProducerMessage() } };
+        var refusedCodec = await SendRawAsync(topic, clientCodecOnPlainMessages);
+        Assert.That(refusedCodec.ResponseCase, Is.EqualTo(ProduceResponse.ResponseOneofCase.Error));
+        Assert.That(refusedCodec.Error.Reason, Is.EqualTo(ErrorReason.BadRequest), refusedCodec.Error.Message);
 
         await using (var producer = await _client.CreateProducerAsync(new ProducerOptions { Topic = topic, CompressionType = CompressionType.LZ4 }))
         {

@@ -33,12 +33,18 @@ public static class StoredBatchCodec
     }
 
     /// <summary>
-    /// Checks the header of a client-compressed batch received from a producer (wire input): a client-side codec, at
-    /// least one message, a plausible uncompressed size, data present, and no uncompressed messages beside it.
+    /// Checks the compression of a batch received from a producer (wire input): a broker-side codec only among the
+    /// legacy ones, and for a client-compressed batch a client-side codec, at least one message, a plausible
+    /// uncompressed size, data present, and no uncompressed messages beside it.
     /// Throws <see cref="BadRequestException"/>; the data itself is not looked at.
     /// </summary>
     public static void ValidateCompressed(StoredBatch batch)
     {
+        // Only the legacy codecs are the broker's to apply; a client-side codec names compressed data, never plain messages.
+        if (batch.Compression is not (CompressionType.NoCompression or CompressionType.Gzip or CompressionType.Brotli))
+        {
+            throw new BadRequestException($"compression {batch.Compression} is applied by the producer: send the batch in 'compressed'");
+        }
         var compressed = batch.Compressed;
         if (compressed is null)
         {
