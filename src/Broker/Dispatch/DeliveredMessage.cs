@@ -39,6 +39,7 @@ public sealed record DeliveredMessage(
             ProducerName = ProducerName,
             SequenceId = SequenceId,
             RedeliveryCount = RedeliveryCount,
+            Chunk = Message.Chunk,
         };
         received.Properties.AddRange(Message.Properties);
         if (Compressed is not null)
