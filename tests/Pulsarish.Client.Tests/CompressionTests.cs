@@ -308,6 +308,27 @@ public sealed class CompressionTests
     }
 
     [Test]
+    public async Task ReaderFromAnIdInsideACompressedBatchSkipsTheMessagesBeforeIt()
+    {
+        string topic = $"reader-{Guid.NewGuid():N}";
+        MessageId[] ids;
+        await using (var producer = await _client.CreateProducerAsync(new ProducerOptions
+        {
+            Topic = topic, CompressionType = CompressionType.Snappy, BatchingMaxPublishDelay = TimeSpan.FromMilliseconds(500), BatchingMaxMessages = 5,
+        }))
+        {
+            ids = await Task.WhenAll(Enumerable.Range(0, 5).Select(i => producer.SendAsync(Encoding.UTF8.GetBytes($"b{i}"))));
+        }
+
+        Assert.That(ids.Select(id => (id.LedgerId, id.EntryId)).Distinct().Count(), Is.EqualTo(1), "one batch, one entry");
+        using var deadline = new CancellationTokenSource(Deadline);
+        await using var reader = await _client.CreateReaderAsync(new ReaderOptions { Topic = topic, StartMessageId = ids[2] });
+        var first = await reader.ReadNextAsync(deadline.Token);
+        var second = await reader.ReadNextAsync(deadline.Token);
+        Assert.That(new[] { first, second }.Select(m => Encoding.UTF8.GetString(m!.Payload.Span)), Is.EqualTo(new[] { "b3", "b4" }));
+    }
+
+    [Test]
     public async Task CliProduceAndPerfProduceCompressWithTheGivenCodec()
     {
         string topic = $"cli-{Guid.NewGuid():N}";
