@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Grpc.Core;
-using Grpc.Net.Client;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Polly;
@@ -10,21 +9,21 @@ using Pulsarish.Protocol.Broker;
 namespace Pulsarish.Client;
 
 /// <summary>
-/// Entry point of the SDK: looks topics up, holds one gRPC channel (HTTP/2 cleartext) per broker address, and
-/// creates producers and consumers that reconnect by themselves (a new lookup after every disconnect, exponential
-/// backoff with jitter). Thread-safe. Disposing closes every producer and consumer it created, then the channels.
+/// Entry point of the SDK: looks topics up, holds a pool of gRPC channels (HTTP/2 cleartext) per broker address
+/// (<see cref="PulsarishClientOptions.ConnectionsPerBroker"/>, with keep-alive pings that detect a dead or frozen
+/// broker), and creates producers and consumers that reconnect by themselves (a new lookup after every disconnect,
+/// exponential backoff with jitter). Thread-safe. Disposing closes every producer and consumer it created, then the
+/// channels.
 /// </summary>
 public sealed class PulsarishClient : IAsyncDisposable
 {
     /// <summary>Lookup redirects followed before giving up (a redirect loop means ownership is moving).</summary>
     private const int MaxLookupRedirects = 8;
 
-    /// <summary>Largest gRPC message accepted from a broker.</summary>
-    private const int MaxReceiveMessageBytes = 128 * 1024 * 1024;
-
-    private readonly ConcurrentDictionary<string, GrpcChannel> _channels = new(StringComparer.OrdinalIgnoreCase);
+    private readonly BrokerConnectionPool _pool;
     private readonly ConcurrentDictionary<IAsyncDisposable, byte> _handles = new();
     private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger<PulsarishClient> _logger;
     private int _serviceUrlIndex;
     private int _disposed;
 
@@ -33,7 +32,9 @@ public sealed class PulsarishClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         Options = options;
+        _pool = new BrokerConnectionPool(options);
         _loggerFactory = options.LoggerFactory ?? NullLoggerFactory.Instance;
+        _logger = _loggerFactory.CreateLogger<PulsarishClient>();
         ReconnectPipeline = new ResiliencePipelineBuilder()
             .AddRetry(new RetryStrategyOptions
             {
@@ -43,6 +44,12 @@ public sealed class PulsarishClient : IAsyncDisposable
                 Delay = options.InitialReconnectDelay,
                 MaxDelay = options.MaxReconnectDelay,
                 MaxRetryAttempts = int.MaxValue,
+                OnRetry = args =>
+                {
+                    _logger.LogDebug(args.Outcome.Exception, "Retrying in {Delay} (attempt {Attempt})",
+                        args.RetryDelay, args.AttemptNumber + 1);
+                    return default;
+                },
             })
             .Build();
     }
@@ -124,8 +131,19 @@ public sealed class PulsarishClient : IAsyncDisposable
             for (int hop = 0; hop < MaxLookupRedirects; hop++)
             {
                 // A redirected hop is authoritative: the broker we were sent to takes an unowned bundle itself.
-                var answer = await broker.LookupAsync(new LookupRequest { Topic = full, Authoritative = hop > 0 }, cancellationToken: token)
-                    .ConfigureAwait(false);
+                LookupResponse answer;
+                try
+                {
+                    answer = await broker.LookupAsync(new LookupRequest { Topic = full, Authoritative = hop > 0 },
+                        deadline: ConnectionDeadline(), cancellationToken: token).ConfigureAwait(false);
+                }
+                catch (RpcException e) when (hop > 0 && !token.IsCancellationRequested)
+                {
+                    // The owner named by a service URL is silent (frozen, dead): not the service URL's fault.
+                    throw new PulsarishClientException(ErrorReason.ServiceNotReady,
+                        $"owner {address} of {full} did not answer the lookup: {e.Status.Detail}", e);
+                }
+
                 if (!answer.Redirect || string.Equals(answer.BrokerAddress, address, StringComparison.OrdinalIgnoreCase))
                 {
                     return string.IsNullOrEmpty(answer.BrokerAddress) ? address : answer.BrokerAddress;
@@ -148,30 +166,24 @@ public sealed class PulsarishClient : IAsyncDisposable
         return await CallServiceAsync(async (broker, _, token) =>
         {
             var answer = await broker.GetPartitionedMetadataAsync(new PartitionedMetadataRequest { Topic = full },
-                cancellationToken: token).ConfigureAwait(false);
+                deadline: ConnectionDeadline(), cancellationToken: token).ConfigureAwait(false);
             return answer.Partitions;
         }, ct).ConfigureAwait(false);
     }
 
-    /// <summary>The generated gRPC client of the broker at <paramref name="address"/> (one shared channel per address).</summary>
+    /// <summary>
+    /// The generated gRPC client of the broker at <paramref name="address"/> on the next channel of its pool (so that
+    /// streams opened one after the other spread over <see cref="PulsarishClientOptions.ConnectionsPerBroker"/>
+    /// connections).
+    /// </summary>
     internal PulsarishBroker.PulsarishBrokerClient BrokerFor(string address)
     {
         ThrowIfDisposed();
-        var channel = _channels.GetOrAdd(address, static a => GrpcChannel.ForAddress(ToUri(a), new GrpcChannelOptions
-        {
-            HttpHandler = new SocketsHttpHandler
-            {
-                EnableMultipleHttp2Connections = true,
-                KeepAlivePingDelay = TimeSpan.FromSeconds(30),
-                KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
-                PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
-                ConnectTimeout = TimeSpan.FromSeconds(10),
-            },
-            MaxReceiveMessageSize = MaxReceiveMessageBytes,
-            MaxSendMessageSize = null,
-        }));
-        return new PulsarishBroker.PulsarishBrokerClient(channel);
+        return new PulsarishBroker.PulsarishBrokerClient(_pool.ChannelFor(address));
     }
+
+    /// <summary>Channels this client opened to <paramref name="address"/> (at most ConnectionsPerBroker).</summary>
+    internal int ChannelCount(string address) => _pool.ChannelCount(address);
 
     /// <summary>
     /// Runs a unary call against the service URLs in turn (starting with the last one that worked); when every URL
@@ -207,6 +219,10 @@ public sealed class PulsarishClient : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Tries the service URLs in turn (each call has a deadline of <see cref="PulsarishClientOptions.ConnectionTimeout"/>:
+    /// a frozen broker accepts connections but never answers); a URL that failed is not the first one tried next time.
+    /// </summary>
     private async Task<T> CallEachServiceUrlAsync<T>(
         Func<PulsarishBroker.PulsarishBrokerClient, string, CancellationToken, Task<T>> call, CancellationToken ct)
     {
@@ -226,12 +242,14 @@ public sealed class PulsarishClient : IAsyncDisposable
             catch (RpcException e)
             {
                 ct.ThrowIfCancellationRequested();
-                last = ErrorReasons.ToClientException(e);
+                last = e.StatusCode == StatusCode.DeadlineExceeded ? Unanswered(address) : ErrorReasons.ToClientException(e);
                 if (!last.IsRetriable)
                 {
                     throw last;
                 }
             }
+
+            AvoidServiceUrl(address);
         }
 
         throw last ?? new PulsarishClientException(ErrorReason.ServiceNotReady, "no service URL answered");
@@ -243,8 +261,25 @@ public sealed class PulsarishClient : IAsyncDisposable
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
-    private static Uri ToUri(string address)
-        => new(address.Contains("://", StringComparison.Ordinal) ? address : "http://" + address);
+    /// <summary>
+    /// The broker at <paramref name="address"/> failed or dropped a stream: if it is the service URL lookups start
+    /// with, they start with the next one (another broker answers lookups as well; a frozen one would make every
+    /// lookup wait for its deadline first).
+    /// </summary>
+    internal void AvoidServiceUrl(string address)
+    {
+        var urls = Options.ServiceUrls;
+        int index = Volatile.Read(ref _serviceUrlIndex);
+        if (urls.Count > 1 && string.Equals(urls[index], address, StringComparison.OrdinalIgnoreCase))
+        {
+            Interlocked.CompareExchange(ref _serviceUrlIndex, (index + 1) % urls.Count, index);
+        }
+    }
+
+    private DateTime ConnectionDeadline() => DateTime.UtcNow + Options.ConnectionTimeout;
+
+    private PulsarishClientException Unanswered(string address) => new(ErrorReason.ServiceNotReady,
+        $"broker {address} did not answer within the connection timeout {Options.ConnectionTimeout}");
 
     /// <summary>Closes every producer and consumer of this client, then its channels.</summary>
     public async ValueTask DisposeAsync()
@@ -266,11 +301,6 @@ public sealed class PulsarishClient : IAsyncDisposable
             }
         }
 
-        foreach (var channel in _channels.Values)
-        {
-            channel.Dispose();
-        }
-
-        _channels.Clear();
+        _pool.Dispose();
     }
 }

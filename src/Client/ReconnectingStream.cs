@@ -167,6 +167,7 @@ internal abstract class ReconnectingStream<TRequest, TResponse> : IAsyncDisposab
             }
 
             Logger.LogInformation(error, "{Kind} {Name} on {Topic} disconnected; reconnecting", _kind, Name, Topic);
+            Client.AvoidServiceUrl(connection.Address);
             _reconnect = Task.Run(ReconnectAsync);
         }
     }

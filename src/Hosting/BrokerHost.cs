@@ -81,7 +81,7 @@ public sealed class BrokerHost : IAsyncDisposable
         // Room beyond the largest entry so that an oversize send reaches the engine and is answered TOO_LARGE
         // instead of failing the whole stream.
         var host = GrpcServerHost.Create("Pulsarish.Broker", loggerFactory, options.ParsedBindAddress, options.Port,
-            options.MetricsPort, maxStreamsPerConnection: 10_000,
+            options.MetricsPort, maxStreamsPerConnection: options.MaxConcurrentStreamsPerConnection,
             maxReceiveMessageBytes: 2 * brokerOptions.MaxMessageSizeBytes + 1024 * 1024,
             kestrel => kestrel.Limits.MinRequestBodyDataRate = null);
         var builder = host.Builder;

@@ -112,6 +112,7 @@ public sealed class StandaloneCluster : IAsyncDisposable
             BindAddress = options.BindAddress,
             Port = port,
             MetricsPort = options.MetricsPort,
+            MaxConcurrentStreamsPerConnection = options.MaxConcurrentStreamsPerConnection,
         }, options.Broker, store, ledgers, new BrokerHostSetup { ConfigureLogging = options.ConfigureLogging }, ct);
 
     /// <summary>

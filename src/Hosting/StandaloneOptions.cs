@@ -22,6 +22,13 @@ public sealed class StandaloneOptions
     [Range(0, 65535)]
     public int? MetricsPort { get; set; }
 
+    /// <summary>
+    /// Concurrent HTTP/2 streams per client connection of the broker
+    /// (<see cref="Pulsarish.Broker.Server.BrokerServerOptions.MaxConcurrentStreamsPerConnection"/>).
+    /// </summary>
+    [Range(1, int.MaxValue)]
+    public int MaxConcurrentStreamsPerConnection { get; set; } = 10_000;
+
     /// <summary>In-process bookies.</summary>
     [Range(1, 64)]
     public int Bookies { get; set; } = 3;

@@ -23,12 +23,13 @@ public sealed class InProcessCluster : IAsyncDisposable
     public string Address => Cluster.BrokerAddress;
 
     /// <summary>Starts the cluster; <paramref name="logSink"/> (if any) receives its logs too.</summary>
-    public static async Task<InProcessCluster> StartAsync(ILoggerProvider? logSink = null)
+    public static async Task<InProcessCluster> StartAsync(ILoggerProvider? logSink = null,
+        Action<StandaloneOptions>? configure = null)
     {
         var dir = new TempDir("client-tests");
         try
         {
-            var cluster = await StandaloneCluster.StartAsync(new StandaloneOptions
+            var options = new StandaloneOptions
             {
                 DataDir = dir.Path,
                 Port = 0,
@@ -40,7 +41,9 @@ public sealed class InProcessCluster : IAsyncDisposable
                         .AddSimpleConsole(c => c.SingleLine = true);
                     if (logSink is not null) logging.AddProvider(logSink);
                 },
-            });
+            };
+            configure?.Invoke(options);
+            var cluster = await StandaloneCluster.StartAsync(options);
             return new InProcessCluster(dir, cluster);
         }
         catch

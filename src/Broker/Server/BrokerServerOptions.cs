@@ -27,6 +27,14 @@ public sealed class BrokerServerOptions
     [Range(1, int.MaxValue)]
     public int MaxQueuedResponsesPerStream { get; set; } = 1_000;
 
+    /// <summary>
+    /// Concurrent HTTP/2 streams (producers, consumers, calls) one client connection may hold
+    /// (SETTINGS_MAX_CONCURRENT_STREAMS; Kestrel's own default is 100). A client holding more streams opens further
+    /// connections (see the SDK's <c>ConnectionsPerBroker</c>).
+    /// </summary>
+    [Range(1, int.MaxValue)]
+    public int MaxConcurrentStreamsPerConnection { get; set; } = 10_000;
+
     /// <summary>How long a graceful stop waits for open calls before they are aborted.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -43,6 +51,11 @@ public sealed class BrokerServerOptions
         if (Port is < 0 or > 65535 || MetricsPort is < 0 or > 65535)
         {
             throw new ArgumentException("ports must be within 0..65535");
+        }
+
+        if (MaxConcurrentStreamsPerConnection < 1)
+        {
+            throw new ArgumentException("MaxConcurrentStreamsPerConnection must be ≥ 1");
         }
 
         if (MaxQueuedResponsesPerStream < 1 || ShutdownTimeout < TimeSpan.Zero)

@@ -7,7 +7,9 @@ namespace Pulsarish.Cli;
 /// <summary>
 /// <c>pulsarish perf consume TOPIC</c>, like pulsar-perf consume: N consumers on one subscription receive and
 /// acknowledge; every interval it prints msg/s, MB/s and end-to-end latency (broker publish time → receive), and at
-/// the end the aggregate (or JSON).
+/// the end the aggregate (or JSON). <c>--num-topics N</c> reads TOPIC-0 … TOPIC-(N-1); <c>--num-subscriptions M</c>
+/// subscribes SUBSCRIPTION-0 … SUBSCRIPTION-(M-1) to each, with <c>--num-consumers</c> consumers each;
+/// <c>--receive-delay-ms</c> makes every consumer a slow one that pauses after each message (a growing backlog).
 /// </summary>
 public static class PerfConsume
 {
@@ -24,6 +26,18 @@ public static class PerfConsume
         var position = new Option<string>("--initial-position", "-p") { Description = "latest or earliest", DefaultValueFactory = _ => "latest" };
         var interval = new Option<int>("--stats-interval-seconds", "-i") { Description = "Report interval", DefaultValueFactory = _ => 5 };
         var json = new Option<bool>("--json") { Description = "Print only the final summary as JSON" };
+        var numTopics = PerfTopics.NumTopicsOption();
+        var histogramFile = PerfTopics.HistogramFileOption();
+        var subscriptions = new Option<int>("--num-subscriptions", "-ns")
+        {
+            Description = "Subscriptions per topic: with M > 1 named SUBSCRIPTION-0 … SUBSCRIPTION-(M-1)",
+            DefaultValueFactory = _ => 1,
+        };
+        var receiveDelay = new Option<double>("--receive-delay-ms")
+        {
+            Description = "Slow consumer: pause this long after each message before taking the next (0: none)",
+            DefaultValueFactory = _ => 0,
+        };
         var warmup = new Option<string>("--warmup")
         {
             Description = "Run this long first and leave it out of the summary (from the first report after it)",
@@ -33,6 +47,7 @@ public static class PerfConsume
         var command = new Command("consume", "Consume load and report throughput and end-to-end latency")
         {
             topic, url, legacyUrl, subscription, type, consumers, queue, duration, position, interval, json, warmup,
+            numTopics, histogramFile, subscriptions, receiveDelay,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -47,6 +62,15 @@ public static class PerfConsume
                 return CliErrors.BadArguments("--num-consumers must be positive");
             }
 
+            if (parse.GetValue(numTopics) < 1 || parse.GetValue(subscriptions) < 1 || parse.GetValue(receiveDelay) < 0)
+            {
+                return CliErrors.BadArguments("--num-topics and --num-subscriptions must be positive, --receive-delay-ms not negative");
+            }
+
+            var topics = PerfTopics.Names(parse.GetValue(topic)!, parse.GetValue(numTopics));
+            var subscriptionNames = PerfTopics.Names(parse.GetValue(subscription)!, parse.GetValue(subscriptions));
+            var delay = TimeSpan.FromMilliseconds(parse.GetValue(receiveDelay));
+
             bool asJson = parse.GetValue(json);
             var runTime = PerfCommand.ParseDuration(parse.GetValue(duration)!);
             string serviceUrl = ClientConnection.Resolve(parse, url, legacyUrl);
@@ -55,12 +79,13 @@ public static class PerfConsume
             try
             {
                 await ClientConnection.EnsureReachableAsync(serviceUrl, ct);
+                foreach (var (topicName, subscriptionName) in topics.SelectMany(t => subscriptionNames.Select(s => (t, s))))
                 for (int i = 0; i < consumerCount; i++)
                 {
                     list.Add(await client.SubscribeAsync(new ConsumerOptions
                     {
-                        Topic = parse.GetValue(topic)!,
-                        SubscriptionName = parse.GetValue(subscription)!,
+                        Topic = topicName,
+                        SubscriptionName = subscriptionName,
                         SubscriptionType = subscriptionType,
                         ReceiverQueueSize = parse.GetValue(queue),
                         InitialPosition = parse.GetValue(position) == "earliest"
@@ -75,11 +100,11 @@ public static class PerfConsume
             }
 
             var warmupTime = PerfCommand.ParseDuration(parse.GetValue(warmup)!);
-            var meter = new PerfMeter("Received", warmupTime);
+            var meter = new PerfMeter("Received", warmupTime, parse.GetValue(histogramFile));
             using var run = CancellationTokenSource.CreateLinkedTokenSource(ct);
             run.CancelAfter(runTime + warmupTime);
             var reporting = meter.ReportUntilAsync(TimeSpan.FromSeconds(parse.GetValue(interval)), asJson, run.Token);
-            var loops = list.Select(c => Task.Run(() => ConsumeLoopAsync(c, meter, run.Token))).ToArray();
+            var loops = list.Select(c => Task.Run(() => ConsumeLoopAsync(c, meter, delay, run.Token))).ToArray();
             await Task.WhenAll(loops);
             var summary = await reporting;
             foreach (var consumer in list)
@@ -98,7 +123,7 @@ public static class PerfConsume
 
     private static readonly TimeSpan AckBatchDelay = TimeSpan.FromMilliseconds(10);
 
-    private static async Task ConsumeLoopAsync(Consumer consumer, PerfMeter meter, CancellationToken ct)
+    private static async Task ConsumeLoopAsync(Consumer consumer, PerfMeter meter, TimeSpan delay, CancellationToken ct)
     {
         var pending = new List<MessageId>(AckBatchSize);
         var inFlight = new List<Task>();
@@ -120,6 +145,11 @@ public static class PerfConsume
                     inFlight.RemoveAll(static t => t.IsCompleted);
                     inFlight.Add(AcknowledgeAsync(consumer, pending, meter));
                     pending = new List<MessageId>(AckBatchSize);
+                }
+
+                if (delay > TimeSpan.Zero)
+                {
+                    await Task.Delay(delay, ct);
                 }
             }
         }

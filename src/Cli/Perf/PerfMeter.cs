@@ -10,7 +10,8 @@ namespace Pulsarish.Cli;
 /// every interval the rate (msg/s, MB/s) and latency percentiles of that interval, and at the end the whole run's.
 /// Latencies are recorded in microseconds from any thread. Like pulsar-perf's warm-up time, what happens during the
 /// warm-up (JIT compilation and tier-up in the client and the server, connection set-up) is printed per interval
-/// but left out of the final summary.
+/// but left out of the final summary. With a histogram file, every interval's histogram is also appended to an
+/// HdrHistogram interval log (readable by HdrHistogram's HistogramLogProcessor and plotters), warm-up included.
 /// </summary>
 public sealed class PerfMeter
 {
@@ -27,11 +28,13 @@ public sealed class PerfMeter
     private long _errors;
 
     private readonly TimeSpan _warmup;
+    private readonly string? _histogramFile;
 
-    public PerfMeter(string what, TimeSpan warmup = default)
+    public PerfMeter(string what, TimeSpan warmup = default, string? histogramFile = null)
     {
         _what = what;
         _warmup = warmup;
+        _histogramFile = histogramFile;
     }
 
     public long Messages => Interlocked.Read(ref _messages);
@@ -58,6 +61,8 @@ public sealed class PerfMeter
         long lastBytes = 0;
         var lastTime = TimeSpan.Zero;
         using var timer = new PeriodicTimer(interval);
+        using var log = OpenHistogramLog();
+        long intervalStartMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         try
         {
             while (await timer.WaitForNextTickAsync(ct))
@@ -66,6 +71,7 @@ public sealed class PerfMeter
                 long messages = Messages;
                 long bytes = Interlocked.Read(ref _bytes);
                 var histogram = _recorder.GetIntervalHistogram();
+                intervalStartMs = Append(log, histogram, intervalStartMs);
                 string phase = warming ? " (warm-up)" : "";
                 ticks++;
                 if (warming && ticks * interval >= _warmup)
@@ -100,6 +106,7 @@ public sealed class PerfMeter
         }
 
         var last = _recorder.GetIntervalHistogram();
+        Append(log, last, intervalStartMs);
         if (!warming)
         {
             _total.Add(last);
@@ -113,14 +120,14 @@ public sealed class PerfMeter
         {
             // Nothing measured (e.g. a consumer at "latest" after the producer stopped): HdrHistogram has no
             // percentiles of an empty histogram, so the latencies are reported as 0.
-            return new PerfSummary(_what, measured, errors, elapsed, measured / elapsed, megabytesPerSecond, 0, 0, 0, 0, 0, 0);
+            return new PerfSummary(_what, measured, errors, elapsed, measured / elapsed, megabytesPerSecond, 0, 0, 0, 0, 0, 0, 0);
         }
 
         return new PerfSummary(_what, measured, errors, elapsed, measured / elapsed,
             megabytesPerSecond, Millis(_total.GetMean()),
             Millis(_total.GetValueAtPercentile(50)), Millis(_total.GetValueAtPercentile(95)),
             Millis(_total.GetValueAtPercentile(99)), Millis(_total.GetValueAtPercentile(99.9)),
-            Millis(_total.GetMaxValue()));
+            Millis(_total.GetValueAtPercentile(99.99)), Millis(_total.GetMaxValue()));
     }
 
     /// <summary>Prints the summary as a line or as one JSON object.</summary>
@@ -142,7 +149,25 @@ public sealed class PerfMeter
         Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Aggregated {summary.What}: {summary.Messages} msgs, {summary.Errors} errors in {summary.Seconds:F1} s --- " +
             $"{summary.MessagesPerSecond:F1} msg/s --- {summary.MegabytesPerSecond:F2} MB/s --- latency ms: mean {summary.MeanMillis:F3} " +
-            $"p50 {summary.P50Millis:F3} p95 {summary.P95Millis:F3} p99 {summary.P99Millis:F3} p99.9 {summary.P999Millis:F3} max {summary.MaxMillis:F3}"));
+            $"p50 {summary.P50Millis:F3} p95 {summary.P95Millis:F3} p99 {summary.P99Millis:F3} p99.9 {summary.P999Millis:F3} p99.99 {summary.P9999Millis:F3} max {summary.MaxMillis:F3}"));
+    }
+
+    /// <summary>The interval log, its header written, or null without a file.</summary>
+    private HistogramIntervalLog? OpenHistogramLog() =>
+        _histogramFile is null ? null : new HistogramIntervalLog(_histogramFile, DateTime.UtcNow);
+
+    /// <summary>Appends one interval (from <paramref name="startMs"/> to now) to the log; returns now.</summary>
+    private static long Append(HistogramIntervalLog? log, HistogramBase histogram, long startMs)
+    {
+        long nowMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        if (log is not null)
+        {
+            histogram.StartTimeStamp = startMs;
+            histogram.EndTimeStamp = nowMs;
+            log.Append(histogram);
+        }
+
+        return nowMs;
     }
 
     private static string Format(HistogramBase h)
@@ -150,7 +175,8 @@ public sealed class PerfMeter
             ? "-"
             : string.Create(CultureInfo.InvariantCulture,
                 $"mean {Millis(h.GetMean()):F3} p50 {Millis(h.GetValueAtPercentile(50)):F3} p95 {Millis(h.GetValueAtPercentile(95)):F3} " +
-                $"p99 {Millis(h.GetValueAtPercentile(99)):F3} p99.9 {Millis(h.GetValueAtPercentile(99.9)):F3} max {Millis(h.GetMaxValue()):F3}");
+                $"p99 {Millis(h.GetValueAtPercentile(99)):F3} p99.9 {Millis(h.GetValueAtPercentile(99.9)):F3} " +
+                $"p99.99 {Millis(h.GetValueAtPercentile(99.99)):F3} max {Millis(h.GetMaxValue()):F3}");
 
     private static double Millis(double micros) => micros / 1000.0;
 }

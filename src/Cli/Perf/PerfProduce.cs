@@ -8,7 +8,8 @@ namespace Pulsarish.Cli;
 /// <summary>
 /// <c>pulsarish perf produce TOPIC</c>, like pulsar-perf produce: N producers publish messages of a given size at a
 /// total rate (0 = as fast as the pending-message window allows) for a duration; every interval it prints msg/s,
-/// MB/s and publish latency (send call → receipt) percentiles, and at the end the aggregate (or JSON).
+/// MB/s and publish latency (send call → receipt) percentiles, and at the end the aggregate (or JSON). With
+/// <c>--num-topics N</c> every one of the topics TOPIC-0 … TOPIC-(N-1) gets <c>--num-producers</c> producers.
 /// </summary>
 public static class PerfProduce
 {
@@ -32,6 +33,8 @@ public static class PerfProduce
         };
         var interval = new Option<int>("--stats-interval-seconds", "-i") { Description = "Report interval", DefaultValueFactory = _ => 5 };
         var json = new Option<bool>("--json") { Description = "Print only the final summary as JSON" };
+        var numTopics = PerfTopics.NumTopicsOption();
+        var histogramFile = PerfTopics.HistogramFileOption();
         var warmup = new Option<string>("--warmup")
         {
             Description = "Run this long first and leave it out of the summary (from the first report after it)",
@@ -41,7 +44,7 @@ public static class PerfProduce
         var command = new Command("produce", "Publish load and report throughput and publish latency")
         {
             topic, url, legacyUrl, rate, size, producers, duration, noBatching, batchMessages, batchDelay, pending, compression,
-            payloadFile, interval, json, warmup,
+            payloadFile, interval, json, warmup, numTopics, histogramFile,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -53,11 +56,18 @@ public static class PerfProduce
                 return CliErrors.BadArguments("--num-producers must be positive, --size and --rate not negative");
             }
 
+            if (parse.GetValue(numTopics) < 1 || parse.GetValue(batchMessages) < 1)
+            {
+                return CliErrors.BadArguments("--num-topics and --batch-max-messages must be positive");
+            }
+
+            var topics = PerfTopics.Names(parse.GetValue(topic)!, parse.GetValue(numTopics));
+
             var runTime = PerfCommand.ParseDuration(parse.GetValue(duration)!);
             bool asJson = parse.GetValue(json);
-            var options = new ProducerOptions
+            ProducerOptions OptionsFor(string topicName) => new()
             {
-                Topic = parse.GetValue(topic)!,
+                Topic = topicName,
                 BatchingEnabled = !parse.GetValue(noBatching),
                 BatchingMaxMessages = parse.GetValue(batchMessages),
                 BatchingMaxPublishDelay = TimeSpan.FromMilliseconds(parse.GetValue(batchDelay)),
@@ -70,9 +80,12 @@ public static class PerfProduce
             try
             {
                 await ClientConnection.EnsureReachableAsync(serviceUrl, ct);
-                for (int i = 0; i < producerCount; i++)
+                foreach (string topicName in topics)
                 {
-                    list.Add(await client.CreateProducerAsync(options, ct));
+                    for (int i = 0; i < producerCount; i++)
+                    {
+                        list.Add(await client.CreateProducerAsync(OptionsFor(topicName), ct));
+                    }
                 }
             }
             catch (Exception e) when (CliErrors.TryPrint(e, out int exitCode))
@@ -81,7 +94,7 @@ public static class PerfProduce
             }
 
             var warmupTime = PerfCommand.ParseDuration(parse.GetValue(warmup)!);
-            var meter = new PerfMeter("Produced", warmupTime);
+            var meter = new PerfMeter("Produced", warmupTime, parse.GetValue(histogramFile));
             using var run = CancellationTokenSource.CreateLinkedTokenSource(ct);
             run.CancelAfter(runTime + warmupTime);
             byte[][] payloads;
@@ -99,10 +112,10 @@ public static class PerfProduce
                 Random.Shared.NextBytes(payload);
                 payloads = [payload];
             }
-            double perProducerRate = totalRate == 0 ? 0 : (double)totalRate / producerCount;
+            double perProducerRate = totalRate == 0 ? 0 : (double)totalRate / list.Count;
             var reporting = meter.ReportUntilAsync(TimeSpan.FromSeconds(parse.GetValue(interval)), asJson, run.Token);
             var loops = list.Select(p => Task.Run(() => ProduceLoopAsync(p, payloads, perProducerRate,
-                options.MaxPendingMessages, meter, run.Token))).ToArray();
+                p.Options.MaxPendingMessages, meter, run.Token))).ToArray();
             await Task.WhenAll(loops);
             var summary = await reporting;
             foreach (var producer in list)

@@ -32,6 +32,9 @@ internal sealed class TaggedProducer
     /// <summary>Sequence numbers acknowledged to this producer.</summary>
     public ConcurrentQueue<long> Acked { get; } = new();
 
+    /// <summary>When (<see cref="System.Diagnostics.Stopwatch.GetTimestamp"/>) each acknowledgement arrived, in arrival order.</summary>
+    public ConcurrentQueue<long> AckTimestamps { get; } = new();
+
     public int Failures => Volatile.Read(ref _failures);
 
     public static async Task<TaggedProducer> StartAsync(PulsarishClient client, string topic, string name)
@@ -65,7 +68,11 @@ internal sealed class TaggedProducer
             pending.Add(_producer.SendAsync(Encoding.UTF8.GetBytes(Name + ":" + current.ToString(CultureInfo.InvariantCulture)))
                 .ContinueWith(t =>
                 {
-                    if (t.IsCompletedSuccessfully) Acked.Enqueue(current);
+                    if (t.IsCompletedSuccessfully)
+                    {
+                        AckTimestamps.Enqueue(System.Diagnostics.Stopwatch.GetTimestamp());
+                        Acked.Enqueue(current);
+                    }
                     else Interlocked.Increment(ref _failures);
                 }, TaskScheduler.Default));
             while (pending.Count >= Window && !stop.IsCancellationRequested)
