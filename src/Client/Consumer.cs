@@ -290,6 +290,8 @@ public sealed partial class Consumer : IAsyncDisposable, IAsyncEnumerable<Messag
     /// The next message; waits until one arrives or <paramref name="ct"/> is cancelled. Throws
     /// <see cref="PulsarishClientException"/> once the consumer failed for good (a non-retriable error while
     /// reconnecting, e.g. the topic was deleted) and <see cref="ObjectDisposedException"/> after it was closed.
+    /// A compressed batch that does not decompress throws once with <see cref="ErrorReason.CorruptMessage"/> (the
+    /// batch is acknowledged and discarded, as Pulsar's consumer does); the next receive goes on after it.
     /// </summary>
     public async ValueTask<Message> ReceiveAsync(CancellationToken ct = default)
     {
@@ -312,6 +314,11 @@ public sealed partial class Consumer : IAsyncDisposable, IAsyncEnumerable<Messag
 
             if (Admit(message))
             {
+                if (message.Failure is { } failure)
+                {
+                    throw new PulsarishClientException(failure.ErrorReason, failure.Message, failure.InnerException);
+                }
+
                 return message;
             }
         }
@@ -326,6 +333,11 @@ public sealed partial class Consumer : IAsyncDisposable, IAsyncEnumerable<Messag
             {
                 if (Admit(message))
                 {
+                    if (message.Failure is { } failure)
+                    {
+                        throw new PulsarishClientException(failure.ErrorReason, failure.Message, failure.InnerException);
+                    }
+
                     yield return message;
                 }
             }

@@ -46,4 +46,13 @@ public sealed class Message
 
     /// <summary>The connection generation that delivered it; older ones were redelivered after a reconnect.</summary>
     internal long Epoch { get; }
+
+    /// <summary>
+    /// Set on the placeholder of a compressed batch that did not decompress: the receive throws it (the batch,
+    /// <see cref="MessageId"/>, was discarded as Pulsar's consumer discards a corrupt batch).
+    /// </summary>
+    internal PulsarishClientException? Failure { get; init; }
+
+    /// <summary>Flow permits this queue item stands for (a discarded batch: its undelivered messages).</summary>
+    internal int Permits { get; init; } = 1;
 }

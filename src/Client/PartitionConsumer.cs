@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
+using Pulsarish.Client.Compression;
 using Pulsarish.Protocol.Broker;
 
 namespace Pulsarish.Client;
@@ -27,6 +28,10 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
     /// <summary>Requests with an id awaiting their answer; a null result means the stream broke first.</summary>
     private readonly ConcurrentDictionary<ulong, TaskCompletionSource<ConsumeResponse?>> _requestWaiters = new();
     private readonly int _refillThreshold;
+    private static readonly IReadOnlyDictionary<string, string> EmptyProperties = new Dictionary<string, string>();
+
+    /// <summary>Decompression codecs by wire codec, used on the stream reader only.</summary>
+    private readonly Dictionary<Protocol.Broker.CompressionType, CompressionCodec> _codecs = new();
     private readonly ChunkedMessageAssembler _chunks;
     private int _chunkExpiryArmed;
 
@@ -97,7 +102,8 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
                 _lastDequeued = message.MessageId;
             }
 
-            if (++_takenSinceFlow >= _refillThreshold && Current is { } current)
+            _takenSinceFlow += message.Permits;
+            if (_takenSinceFlow >= _refillThreshold && Current is { } current)
             {
                 permits = _takenSinceFlow;
                 _takenSinceFlow = 0;
@@ -520,6 +526,9 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
     {
         switch (response.ResponseCase)
         {
+            case ConsumeResponse.ResponseOneofCase.Message when response.Message.Compressed is not null:
+                await WriteBatchAsync(connection, response.Message).ConfigureAwait(false);
+                break;
             case ConsumeResponse.ResponseOneofCase.Message when response.Message.Chunk is not null:
                 if (OnChunk(connection, response.Message) is { } assembled && !(IsReader && SkipBeforeStart(assembled))
                     && !(Divert is { } divertChunked && divertChunked(assembled)))
@@ -613,6 +622,81 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
 
         _skipThrough = null;
         return false;
+    }
+
+    /// <summary>
+    /// Splits a compressed batch entry into its messages, skipping the indexes acknowledged before
+    /// (docs/protocol.md §7.5). One that does not decompress is acknowledged whole (discarded, as Pulsar's
+    /// consumer does) and becomes one failure the application receives.
+    /// </summary>
+    private async ValueTask WriteBatchAsync(Connection connection, ReceivedMessage m)
+    {
+        var compressed = m.Compressed;
+        var batchId = m.MessageId ?? new MessageIdData();
+        MessageBatch batch;
+        try
+        {
+            batch = BatchCompression.Decompress(compressed, _codecs);
+        }
+        catch (PulsarishClientException e)
+        {
+            var id = MessageId.FromProto(batchId).WithPartition(Partition);
+            Logger.LogError("Consumer {ConsumerName} on {Topic}: discarding {MessageId}: {Error}", _consumerName, Topic, id, e.Message);
+            connection.Outbound.TryWrite(new ConsumeRequest
+            {
+                Ack = new Ack { Type = AckType.Individual, MessageIds = { new MessageIdData(batchId) { BatchIndex = -1 } } },
+            });
+            var failure = new Message(Topic, id, [], null, EmptyProperties, DateTimeOffset.FromUnixTimeMilliseconds(m.PublishTimeMillis),
+                null, m.ProducerName, m.SequenceId, m.RedeliveryCount, connection.Epoch)
+            {
+                Failure = new PulsarishClientException(e.ErrorReason, $"message {id} of {Topic}: {e.Message}", e.InnerException),
+                Permits = Math.Max(1, compressed.MessageCount - m.AckedBatchIndexes.Count),
+            };
+            await _sink.WriteAsync(failure, connection.Token).ConfigureAwait(false);
+            return;
+        }
+
+        int count = batch.Messages.Count;
+        bool[]? acked = null;
+        foreach (int index in m.AckedBatchIndexes)
+        {
+            if ((uint)index < (uint)count)
+            {
+                acked ??= new bool[count];
+                acked[index] = true;
+            }
+        }
+
+        for (int i = 0; i < count; i++)
+        {
+            if (acked is not null && acked[i])
+            {
+                continue;
+            }
+
+            var id = new MessageId(batchId.LedgerId, batchId.EntryId, i, Partition, count);
+            var message = ToMessage(batch.Messages[i], id, m, i, connection.Epoch);
+            if (IsReader && SkipBeforeStart(message))
+            {
+                continue;
+            }
+
+            await _sink.WriteAsync(message, connection.Token).ConfigureAwait(false);
+        }
+    }
+
+    private Message ToMessage(ProducerMessage p, MessageId id, ReceivedMessage m, int index, long epoch)
+    {
+        Dictionary<string, string> properties = new(p.Properties.Count);
+        foreach (var kv in p.Properties)
+        {
+            properties[kv.Key] = kv.Value;
+        }
+
+        return new Message(Topic, id, p.Payload.ToByteArray(), p.HasKey ? p.Key : null, properties,
+            DateTimeOffset.FromUnixTimeMilliseconds(m.PublishTimeMillis),
+            p.EventTimeMillis > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(p.EventTimeMillis) : null,
+            m.ProducerName, m.SequenceId + index, m.RedeliveryCount, epoch);
     }
 
     /// <summary>

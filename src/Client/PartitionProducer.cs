@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
-using Pulsarish.Client;
+using Pulsarish.Client.Compression;
 using Pulsarish.Protocol.Broker;
 
 namespace Pulsarish.Client;
@@ -27,7 +27,7 @@ internal sealed class PartitionProducer : ReconnectingStream<ProduceRequest, Pro
 
     private readonly ProducerOptions _options;
     private readonly SendGate _pendingPermits;
-    private readonly CompressionType _compression;
+    private readonly CompressionCodec? _codec;
     private readonly Queue<PendingBatch> _pending = new();
     private readonly List<ProducerMessage> _batchMessages = new();
     private readonly List<TaskCompletionSource<MessageId>> _batchCompletions = new();
@@ -49,12 +49,7 @@ internal sealed class PartitionProducer : ReconnectingStream<ProduceRequest, Pro
         _options = options;
         _pendingPermits = pendingPermits;
         _producerName = options.ProducerName;
-        _compression = options.Compression switch
-        {
-            MessageCompression.GZip => CompressionType.Gzip,
-            MessageCompression.Brotli => CompressionType.Brotli,
-            _ => CompressionType.NoCompression,
-        };
+        _codec = CompressionCodec.Create(options.CompressionType);
     }
 
     public int Partition { get; }
@@ -174,7 +169,8 @@ internal sealed class PartitionProducer : ReconnectingStream<ProduceRequest, Pro
             var chunk = wire.Clone();
             chunk.Payload = UnsafeByteOperations.UnsafeWrap(payload.Slice(offset, Math.Min(chunkBytes, total - offset)));
             chunk.Chunk = new ChunkInfo { Uuid = uuid, ChunkId = i, NumChunks = chunks, TotalSize = total };
-            var send = new SendRequest { SequenceId = _nextSequenceId++, Compression = _compression };
+            // Chunks travel uncompressed: the consumer reassembles them from their per-message chunk metadata.
+            var send = new SendRequest { SequenceId = _nextSequenceId++ };
             send.Messages.Add(chunk);
             var batch = new PendingBatch(new ProduceRequest { Send = send }, i == chunks - 1 ? [completion] : [], completion);
             _pending.Enqueue(batch);
@@ -257,8 +253,17 @@ internal sealed class PartitionProducer : ReconnectingStream<ProduceRequest, Pro
             return;
         }
 
-        var send = new SendRequest { SequenceId = _nextSequenceId, Compression = _compression };
-        send.Messages.AddRange(_batchMessages);
+        var send = new SendRequest { SequenceId = _nextSequenceId };
+        if (_codec is null || HasDeliverAtLocked())
+        {
+            // Uncompressed, also when a message is delayed: the broker reads its deliver-at time per message.
+            send.Messages.AddRange(_batchMessages);
+        }
+        else
+        {
+            // Client-side compression: the broker stores and delivers this batch as is (docs/protocol.md §7.5).
+            send.Compressed = BatchCompression.Compress(_codec, _batchMessages);
+        }
         _nextSequenceId += count;
         var batch = new PendingBatch(new ProduceRequest { Send = send }, _batchCompletions.ToArray());
         _batchMessages.Clear();
@@ -362,6 +367,19 @@ internal sealed class PartitionProducer : ReconnectingStream<ProduceRequest, Pro
             completion.TrySetException(error);
             _pendingPermits.Release();
         }
+    }
+
+    private bool HasDeliverAtLocked()
+    {
+        foreach (var message in _batchMessages)
+        {
+            if (message.DeliverAtMillis != 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     protected override AsyncDuplexStreamingCall<ProduceRequest, ProduceResponse> StartCall(

@@ -165,7 +165,7 @@ public sealed class Producer : IAsyncDisposable
         BatchingMaxMessages = o.BatchingMaxMessages,
         BatchingMaxBytes = o.BatchingMaxBytes,
         BatchingMaxPublishDelay = o.BatchingMaxPublishDelay,
-        Compression = o.Compression,
+        CompressionType = o.CompressionType,
         MaxPendingMessages = o.MaxPendingMessages,
         RoutingMode = o.RoutingMode,
         ExclusiveAccess = o.ExclusiveAccess,

@@ -27,8 +27,11 @@ public sealed class ProducerOptions
     /// <summary>Longest a message waits for its batch to fill. Pulsar: <c>batchingMaxPublishDelay=1ms</c>.</summary>
     public TimeSpan BatchingMaxPublishDelay { get; set; } = TimeSpan.FromMilliseconds(1);
 
-    /// <summary>Payload compression. Pulsar: <c>compressionType=NONE</c>.</summary>
-    public MessageCompression Compression { get; set; } = MessageCompression.None;
+    /// <summary>
+    /// Compression of each batch, applied by this producer; the broker stores and forwards batches as sent and
+    /// consumers decompress them. Pulsar: <c>compressionType=NONE</c>.
+    /// </summary>
+    public CompressionType CompressionType { get; set; } = CompressionType.None;
 
     /// <summary>
     /// Messages sent but not yet acknowledged by the broker, across all partitions; <c>SendAsync</c> waits for room
@@ -78,6 +81,11 @@ public sealed class ProducerOptions
             || BatchingMaxPublishDelay < TimeSpan.Zero)
         {
             throw new ArgumentException("batching limits and MaxPendingMessages must be positive");
+        }
+
+        if (!Enum.IsDefined(CompressionType))
+        {
+            throw new ArgumentException($"unknown compression type {(int)CompressionType}", nameof(CompressionType));
         }
 
         if (SendTimeout < TimeSpan.Zero || ChunkMaxMessageSize < 0 || !Enum.IsDefined(AccessMode))

@@ -278,26 +278,6 @@ public sealed class ProduceConsumeTests
         Assert.That(error!.ErrorReason, Is.EqualTo(Pulsarish.Protocol.Broker.ErrorReason.BadRequest));
     }
 
-    [TestCase(MessageCompression.GZip)]
-    [TestCase(MessageCompression.Brotli)]
-    public async Task CompressedBatchesArriveAsSent(MessageCompression compression)
-    {
-        string topic = $"compressed-{compression}-{Guid.NewGuid():N}";
-        await using var consumer = await _client.SubscribeAsync(new ConsumerOptions
-        {
-            Topic = topic, SubscriptionName = "c", InitialPosition = SubscriptionInitialPosition.Earliest,
-        });
-        await using var producer = await _client.CreateProducerAsync(new ProducerOptions { Topic = topic, Compression = compression });
-        var payloads = Enumerable.Range(0, 50).Select(i => Encoding.UTF8.GetBytes(new string('x', 1000) + i)).ToList();
-        await Task.WhenAll(payloads.Select(p => producer.SendAsync(p, properties: new Dictionary<string, string> { ["p"] = "v" })));
-        for (int i = 0; i < payloads.Count; i++)
-        {
-            var m = await consumer.ReceiveAsync(new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
-            Assert.That(m.Payload.ToArray(), Is.EqualTo(payloads[i]));
-            Assert.That(m.Properties["p"], Is.EqualTo("v"));
-        }
-    }
-
     [Test]
     public async Task SharedSubscriptionSpreadsEachMessageToExactlyOneConsumer()
     {

@@ -401,13 +401,14 @@ internal abstract class Dispatcher
             Cursor.AcknowledgeIndividual(entry.Position);
             return DeliverResult.Delivered;
         }
-        int count = batch.Messages.Count;
+        int count = StoredBatchCodec.MessageCount(batch);
         if (count == 0)
         {
             Cursor.AcknowledgeIndividual(entry.Position);
             return DeliverResult.Delivered;
         }
-        key = batch.Messages[0].HasKey ? batch.Messages[0].Key : "";
+        // Key_Shared routes a batch by its first key (Pulsar's batch key); a compressed batch names it in its header.
+        key = StoredBatchCodec.RoutingKey(batch);
         var position = entry.Position;
         if (fresh && DelaysEntries && HoldIfDelayedLocked(batch, position))
         {
@@ -425,6 +426,10 @@ internal abstract class Dispatcher
         Debug.Assert(DeliveryRuleHoldsLocked(consumer, key, position), $"{position} must not go to {consumer}");
         int redeliveries = Redelivery.RedeliveryCount(position);
         int partitionIndex = Subscription.PartitionIndex;
+        if (batch.Compressed is not null)
+        {
+            return TryDeliverCompressedLocked(consumer, entry, batch, count, redeliveries);
+        }
         int sent = 0;
         for (int i = 0; i < count; i++)
         {
@@ -561,5 +566,49 @@ internal abstract class Dispatcher
             _delayedTimerFiredMillis = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         }
         Signal();
+    }
+
+    /// <summary>
+    /// A client-compressed entry goes out whole, as stored, with the indexes acknowledged individually so far; the
+    /// consumer decompresses it and skips those (docs/protocol.md §7.5). It takes the permits of its unacked messages.
+    /// </summary>
+    private DeliverResult TryDeliverCompressedLocked(Consumer consumer, Entry entry, StoredBatch batch, int count,
+        int redeliveries)
+    {
+        var position = entry.Position;
+        int[]? acked = null;
+        int ackedCount = 0;
+        if (count > 1)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                if (Cursor.IsBatchIndexAcknowledged(position, i))
+                {
+                    acked ??= new int[count];
+                    acked[ackedCount++] = i;
+                }
+            }
+        }
+        var message = new DeliveredMessage(new MessageId(position.LedgerId, position.EntryId, -1, Subscription.PartitionIndex, count),
+            DeliveredMessage.NoMessage, batch.ProducerName, batch.SequenceId, batch.PublishTimeMillis, redeliveries)
+        {
+            Compressed = batch.Compressed,
+            AckedBatchIndexes = acked is null ? null : (IReadOnlyList<int>)new ArraySegment<int>(acked, 0, ackedCount),
+        };
+        if (!consumer.Sink.TrySend(message))
+        {
+            _sinkRefused = true;
+            return DeliverResult.Blocked;
+        }
+        int sent = count - ackedCount;
+        consumer.Permits -= sent;
+        consumer.Pending[position] = new PendingAck(count, Environment.TickCount64);
+        if (consumer.Pending.Count >= consumer.MaxUnackedEntries)
+        {
+            _wasAtUnackedLimit = true;
+        }
+        consumer.MessagesOut += sent;
+        Subscription.CountDispatchedLocked(sent, entry.Data.Length);
+        return DeliverResult.Delivered;
     }
 }

@@ -607,7 +607,7 @@ public sealed class Subscription
                 continue;
             }
             var entry = await Ledger.ReadEntryAsync(position, ct).ConfigureAwait(false);
-            int batchSize = Math.Max(1, StoredBatchCodec.Decode(entry.Data).Messages.Count);
+            int batchSize = Math.Max(1, StoredBatchCodec.MessageCount(StoredBatchCodec.Decode(entry.Data)));
             lock (_lock)
             {
                 if (batchSize == 1)

@@ -160,7 +160,9 @@ internal sealed class ConsumeStream
                 if (e.Message is { } message)
                 {
                     await writer.WriteAsync(new ConsumeResponse { Message = message.ToProto() }, ct).ConfigureAwait(false);
-                    _metrics.MessagesOut.Inc();
+                    _metrics.MessagesOut.Inc(message.Compressed is { } batch
+                        ? batch.MessageCount - (message.AckedBatchIndexes?.Count ?? 0)
+                        : 1);
                 }
                 else if (e.IsActive is bool active)
                 {

@@ -164,15 +164,20 @@ internal sealed class ProduceStream
             return new InFlightSend(send.SequenceId, 0, 0, started, Task.FromException<PublishResult>(new BadRequestException(badChunk)));
         }
 
-        var batch = new StoredBatch { SequenceId = send.SequenceId, Compression = send.Compression };
+        var batch = new StoredBatch { SequenceId = send.SequenceId, Compression = send.Compression, Compressed = send.Compressed };
         batch.Messages.AddRange(send.Messages);
         long bytes = 0;
         foreach (var message in send.Messages)
         {
             bytes += message.Payload.Length;
         }
+        if (send.Compressed is { } compressed)
+        {
+            // Bytes in of a client-compressed batch: its compressed size, as received.
+            bytes += compressed.Data.Length;
+        }
 
-        return new InFlightSend(send.SequenceId, send.Messages.Count, bytes, started, producer.SendAsync(batch));
+        return new InFlightSend(send.SequenceId, StoredBatchCodec.MessageCount(batch), bytes, started, producer.SendAsync(batch));
     }
 
     private async Task WriteReceiptsAsync(ChannelReader<InFlightSend> sends, IServerStreamWriter<ProduceResponse> responses,

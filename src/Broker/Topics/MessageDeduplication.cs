@@ -90,13 +90,14 @@ public sealed class MessageDeduplication
                 StoredBatch batch;
                 try
                 {
-                    batch = StoredBatch.Parser.ParseFrom(entry.Data.Span);
+                    // Decoded (not only parsed) so a legacy broker-compressed batch counts its messages too.
+                    batch = StoredBatchCodec.Decode(entry.Data);
                 }
-                catch (InvalidProtocolBufferException)
+                catch (CorruptDataException)
                 {
                     continue;
                 }
-                int count = Math.Max(1, batch.Messages.Count);
+                int count = Math.Max(1, StoredBatchCodec.MessageCount(batch));
                 long highest = batch.SequenceId + count - 1;
                 if (highest > _persisted.GetValueOrDefault(batch.ProducerName, -1))
                 {

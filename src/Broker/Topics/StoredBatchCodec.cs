@@ -6,20 +6,78 @@ using Pulsarish.Protocol.Broker;
 namespace Pulsarish.Broker.Topics;
 
 /// <summary>
-/// Encodes a producer batch into the stored entry form (<see cref="StoredBatch"/>, compressed when the producer asked
-/// for it) and decodes it back with the messages decompressed. Decoding rejects entries whose decompressed size
-/// exceeds a bound (<see cref="CorruptDataException"/>).
+/// Encodes a producer batch into the stored entry form (<see cref="StoredBatch"/>) and decodes it back. A batch the
+/// producer compressed (<see cref="StoredBatch.Compressed"/>, docs/protocol.md §7.5) is stored and decoded as sent:
+/// the broker reads only its uncompressed header, never its data. Entries of the legacy broker-side compression
+/// (GZIP/BROTLI in <see cref="StoredBatch.Compression"/>, written by older brokers or for older clients) are
+/// compressed here and decompressed on decode; decoding rejects those whose decompressed size exceeds a bound
+/// (<see cref="CorruptDataException"/>).
 /// </summary>
 public static class StoredBatchCodec
 {
     /// <summary>Largest decompressed message block accepted when decoding.</summary>
     public const int MaxDecompressedBytes = 64 * 1024 * 1024;
 
+    /// <summary>Messages in a decoded batch: the header's count for a client-compressed batch.</summary>
+    public static int MessageCount(StoredBatch batch)
+        => batch.Compressed is { } compressed ? compressed.MessageCount : batch.Messages.Count;
+
+    /// <summary>The key the batch is routed by (Key_Shared): its first message's, "" without one.</summary>
+    public static string RoutingKey(StoredBatch batch)
+    {
+        if (batch.Compressed is { } compressed)
+        {
+            return compressed.HasKey ? compressed.Key : "";
+        }
+        return batch.Messages.Count > 0 && batch.Messages[0].HasKey ? batch.Messages[0].Key : "";
+    }
+
+    /// <summary>
+    /// Checks the compression of a batch received from a producer (wire input): a broker-side codec only among the
+    /// legacy ones, and for a client-compressed batch a client-side codec, at least one message, a plausible
+    /// uncompressed size, data present, and no uncompressed messages beside it.
+    /// Throws <see cref="BadRequestException"/>; the data itself is not looked at.
+    /// </summary>
+    public static void ValidateCompressed(StoredBatch batch)
+    {
+        // Only the legacy codecs are the broker's to apply; a client-side codec names compressed data, never plain messages.
+        if (batch.Compression is not (CompressionType.NoCompression or CompressionType.Gzip or CompressionType.Brotli))
+        {
+            throw new BadRequestException($"compression {batch.Compression} is applied by the producer: send the batch in 'compressed'");
+        }
+        var compressed = batch.Compressed;
+        if (compressed is null)
+        {
+            return;
+        }
+        if (compressed.Codec is not (CompressionType.Lz4 or CompressionType.Zstd or CompressionType.Snappy or CompressionType.Zlib))
+        {
+            throw new BadRequestException($"unknown client-side compression codec {compressed.Codec}");
+        }
+        if (batch.Compression != CompressionType.NoCompression || batch.Messages.Count > 0)
+        {
+            throw new BadRequestException("a compressed batch carries its messages only in 'compressed'");
+        }
+        if (compressed.MessageCount < 1)
+        {
+            throw new BadRequestException($"a compressed batch needs at least one message, got {compressed.MessageCount}");
+        }
+        if (compressed.UncompressedSize < 1 || compressed.UncompressedSize > MaxDecompressedBytes)
+        {
+            throw new BadRequestException($"uncompressed size {compressed.UncompressedSize} outside 1..{MaxDecompressedBytes}");
+        }
+        if (compressed.Data.IsEmpty)
+        {
+            throw new BadRequestException("a compressed batch has no data");
+        }
+    }
+
     /// <summary>The stored bytes of <paramref name="batch"/> (messages moved into compressed_messages when compressed).</summary>
     public static byte[] Encode(StoredBatch batch)
     {
         if (batch.Compression == CompressionType.NoCompression || batch.Messages.Count == 0)
         {
+            // Uncompressed, or compressed by the client: stored as sent.
             return batch.ToByteArray();
         }
         var inner = new StoredBatch();
@@ -38,7 +96,10 @@ public static class StoredBatchCodec
         return stored.ToByteArray();
     }
 
-    /// <summary>Parses an entry; the result always carries its messages uncompressed.</summary>
+    /// <summary>
+    /// Parses an entry; the result carries its messages uncompressed, or (client-compressed) its
+    /// <see cref="StoredBatch.Compressed"/> batch untouched.
+    /// </summary>
     public static StoredBatch Decode(ReadOnlyMemory<byte> data)
     {
         StoredBatch batch;

@@ -392,7 +392,9 @@ public sealed class Topic : IAsyncDisposable
             {
                 throw new NotAllowedException($"producer {producer} is not attached to {Name}");
             }
-            int count = batch.Messages.Count;
+            // A client-compressed batch is validated from its header only: the broker never decompresses it.
+            StoredBatchCodec.ValidateCompressed(batch);
+            int count = StoredBatchCodec.MessageCount(batch);
             if (count == 0)
             {
                 throw new BadRequestException("a send needs at least one message");

@@ -136,6 +136,12 @@ public static class ConsumeCommand
                         Console.Error.WriteLine($"no message within {idleSeconds} s");
                         break;
                     }
+                    catch (PulsarishClientException e) when (e.ErrorReason == Protocol.Broker.ErrorReason.CorruptMessage)
+                    {
+                        // A compressed batch that does not decompress: the consumer discarded it; go on with the next.
+                        CliErrors.Print(e.ErrorReason.ToString(), e.Message);
+                        continue;
+                    }
 
                     MessagePrinter.Print(message, asHex, withTopic: isPattern);
                     if (negativeAck)

@@ -42,7 +42,12 @@ public static class ProduceCommand
             Description = "Shared, Exclusive, WaitForExclusive or ExclusiveWithFencing", DefaultValueFactory = _ => ProducerAccessMode.Shared,
         };
 
-        var command = new Command("produce", "Publish messages to a topic") { topic, messages, file, times, key, url, legacyUrl, quiet };
+        var compression = CompressionOption.Create();
+
+        var command = new Command("produce", "Publish messages to a topic")
+        {
+            topic, messages, file, times, key, url, legacyUrl, quiet, compression,
+        };
         // Delayed delivery (README "Delayed delivery").
         var deliverAfter = DeliveryTimeArguments.DeliverAfterOption();
         var deliverAt = DeliveryTimeArguments.DeliverAtOption();
@@ -96,6 +101,7 @@ public static class ProduceCommand
                     new ProducerOptions
                     {
                         Topic = parse.GetValue(topic)!,
+                        CompressionType = CompressionOption.Parse(parse.GetValue(compression)),
                         EnableChunking = parse.GetValue(chunking),
                         AccessMode = parse.GetValue(accessMode),
                     }, ct);

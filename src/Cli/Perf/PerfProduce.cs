@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Text;
 using Pulsarish.Client;
 
 namespace Pulsarish.Cli;
@@ -25,7 +26,11 @@ public static class PerfProduce
         var batchMessages = new Option<int>("--batch-max-messages", "-bm") { Description = "Messages per batch", DefaultValueFactory = _ => 1000 };
         var batchDelay = new Option<double>("--batch-time-window", "-b") { Description = "Batch delay in ms", DefaultValueFactory = _ => 1.0 };
         var pending = new Option<int>("--max-outstanding", "-o") { Description = "Pending messages per producer", DefaultValueFactory = _ => 1000 };
-        var compression = new Option<MessageCompression>("--compression") { Description = "None, GZip or Brotli", DefaultValueFactory = _ => MessageCompression.None };
+        var compression = CompressionOption.Create();
+        var payloadFile = new Option<string?>("--payload-file", "-f")
+        {
+            Description = "UTF-8 text file: each message is one of its lines, picked at random, as pulsar-perf (default: --size random bytes)",
+        };
         var interval = new Option<int>("--stats-interval-seconds", "-i") { Description = "Report interval", DefaultValueFactory = _ => 5 };
         var json = new Option<bool>("--json") { Description = "Print only the final summary as JSON" };
         var numTopics = PerfTopics.NumTopicsOption();
@@ -39,7 +44,7 @@ public static class PerfProduce
         var command = new Command("produce", "Publish load and report throughput and publish latency")
         {
             topic, url, legacyUrl, rate, size, producers, duration, noBatching, batchMessages, batchDelay, pending, compression,
-            interval, json, warmup, numTopics, histogramFile,
+            payloadFile, interval, json, warmup, numTopics, histogramFile,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -67,7 +72,7 @@ public static class PerfProduce
                 BatchingMaxMessages = parse.GetValue(batchMessages),
                 BatchingMaxPublishDelay = TimeSpan.FromMilliseconds(parse.GetValue(batchDelay)),
                 MaxPendingMessages = parse.GetValue(pending),
-                Compression = parse.GetValue(compression),
+                CompressionType = CompressionOption.Parse(parse.GetValue(compression)),
             };
             string serviceUrl = ClientConnection.Resolve(parse, url, legacyUrl);
             await using var client = new PulsarishClient(serviceUrl);
@@ -92,11 +97,24 @@ public static class PerfProduce
             var meter = new PerfMeter("Produced", warmupTime, parse.GetValue(histogramFile));
             using var run = CancellationTokenSource.CreateLinkedTokenSource(ct);
             run.CancelAfter(runTime + warmupTime);
-            var payload = new byte[bytes];
-            Random.Shared.NextBytes(payload);
+            byte[][] payloads;
+            if (parse.GetValue(payloadFile) is { } path)
+            {
+                payloads = (await File.ReadAllLinesAsync(path, ct)).Where(l => l.Length > 0).Select(Encoding.UTF8.GetBytes).ToArray();
+                if (payloads.Length == 0)
+                {
+                    return CliErrors.BadArguments($"--payload-file {path} has no non-empty line");
+                }
+            }
+            else
+            {
+                var payload = new byte[bytes];
+                Random.Shared.NextBytes(payload);
+                payloads = [payload];
+            }
             double perProducerRate = totalRate == 0 ? 0 : (double)totalRate / list.Count;
             var reporting = meter.ReportUntilAsync(TimeSpan.FromSeconds(parse.GetValue(interval)), asJson, run.Token);
-            var loops = list.Select(p => Task.Run(() => ProduceLoopAsync(p, payload, perProducerRate,
+            var loops = list.Select(p => Task.Run(() => ProduceLoopAsync(p, payloads, perProducerRate,
                 p.Options.MaxPendingMessages, meter, run.Token))).ToArray();
             await Task.WhenAll(loops);
             var summary = await reporting;
@@ -111,7 +129,7 @@ public static class PerfProduce
         return command;
     }
 
-    private static async Task ProduceLoopAsync(Producer producer, byte[] payload, double rate, int window,
+    private static async Task ProduceLoopAsync(Producer producer, byte[][] payloads, double rate, int window,
         PerfMeter meter, CancellationToken ct)
     {
         using var inFlight = new SemaphoreSlim(window, window);
@@ -139,6 +157,7 @@ public static class PerfProduce
                 await inFlight.WaitAsync(ct);
                 long sentAt = Stopwatch.GetTimestamp();
                 sent++;
+                var payload = payloads.Length == 1 ? payloads[0] : payloads[Random.Shared.Next(payloads.Length)];
                 _ = producer.SendAsync(payload).ContinueWith(static (t, state) =>
                 {
                     var (meter, inFlight, sentAt, bytes) = ((PerfMeter, SemaphoreSlim, long, int))state!;
