@@ -224,7 +224,9 @@ public sealed class ClusterSupervisor
                 members.Where(m => m.Role == "bookie").Select(m => m.Address).ToList(),
                 members.Where(m => m.Role == "broker").Select(m => m.Address).ToList(),
                 members,
-                DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+                DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+                (long)_options.MetadataSessionTimeout.TotalMilliseconds,
+                (long)_options.HeartbeatTimeout.TotalMilliseconds);
             string path = Path.Combine(_dataDir, StatusFileName);
             try
             {
