@@ -45,13 +45,26 @@ public sealed class ProduceSummary
     /// <summary>(send started, acknowledged) per acknowledged send.</summary>
     public List<(long SentMillis, long AckedMillis)> AckTimes { get; } = [];
 
-    /// <summary>From <paramref name="atMillis"/> to the first acknowledgement of a message sent at or after it; null when none.</summary>
-    public long? FirstAckOfSendAfter(long atMillis)
+    /// <summary>
+    /// Time to recover from a fault injected at <paramref name="faultMillis"/> and healed at <paramref name="healedMillis"/>:
+    /// to the end of the last pause of acknowledgements longer than <paramref name="stallMillis"/> after the fault (to the
+    /// first acknowledgement after it when writes never stalled); null when nothing was acknowledged after the heal
+    /// (writes did not resume).
+    /// </summary>
+    public long? RecoveryAfter(long faultMillis, long healedMillis, long stallMillis = 1000)
     {
-        long? best = null;
-        foreach (var (sent, acked) in AckTimes)
-            if (sent >= atMillis && (best is null || acked < best)) best = acked;
-        return best is long b ? b - atMillis : null;
+        var acks = AckTimes.Select(a => a.AckedMillis).Order().ToList();
+        if (acks.Count == 0 || acks[^1] < healedMillis) return null;
+        long? end = null;
+        long previous = faultMillis;
+        foreach (long t in acks)
+        {
+            if (t < faultMillis) continue;
+            end ??= t;
+            if (t - previous > stallMillis) end = t;
+            previous = t;
+        }
+        return end - faultMillis;
     }
 
     public override string ToString() =>
@@ -71,7 +84,22 @@ public sealed class VerifyProducer
     private readonly Stopwatch _clock = new();
     private readonly object _lock = new();
 
-    public VerifyProducer(VerifyProduceOptions options) => _options = options;
+    private long _endMillis;
+
+    public VerifyProducer(VerifyProduceOptions options)
+    {
+        _options = options;
+        _endMillis = (long)options.Duration.TotalMilliseconds;
+    }
+
+    /// <summary>Keeps sending until at least <paramref name="millis"/> (so that a slow heal is followed by writes).</summary>
+    public void ExtendTo(long millis)
+    {
+        long current;
+        while (millis > (current = Interlocked.Read(ref _endMillis)) && Interlocked.CompareExchange(ref _endMillis, millis, current) != current)
+        {
+        }
+    }
 
     /// <summary>Milliseconds since the first send (for placing a fault in the same time line).</summary>
     public long NowMillis => _clock.ElapsedMilliseconds;
@@ -122,13 +150,12 @@ public sealed class VerifyProducer
     private async Task LoopAsync(Producer producer, string name, AckLog.Writer log, CancellationToken ct)
     {
         double rate = Math.Max(_options.Rate, 1) / (double)_options.Producers;
-        long durationMillis = (long)_options.Duration.TotalMilliseconds;
         using var slots = new SemaphoreSlim(_options.MaxInFlight, _options.MaxInFlight);
         var outstanding = new List<Task>();
         long seq = 0;
         try
         {
-            while (!ct.IsCancellationRequested && _clock.ElapsedMilliseconds < durationMillis)
+            while (!ct.IsCancellationRequested && _clock.ElapsedMilliseconds < Interlocked.Read(ref _endMillis))
             {
                 double due = _clock.Elapsed.TotalSeconds * rate;
                 if (seq >= due)
@@ -211,7 +238,7 @@ public sealed class VerifyProducer
     private void ComputeGaps()
     {
         var acks = _summary.AckTimes.Select(a => a.AckedMillis).Order().ToList();
-        long end = Math.Min(_clock.ElapsedMilliseconds, (long)_options.Duration.TotalMilliseconds);
+        long end = Math.Min(_clock.ElapsedMilliseconds, Interlocked.Read(ref _endMillis));
         long previous = 0;
         foreach (long t in acks.Append(Math.Max(end, acks.Count > 0 ? acks[^1] : 0)))
         {

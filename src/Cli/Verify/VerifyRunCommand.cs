@@ -28,6 +28,9 @@ public static class VerifyRunCommand
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
+    /// <summary>How long writes go on after a fault healed.</summary>
+    private const long ResumeWindowMillis = 5000;
+
     public static Command Create()
     {
         var data = new Option<string>("--data") { Description = "Data directory of 'pulsarish cluster up' (holds cluster.json)", DefaultValueFactory = _ => "./data/cluster" };
@@ -154,7 +157,10 @@ public static class VerifyRunCommand
             var producer = await started.Task;
             while (producer.NowMillis < faultAt && !produce.IsCompleted) await Task.Delay(20, ct);
             if (produce.IsCompleted) await produce; // producers could not start: throws
+            // Writes go on after the heal, however long it took, so that the table shows whether they resume.
+            producer.ExtendTo(faultAt + (long)Math.Max(s.Pause.TotalMilliseconds, 0) + ResumeWindowMillis);
             outcome = await faults.InjectAsync(s.Fault, topic, () => producer.NowMillis, ct);
+            producer.ExtendTo(outcome.HealedAtMillis + ResumeWindowMillis);
             Log($"fault {s.Fault} on {outcome.Target} at {outcome.InjectedAtMillis} ms, healed at {outcome.HealedAtMillis} ms");
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
@@ -175,7 +181,7 @@ public static class VerifyRunCommand
         if (!await faults.WaitHealthyAsync(ClusterFaults.HealTimeout, ct)) Log("cluster not healthy after the fault; checking anyway");
         var report = await VerifyCommand.CheckAsync(s.ServiceUrl, topic, AckLog.Read(logPath), null, TimeSpan.FromSeconds(20), ct);
         Log("check: " + report.ToText().TrimEnd().Replace("\n", "\n    ", StringComparison.Ordinal));
-        long? recover = outcome is null ? null : summary.FirstAckOfSendAfter(outcome.InjectedAtMillis);
+        long? recover = outcome is null ? null : summary.RecoveryAfter(outcome.InjectedAtMillis, outcome.HealedAtMillis);
         string verdict;
         string? reason = report.Reason;
         if (report.Verdict == CheckVerdict.Fail)
