@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=20
 DURATION=60s
-FAULTS=kill-broker,kill-bookie,kill-bookies:2,pause-broker,pause-bookie,kill-zookeeper,rolling-restart,torn-journal
+FAULTS=kill-broker,kill-bookie,kill-bookies:2,pause-broker,pause-bookie,kill-zookeeper,rolling-restart,torn-journal,isolate-broker-from-zookeeper,isolate-bookie-from-zookeeper
 ARGS=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -26,7 +26,7 @@ SESSION_MS=${SESSION_MS:-6000}
 # The supervisor must not kill a member paused for SESSION_MS + 2 s: its heartbeat timeout is well above that.
 dotnet $B cluster up --data "$D/cluster" --bookies "${BOOKIES:-3}" --brokers "${BROKERS:-2}" --base-port "${BASE_PORT:-46100}" \
   --zk-tick-ms 500 --metadata-session-timeout-ms "$SESSION_MS" --heartbeat-timeout-ms $((SESSION_MS * 3 + 10000)) \
-  --restart-backoff-ms 500 > "$D/cluster.out" 2>&1 &
+  --restart-backoff-ms 500 --fault-proxies > "$D/cluster.out" 2>&1 &
 SUP=$!
 cleanup() {
   kill -TERM $SUP 2>/dev/null || true

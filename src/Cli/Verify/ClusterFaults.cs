@@ -12,6 +12,7 @@ public sealed record FaultSpec(string Kind, int Count = 1)
     public static readonly IReadOnlyList<string> Kinds =
     [
         "kill-broker", "kill-bookie", "kill-bookies", "pause-broker", "pause-bookie", "kill-zookeeper", "rolling-restart", "torn-journal",
+        "isolate-broker-from-zookeeper", "isolate-bookie-from-zookeeper",
     ];
 
     public override string ToString() => Kind == "kill-bookies" ? $"kill-bookies:{Count}" : Kind;
@@ -119,6 +120,29 @@ public sealed class ClusterFaults(string dataDir, VerifyAdmin admin, Random rand
                     Signals.Send(victim.Pid!.Value, Signals.Continue);
                 }
                 log($"resumed {victim.Name} after {pause.TotalMilliseconds:0} ms");
+                return new FaultOutcome(victim.Name, at, clock());
+            }
+            case "isolate-broker-from-zookeeper":
+            case "isolate-bookie-from-zookeeper":
+            {
+                if (!Status().FaultProxies)
+                    throw new InvalidOperationException("the cluster runs without fault proxies: start it with 'cluster up --fault-proxies'");
+                var victim = fault.Kind == "isolate-broker-from-zookeeper" ? await OwnerAsync(topic, ct) : Pick(await EnsembleAsync(topic, ct), 1)[0];
+                string flag = MemberFaultProxy.FlagPath(dataDir, victim.Name);
+                long at = clock();
+                await File.WriteAllTextAsync(flag, "isolated by pulsarish verify run\n", ct);
+                log($"isolated {victim.Name} from ZooKeeper ({flag})");
+                try
+                {
+                    await Task.Delay(pause, ct);
+                }
+                finally
+                {
+                    File.Delete(flag);
+                }
+                log($"reconnected {victim.Name} to ZooKeeper after {pause.TotalMilliseconds:0} ms");
+                // A member whose session expired re-joins by itself (DESIGN §7); it is healed once it serves again.
+                await WaitHealthyAsync(HealTimeout, ct);
                 return new FaultOutcome(victim.Name, at, clock());
             }
             case "kill-zookeeper":

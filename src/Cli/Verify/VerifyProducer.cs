@@ -92,14 +92,13 @@ public sealed class VerifyProducer
         _endMillis = (long)options.Duration.TotalMilliseconds;
     }
 
-    /// <summary>Keeps sending until at least <paramref name="millis"/> (so that a slow heal is followed by writes).</summary>
-    public void ExtendTo(long millis)
-    {
-        long current;
-        while (millis > (current = Interlocked.Read(ref _endMillis)) && Interlocked.CompareExchange(ref _endMillis, millis, current) != current)
-        {
-        }
-    }
+    /// <summary>
+    /// Moves the end of the sending window to <paramref name="millis"/> (never before the configured duration):
+    /// <see cref="long.MaxValue"/> while a fault is being injected and healed, then a little past the heal, so that
+    /// writes go on until the table can tell whether they resume.
+    /// </summary>
+    public void SetEnd(long millis) =>
+        Interlocked.Exchange(ref _endMillis, Math.Max(millis, (long)_options.Duration.TotalMilliseconds));
 
     /// <summary>Milliseconds since the first send (for placing a fault in the same time line).</summary>
     public long NowMillis => _clock.ElapsedMilliseconds;

@@ -158,9 +158,15 @@ public static class VerifyRunCommand
             while (producer.NowMillis < faultAt && !produce.IsCompleted) await Task.Delay(20, ct);
             if (produce.IsCompleted) await produce; // producers could not start: throws
             // Writes go on after the heal, however long it took, so that the table shows whether they resume.
-            producer.ExtendTo(faultAt + (long)Math.Max(s.Pause.TotalMilliseconds, 0) + ResumeWindowMillis);
-            outcome = await faults.InjectAsync(s.Fault, topic, () => producer.NowMillis, ct);
-            producer.ExtendTo(outcome.HealedAtMillis + ResumeWindowMillis);
+            producer.SetEnd(long.MaxValue);
+            try
+            {
+                outcome = await faults.InjectAsync(s.Fault, topic, () => producer.NowMillis, ct);
+            }
+            finally
+            {
+                producer.SetEnd(outcome is null ? 0 : outcome.HealedAtMillis + ResumeWindowMillis);
+            }
             Log($"fault {s.Fault} on {outcome.Target} at {outcome.InjectedAtMillis} ms, healed at {outcome.HealedAtMillis} ms");
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)

@@ -13,4 +13,5 @@ public sealed record ClusterStatus(
     IReadOnlyList<ClusterMemberStatus> Members,
     long UpdatedMillis,
     long MetadataSessionTimeoutMillis = 0,
-    long HeartbeatTimeoutMillis = 0);
+    long HeartbeatTimeoutMillis = 0,
+    bool FaultProxies = false);

@@ -19,23 +19,37 @@ public sealed class VerifyCampaignTests
 {
     private const string AckWithoutWriteVariable = "PULSARISH_TEST_ACK_WITHOUT_WRITE_EVERY";
 
+    private const string Faults = "kill-broker,kill-bookie,kill-bookies:2,pause-broker,pause-bookie,kill-zookeeper,rolling-restart,"
+                                  + "isolate-broker-from-zookeeper,isolate-bookie-from-zookeeper";
+
     [Test]
-    [CancelAfter(600_000)]
-    public async Task ShortCampaignLosesNothingReordersNothingAndWritesResumeAfterEveryFault()
+    [CancelAfter(720_000)]
+    public Task ShortCampaignLosesNothingReordersNothingAndWritesResumeAfterEveryFault() => CampaignAsync(Faults, TimeSpan.FromMinutes(10));
+
+    /// <summary>
+    /// torn-journal on its own, so that its failure names itself: kill -9 of the whole ensemble during 256 KiB
+    /// writes. Found by the short campaign (PULSARISH_TEST_SEED=704685108, its run 8, de-duplication off): after the restart, a producer's later
+    /// messages (first copies of 90, 91) were stored before its earlier ones (83…89, resent) — a reordering on the log.
+    /// </summary>
+    [Test]
+    [CancelAfter(300_000)]
+    public Task TornJournalKeepsEveryProducersOrder() => CampaignAsync("torn-journal", TimeSpan.FromMinutes(4));
+
+    private static async Task CampaignAsync(string faults, TimeSpan limit)
     {
         int seed = TestSeed.Use();
         // A pause (session timeout 3 s + 2 s) must stay below the heartbeat timeout, or the supervisor kills the
         // paused member and pause-* would be a kill.
-        await using var cluster = await ClusterProcess.StartAsync(bookies: 3, brokers: 2, "--heartbeat-timeout-ms", "20000");
+        await using var cluster = await ClusterProcess.StartAsync(bookies: 3, brokers: 2, "--heartbeat-timeout-ms", "20000",
+            "--fault-proxies", "true");
         string results = Path.Combine(cluster.DataDir, "verify", "results.md");
-        var (code, output) = await RunAsync(TimeSpan.FromMinutes(9), null,
+        var (code, output) = await RunAsync(limit, null,
             "verify", "run", "--data", cluster.DataDir,
-            "--faults", "kill-broker,kill-bookie,kill-bookies:2,pause-broker,pause-bookie,kill-zookeeper,rolling-restart,torn-journal",
-            "--runs", "1", "--duration", "12s", "--rate", "100", "--seed", seed.ToString(CultureInfo.InvariantCulture),
+            "--faults", faults, "--runs", "1", "--duration", "10s", "--rate", "100", "--seed", seed.ToString(CultureInfo.InvariantCulture),
             "--results", results);
         TestContext.Out.WriteLine(output);
         var rows = File.ReadAllLines(Path.ChangeExtension(results, ".jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
-        Assert.That(rows, Has.Count.EqualTo(8), $"one row per fault ({TestSeed.Describe(seed)})");
+        Assert.That(rows, Has.Count.EqualTo(faults.Split(',').Length), $"one row per fault ({TestSeed.Describe(seed)})");
         foreach (var row in rows)
         {
             string what = $"{row.GetProperty("fault").GetString()} ({TestSeed.Describe(seed)}): {row}";
