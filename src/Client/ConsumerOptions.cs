@@ -29,6 +29,23 @@ public sealed class ConsumerOptions
     /// </summary>
     public int ReceiverQueueSize { get; set; } = 1000;
 
+    /// <summary>
+    /// Chunked messages being reassembled at once per partition; when one more starts, the oldest is dropped (acked
+    /// with <see cref="AutoAckOldestChunkedMessageOnQueueFull"/>, else left unacknowledged with its later chunks, so
+    /// they are redelivered together after a reconnect or <c>RedeliverUnacknowledgedMessages</c>). Pulsar:
+    /// <c>maxPendingChunkedMessage=10</c>.
+    /// </summary>
+    public int MaxPendingChunkedMessage { get; set; } = 10;
+
+    /// <summary>Whether the chunks of a message dropped for room are acknowledged (discarded). Pulsar: false.</summary>
+    public bool AutoAckOldestChunkedMessageOnQueueFull { get; set; }
+
+    /// <summary>
+    /// A chunked message not complete this long after its first chunk arrived is dropped and its chunks are
+    /// acknowledged (e.g. its producer died mid-message). Pulsar: <c>expireTimeOfIncompleteChunkedMessage=60s</c>.
+    /// </summary>
+    public TimeSpan ExpireTimeOfIncompleteChunkedMessage { get; set; } = TimeSpan.FromSeconds(60);
+
     internal void Validate()
     {
         if (string.IsNullOrWhiteSpace(Topic))
@@ -39,6 +56,11 @@ public sealed class ConsumerOptions
         if (string.IsNullOrWhiteSpace(SubscriptionName))
         {
             throw new ArgumentException("a subscription name is required", nameof(SubscriptionName));
+        }
+
+        if (MaxPendingChunkedMessage < 1 || ExpireTimeOfIncompleteChunkedMessage <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("MaxPendingChunkedMessage and ExpireTimeOfIncompleteChunkedMessage must be positive");
         }
 
         if (ReceiverQueueSize < 1)

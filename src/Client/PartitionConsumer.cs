@@ -20,6 +20,8 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
     private readonly ChannelWriter<Message> _sink;
     private readonly ConcurrentDictionary<ulong, TaskCompletionSource<bool>> _ackWaiters = new();
     private readonly int _refillThreshold;
+    private readonly ChunkedMessageAssembler _chunks;
+    private int _chunkExpiryArmed;
 
     /// <summary>Completed by the next successful (re)subscription, then replaced.</summary>
     private TaskCompletionSource _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -40,6 +42,7 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
         _sink = sink;
         _consumerName = options.ConsumerName;
         _refillThreshold = Math.Max(1, options.ReceiverQueueSize / 2);
+        _chunks = new ChunkedMessageAssembler(options);
     }
 
     public int Partition { get; }
@@ -85,7 +88,23 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
         var connection = CurrentConnection();
         ulong requestId = (ulong)Interlocked.Increment(ref _nextRequestId);
         var ack = new Ack { Type = type, RequestId = requestId };
+        var given = new List<MessageId>();
+        var expanded = new List<MessageId>();
         foreach (var id in ids)
+        {
+            given.Add(id);
+            // A chunked message's id acknowledges all its chunks; cumulatively its last chunk covers them.
+            if (type == AckType.Individual)
+            {
+                _chunks.Expand(id, expanded);
+            }
+            else
+            {
+                expanded.Add(id);
+            }
+        }
+
+        foreach (var id in expanded)
         {
             ack.MessageIds.Add(id.ToProto());
         }
@@ -100,6 +119,17 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
             }
 
             await waiter.Task.WaitAsync(Client.Options.OperationTimeout, ct).ConfigureAwait(false);
+            foreach (var id in given)
+            {
+                if (type == AckType.Individual)
+                {
+                    _chunks.Forget(id);
+                }
+                else
+                {
+                    _chunks.ForgetUpTo(id);
+                }
+            }
         }
         catch (TimeoutException e)
         {
@@ -116,7 +146,13 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
     public void NegativeAcknowledge(IEnumerable<MessageId> ids)
     {
         var nack = new NegativeAck();
+        var expanded = new List<MessageId>();
         foreach (var id in ids)
+        {
+            _chunks.Expand(id, expanded);
+        }
+
+        foreach (var id in expanded)
         {
             nack.MessageIds.Add(id.ToProto());
         }
@@ -225,6 +261,13 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
     {
         switch (response.ResponseCase)
         {
+            case ConsumeResponse.ResponseOneofCase.Message when response.Message.Chunk is not null:
+                if (OnChunk(connection, response.Message) is { } assembled)
+                {
+                    await _sink.WriteAsync(assembled, connection.Token).ConfigureAwait(false);
+                }
+
+                break;
             case ConsumeResponse.ResponseOneofCase.Message:
                 await _sink.WriteAsync(ToMessage(response.Message, connection.Epoch), connection.Token).ConfigureAwait(false);
                 break;
@@ -256,9 +299,104 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
         return true;
     }
 
-    private Message ToMessage(ReceivedMessage m, long epoch)
+    /// <summary>
+    /// One chunk of a chunked message (<see cref="ChunkedMessageAssembler"/>): the whole message once its last chunk
+    /// arrived, else null. A chunk that yields no message gives its flow permit back at once, as Pulsar's consumer
+    /// does, so a message of more chunks than the receiver queue still arrives.
+    /// </summary>
+    private Message? OnChunk(Connection connection, ReceivedMessage m)
     {
-        byte[] payload = m.Payload.ToByteArray();
+        var id = MessageId.FromProto(m.MessageId ?? new MessageIdData()).WithPartition(Partition);
+        byte[]? payload = _chunks.Add(m, id, out var dropped);
+        if (dropped.Ack is { Count: > 0 } ack)
+        {
+            Logger.LogInformation("Consumer {ConsumerName} on {Topic}: discarding {Count} chunks of incomplete messages",
+                _consumerName, Topic, ack.Count);
+            _ = AcknowledgeQuietlyAsync(ack);
+        }
+
+        if (payload is not null)
+        {
+            return ToMessage(m, connection.Epoch, payload);
+        }
+
+        GivePermitBack(connection);
+        ArmChunkExpiry();
+        return null;
+    }
+
+    private void GivePermitBack(Connection connection)
+    {
+        int permits = 0;
+        lock (Sync)
+        {
+            if (connection.Epoch != _epoch || !ReferenceEquals(Current, connection))
+            {
+                return;
+            }
+
+            if (++_takenSinceFlow >= _refillThreshold)
+            {
+                permits = _takenSinceFlow;
+                _takenSinceFlow = 0;
+            }
+        }
+
+        if (permits > 0)
+        {
+            connection.Outbound.TryWrite(new ConsumeRequest { Flow = new Flow { Permits = permits } });
+        }
+    }
+
+    private static readonly Action<object?> OnChunkExpiryCallback = static s => ((PartitionConsumer)s!).OnChunkExpiry();
+
+    /// <summary>Schedules an expiry check of incomplete chunked messages while any is being assembled.</summary>
+    private void ArmChunkExpiry()
+    {
+        if (_chunks.HasPending && Interlocked.CompareExchange(ref _chunkExpiryArmed, 1, 0) == 0)
+        {
+            var every = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(100).Ticks,
+                _options.ExpireTimeOfIncompleteChunkedMessage.Ticks / 4));
+            DeadlineTimer.Shared.Schedule(every, OnChunkExpiryCallback, this);
+        }
+    }
+
+    private void OnChunkExpiry()
+    {
+        Volatile.Write(ref _chunkExpiryArmed, 0);
+        if (Closing.IsCancellationRequested)
+        {
+            return;
+        }
+
+        if (_chunks.Expire() is { Count: > 0 } expired)
+        {
+            Logger.LogInformation("Consumer {ConsumerName} on {Topic}: {Count} chunks of incomplete messages expired",
+                _consumerName, Topic, expired.Count);
+            _ = AcknowledgeQuietlyAsync(expired);
+        }
+
+        ArmChunkExpiry();
+    }
+
+    /// <summary>Acknowledges discarded chunks off the reader (an ack waits for an answer the reader delivers).</summary>
+    private async Task AcknowledgeQuietlyAsync(List<MessageId> ids)
+    {
+        await Task.Yield();
+        try
+        {
+            await AcknowledgeAsync(AckType.Individual, ids, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is PulsarishClientException or OperationCanceledException)
+        {
+            // Redelivered after a reconnect and discarded again.
+            Logger.LogDebug(e, "Consumer {ConsumerName}: acknowledging discarded chunks failed", _consumerName);
+        }
+    }
+
+    private Message ToMessage(ReceivedMessage m, long epoch, byte[]? assembledPayload = null)
+    {
+        byte[] payload = assembledPayload ?? m.Payload.ToByteArray();
         Dictionary<string, string> properties = new(m.Properties.Count);
         foreach (var kv in m.Properties)
         {
@@ -276,6 +414,7 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
     protected override void OnDisconnectedLocked(Connection connection)
     {
         _epoch++;
+        _chunks.Clear();
         foreach (var waiter in _ackWaiters.Values)
         {
             waiter.TrySetException(new PulsarishClientException(ErrorReason.ServiceNotReady,

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
@@ -16,6 +17,13 @@ namespace Pulsarish.Client;
 internal sealed class PartitionProducer : ReconnectingStream<ProduceRequest, ProduceResponse>
 {
     private static readonly Action<object?> OnBatchTimerCallback = static s => ((PartitionProducer)s!).OnBatchTimer();
+    private static readonly Action<object?> OnSendTimerCallback = static s => ((PartitionProducer)s!).OnSendTimer();
+
+    /// <summary>Max message size assumed until a broker tells its own (Pulsar's and our broker's default).</summary>
+    private const int DefaultMaxMessageSize = 5 * 1024 * 1024;
+
+    /// <summary>Room left in a chunk's entry for the stored batch's own fields beyond the message's metadata.</summary>
+    private const int ChunkEntryOverheadBytes = 256;
 
     private readonly ProducerOptions _options;
     private readonly SendGate _pendingPermits;
@@ -28,6 +36,9 @@ internal sealed class PartitionProducer : ReconnectingStream<ProduceRequest, Pro
     private int _batchBytes;
     private long _batchGeneration;
     private bool _batchTimerArmed;
+    private long _batchStartedTimestamp;
+    private bool _sendTimerArmed;
+    private int _maxMessageSize = DefaultMaxMessageSize;
     private Exception? _failure;
 
     public PartitionProducer(PulsarishClient client, string topic, int partition, ProducerOptions options,
@@ -69,7 +80,14 @@ internal sealed class PartitionProducer : ReconnectingStream<ProduceRequest, Pro
             failure = _failure;
             if (failure is null)
             {
-                AddToBatchLocked(wire, completion);
+                if (_options.EnableChunking && wire.Payload.Length > ChunkPayloadBytesLocked(wire))
+                {
+                    EnqueueChunksLocked(wire, completion);
+                }
+                else
+                {
+                    AddToBatchLocked(wire, completion);
+                }
             }
         }
 
@@ -108,8 +126,57 @@ internal sealed class PartitionProducer : ReconnectingStream<ProduceRequest, Pro
         return wire;
     }
 
+    /// <summary>Payload bytes of one chunk: the topic's max message size less the metadata, capped by ChunkMaxMessageSize.</summary>
+    private int ChunkPayloadBytesLocked(ProducerMessage wire)
+    {
+        int metadata = wire.CalculateSize() - wire.Payload.Length + (_producerName?.Length ?? 0) * 2 + ChunkEntryOverheadBytes;
+        int bytes = _maxMessageSize - metadata;
+        if (_options.ChunkMaxMessageSize > 0)
+        {
+            bytes = Math.Min(bytes, _options.ChunkMaxMessageSize);
+        }
+
+        return Math.Max(1, bytes);
+    }
+
+    /// <summary>
+    /// Splits a message above the chunk size into chunks (Pulsar's chunking): the open batch goes first, then each
+    /// chunk is its own send with its own sequence id (so de-duplication drops resent chunks one by one) and the same
+    /// uuid; only the last chunk's receipt completes the message, with that chunk's id. The chunks share the
+    /// message's payload buffer (no copy).
+    /// </summary>
+    private void EnqueueChunksLocked(ProducerMessage wire, TaskCompletionSource<MessageId> completion)
+    {
+        FlushBatchLocked();
+        int chunkBytes = ChunkPayloadBytesLocked(wire);
+        var payload = wire.Payload.Memory;
+        int total = payload.Length;
+        int chunks = (total + chunkBytes - 1) / chunkBytes;
+        string uuid = $"{ProducerName}-{_nextSequenceId}";
+        for (int i = 0; i < chunks; i++)
+        {
+            int offset = i * chunkBytes;
+            var chunk = wire.Clone();
+            chunk.Payload = UnsafeByteOperations.UnsafeWrap(payload.Slice(offset, Math.Min(chunkBytes, total - offset)));
+            chunk.Chunk = new ChunkInfo { Uuid = uuid, ChunkId = i, NumChunks = chunks, TotalSize = total };
+            var send = new SendRequest { SequenceId = _nextSequenceId++, Compression = _compression };
+            send.Messages.Add(chunk);
+            var batch = new PendingBatch(new ProduceRequest { Send = send }, i == chunks - 1 ? [completion] : [], completion);
+            _pending.Enqueue(batch);
+            Current?.Outbound.TryWrite(batch.Request);
+        }
+
+        ArmSendTimeoutLocked();
+    }
+
     private void AddToBatchLocked(ProducerMessage wire, TaskCompletionSource<MessageId> completion)
     {
+        if (_batchMessages.Count == 0)
+        {
+            _batchStartedTimestamp = Stopwatch.GetTimestamp();
+            ArmSendTimeoutLocked();
+        }
+
         _batchMessages.Add(wire);
         _batchCompletions.Add(completion);
         _batchBytes += wire.Payload.Length;
@@ -133,7 +200,9 @@ internal sealed class PartitionProducer : ReconnectingStream<ProduceRequest, Pro
         lock (Sync)
         {
             FlushBatchLocked();
-            last = _pending.Count == 0 ? null : _pending.Last().Completions[^1].Task;
+            last = _pending.Count == 0 ? null : _pending.Last() is var tail && tail.Count > 0
+                ? tail.Completions[^1].Task
+                : tail.ChunkOwner?.Task;
         }
 
         if (last is not null)
@@ -176,6 +245,101 @@ internal sealed class PartitionProducer : ReconnectingStream<ProduceRequest, Pro
         _batchGeneration++;
         _pending.Enqueue(batch);
         Current?.Outbound.TryWrite(batch.Request);
+        ArmSendTimeoutLocked();
+    }
+
+    /// <summary>Under the lock: makes sure a send-timeout check is due (at most one is scheduled at a time).</summary>
+    private void ArmSendTimeoutLocked()
+    {
+        if (_sendTimerArmed || _options.SendTimeout <= TimeSpan.Zero || _failure is not null)
+        {
+            return;
+        }
+
+        _sendTimerArmed = true;
+        DeadlineTimer.Shared.Schedule(_options.SendTimeout, OnSendTimerCallback, this);
+    }
+
+    /// <summary>
+    /// The send-timeout check (Pulsar's ProducerImpl timer): when the oldest unacknowledged send is older than the
+    /// timeout, every pending send fails with <see cref="ErrorReason.Timeout"/> — not only the oldest, so that no
+    /// later send can be persisted ahead of the application's retry of an earlier one. Otherwise the check is due
+    /// again when the oldest one would expire. The producer itself goes on.
+    /// </summary>
+    private void OnSendTimer()
+    {
+        List<PendingBatch> failed;
+        List<TaskCompletionSource<MessageId>> open;
+        lock (Sync)
+        {
+            _sendTimerArmed = false;
+            long oldest;
+            if (_pending.TryPeek(out var head))
+            {
+                oldest = head.CreatedTimestamp;
+            }
+            else if (_batchMessages.Count > 0)
+            {
+                oldest = _batchStartedTimestamp;
+            }
+            else
+            {
+                return;
+            }
+
+            var age = Stopwatch.GetElapsedTime(oldest);
+            if (age < _options.SendTimeout || _failure is not null)
+            {
+                if (_failure is null)
+                {
+                    _sendTimerArmed = true;
+                    DeadlineTimer.Shared.Schedule(_options.SendTimeout - age, OnSendTimerCallback, this);
+                }
+
+                return;
+            }
+
+            (failed, open) = TakeAllPendingLocked();
+        }
+
+        Logger.LogWarning("Producer {ProducerName} on {Topic}: {Count} sends not acknowledged within {SendTimeout}; failing them",
+            _producerName, Topic, failed.Count + open.Count, _options.SendTimeout);
+        var error = new PulsarishClientException(ErrorReason.Timeout,
+            $"send to {Topic} not acknowledged within the send timeout {_options.SendTimeout}");
+        // Off the timer thread: failing releases permits, which hands waiting sends to their producers — so the sends
+        // still waiting for a permit to this producer fail first: they were made before the timeout too.
+        _ = Task.Run(() =>
+        {
+            _pendingPermits.FailWaiting(this, error);
+            FailTaken(failed, open, error);
+        });
+    }
+
+    /// <summary>Under the lock: removes every pending batch and the open batch (their permits are still held).</summary>
+    private (List<PendingBatch> Failed, List<TaskCompletionSource<MessageId>> Open) TakeAllPendingLocked()
+    {
+        var failed = new List<PendingBatch>(_pending);
+        _pending.Clear();
+        var open = new List<TaskCompletionSource<MessageId>>(_batchCompletions);
+        _batchMessages.Clear();
+        _batchCompletions.Clear();
+        _batchBytes = 0;
+        return (failed, open);
+    }
+
+    private void FailTaken(List<PendingBatch> failed, List<TaskCompletionSource<MessageId>> open, Exception error)
+    {
+        foreach (var batch in failed)
+        {
+            batch.Fail(error);
+            _pendingPermits.Release(batch.Count);
+        }
+
+        foreach (var completion in open)
+        {
+            completion.TrySetException(error);
+            _pendingPermits.Release();
+        }
     }
 
     protected override AsyncDuplexStreamingCall<ProduceRequest, ProduceResponse> StartCall(
@@ -188,7 +352,7 @@ internal sealed class PartitionProducer : ReconnectingStream<ProduceRequest, Pro
         {
             Topic = Topic,
             ProducerName = _producerName ?? "",
-            AccessMode = _options.ExclusiveAccess ? ProducerAccessMode.Exclusive : ProducerAccessMode.Shared,
+            AccessMode = (Protocol.Broker.ProducerAccessMode)(int)_options.EffectiveAccessMode,
         },
     };
 
@@ -209,6 +373,10 @@ internal sealed class PartitionProducer : ReconnectingStream<ProduceRequest, Pro
         }
 
         _producerName = first.Opened.ProducerName;
+        if (first.Opened.MaxMessageSize > 0)
+        {
+            _maxMessageSize = first.Opened.MaxMessageSize;
+        }
         if (_nextSequenceId < 0)
         {
             _nextSequenceId = first.Opened.LastSequenceId + 1;
@@ -268,6 +436,14 @@ internal sealed class PartitionProducer : ReconnectingStream<ProduceRequest, Pro
     /// </summary>
     private bool OnSendError(SendError error)
     {
+        if (error.Reason == ErrorReason.ProducerFenced)
+        {
+            // Another producer took the topic over (ExclusiveWithFencing): fail everything, never reconnect.
+            Logger.LogWarning("Producer {ProducerName} on {Topic} was fenced: {Message}", _producerName, Topic, error.Message);
+            FailAll(new PulsarishClientException(ErrorReason.ProducerFenced, error.Message));
+            return false;
+        }
+
         if (ErrorReasons.IsRetriable(error.Reason))
         {
             Logger.LogInformation("Producer {ProducerName}: send {SequenceId} failed with {Reason}; reconnecting",
@@ -276,6 +452,7 @@ internal sealed class PartitionProducer : ReconnectingStream<ProduceRequest, Pro
         }
 
         PendingBatch? failed = null;
+        List<PendingBatch>? siblings = null;
         lock (Sync)
         {
             if (_pending.TryPeek(out var head) && head.FirstSequenceId == error.SequenceId)
@@ -303,12 +480,41 @@ internal sealed class PartitionProducer : ReconnectingStream<ProduceRequest, Pro
                     _pending.Enqueue(batch);
                 }
             }
+
+            if (failed?.ChunkOwner is { } owner)
+            {
+                // The other chunks of that message are useless now: drop them (a consumer discards a partial message).
+                var kept = new List<PendingBatch>(_pending.Count);
+                foreach (var batch in _pending)
+                {
+                    if (ReferenceEquals(batch.ChunkOwner, owner))
+                    {
+                        (siblings ??= new()).Add(batch);
+                    }
+                    else
+                    {
+                        kept.Add(batch);
+                    }
+                }
+
+                _pending.Clear();
+                foreach (var batch in kept)
+                {
+                    _pending.Enqueue(batch);
+                }
+            }
         }
 
         if (failed is not null)
         {
-            failed.Fail(new PulsarishClientException(error.Reason, error.Message));
+            var exception = new PulsarishClientException(error.Reason, error.Message);
+            failed.Fail(exception);
             _pendingPermits.Release(failed.Count);
+            foreach (var sibling in siblings ?? [])
+            {
+                sibling.Fail(exception);
+                _pendingPermits.Release(sibling.Count);
+            }
         }
 
         return true;
@@ -328,26 +534,16 @@ internal sealed class PartitionProducer : ReconnectingStream<ProduceRequest, Pro
         lock (Sync)
         {
             _failure ??= error;
-            failed = new List<PendingBatch>(_pending);
-            _pending.Clear();
-            open = new List<TaskCompletionSource<MessageId>>(_batchCompletions);
-            _batchMessages.Clear();
-            _batchCompletions.Clear();
-            _batchBytes = 0;
+            (failed, open) = TakeAllPendingLocked();
         }
 
-        foreach (var batch in failed)
-        {
-            batch.Fail(error);
-            _pendingPermits.Release(batch.Count);
-        }
-
-        foreach (var completion in open)
-        {
-            completion.TrySetException(error);
-            _pendingPermits.Release();
-        }
+        FailTaken(failed, open, error);
     }
+
+    /// <summary>WaitForExclusive: the broker answers the open only once the topic is free, so no timeout bounds it.</summary>
+    protected override TimeSpan ConnectTimeout => _options.EffectiveAccessMode == ProducerAccessMode.WaitForExclusive
+        ? Timeout.InfiniteTimeSpan
+        : base.ConnectTimeout;
 
     /// <summary>Flushes and waits (up to the operation timeout) for pending messages, then closes the stream.</summary>
     public override async ValueTask DisposeAsync()

@@ -94,6 +94,8 @@ public sealed class Producer : IAsyncDisposable
     /// Sends a message; completes with its id once persisted. Cancelling stops the wait for room or for the receipt;
     /// a message already handed to the batch may still be published. A message resent after a reconnect that the
     /// broker had already persisted completes with <see cref="MessageId.LedgerId"/> -1 (the broker de-duplicated it).
+    /// Fails with <see cref="ErrorReason.Timeout"/> when not acknowledged within <see cref="ProducerOptions.SendTimeout"/>
+    /// and with <see cref="ErrorReason.ProducerFenced"/> once an ExclusiveWithFencing producer took the topic over.
     /// </summary>
     public async Task<MessageId> SendAsync(OutgoingMessage message, CancellationToken ct = default)
     {
@@ -167,6 +169,10 @@ public sealed class Producer : IAsyncDisposable
         MaxPendingMessages = o.MaxPendingMessages,
         RoutingMode = o.RoutingMode,
         ExclusiveAccess = o.ExclusiveAccess,
+        AccessMode = o.AccessMode,
+        SendTimeout = o.SendTimeout,
+        EnableChunking = o.EnableChunking,
+        ChunkMaxMessageSize = o.ChunkMaxMessageSize,
     };
 
     /// <summary>Flushes, waits for pending receipts (up to the operation timeout), then closes.</summary>

@@ -39,8 +39,33 @@ public sealed class ProducerOptions
     /// <summary>Routing of unkeyed messages of a partitioned topic.</summary>
     public MessageRoutingMode RoutingMode { get; set; } = MessageRoutingMode.RoundRobinPartition;
 
-    /// <summary>Whether other producers may publish to the topic at the same time.</summary>
+    /// <summary>Whether other producers may publish to the topic at the same time (same as <see cref="ProducerAccessMode.Exclusive"/>).</summary>
     public bool ExclusiveAccess { get; set; }
+
+    /// <summary>Access mode. Pulsar: <c>accessMode=Shared</c>. <see cref="ExclusiveAccess"/> turns Shared into Exclusive.</summary>
+    public ProducerAccessMode AccessMode { get; set; } = ProducerAccessMode.Shared;
+
+    /// <summary>
+    /// A send not acknowledged by the broker within this time fails with <see cref="ErrorReason.Timeout"/>; as in
+    /// Pulsar, every send pending at that moment fails with it (so no later send is persisted ahead of a resend of an
+    /// earlier one), and the producer goes on with later sends. <see cref="TimeSpan.Zero"/>: never. Pulsar:
+    /// <c>sendTimeout=30s</c>.
+    /// </summary>
+    public TimeSpan SendTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Splits a message larger than <see cref="ChunkMaxMessageSize"/> (default: the topic's max message size) into
+    /// chunks, each its own entry, reassembled by the consumer. A chunked message is never batched. Pulsar:
+    /// <c>enableChunking=false</c>.
+    /// </summary>
+    public bool EnableChunking { get; set; }
+
+    /// <summary>Largest chunk payload in bytes; 0: the broker's max message size minus the metadata. Pulsar: <c>chunkMaxMessageSize</c>.</summary>
+    public int ChunkMaxMessageSize { get; set; }
+
+    /// <summary>The access mode in force (<see cref="ExclusiveAccess"/> included).</summary>
+    internal ProducerAccessMode EffectiveAccessMode
+        => ExclusiveAccess && AccessMode == ProducerAccessMode.Shared ? ProducerAccessMode.Exclusive : AccessMode;
 
     internal void Validate()
     {
@@ -53,6 +78,11 @@ public sealed class ProducerOptions
             || BatchingMaxPublishDelay < TimeSpan.Zero)
         {
             throw new ArgumentException("batching limits and MaxPendingMessages must be positive");
+        }
+
+        if (SendTimeout < TimeSpan.Zero || ChunkMaxMessageSize < 0 || !Enum.IsDefined(AccessMode))
+        {
+            throw new ArgumentException("SendTimeout and ChunkMaxMessageSize must not be negative, AccessMode must be defined");
         }
     }
 }

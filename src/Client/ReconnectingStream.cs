@@ -55,8 +55,11 @@ internal abstract class ReconnectingStream<TRequest, TResponse> : IAsyncDisposab
 
     /// <summary>Connects for the first time within the operation timeout (errors propagate: nothing to retry yet).</summary>
     public Task ConnectAsync(CancellationToken ct) => StreamHandshake.ConnectWithinAsync(
-        ConnectOnceAsync, Client.Options.OperationTimeout,
-        $"{_kind.ToLowerInvariant()} on {Topic} not {_connectedVerb} within {Client.Options.OperationTimeout}", ct);
+        ConnectOnceAsync, ConnectTimeout,
+        $"{_kind.ToLowerInvariant()} on {Topic} not {_connectedVerb} within {ConnectTimeout}", ct);
+
+    /// <summary>Bound of the first connect: the operation timeout, unless the broker is expected to make it wait.</summary>
+    protected virtual TimeSpan ConnectTimeout => Client.Options.OperationTimeout;
 
     /// <summary>Starts the call on the owner broker.</summary>
     protected abstract AsyncDuplexStreamingCall<TRequest, TResponse> StartCall(PulsarishBroker.PulsarishBrokerClient broker,

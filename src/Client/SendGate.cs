@@ -73,6 +73,31 @@ internal sealed class SendGate
         }
     }
 
+    /// <summary>
+    /// Fails every send still waiting for a permit to <paramref name="target"/> (a send timeout fails everything sent
+    /// before it, so none of them can be stored ahead of the application's retry of a timed-out one).
+    /// </summary>
+    public void FailWaiting(PartitionProducer target, Exception error)
+    {
+        List<Waiter>? failed = null;
+        lock (_lock)
+        {
+            foreach (var waiter in _waiters)
+            {
+                if (ReferenceEquals(waiter.Target, target) && waiter.TryAbandon())
+                {
+                    (failed ??= new()).Add(waiter);
+                }
+            }
+        }
+
+        foreach (var waiter in failed ?? [])
+        {
+            waiter.Registration.Dispose();
+            waiter.Result.TrySetException(error);
+        }
+    }
+
     private sealed class Waiter(PartitionProducer target, ProducerMessage message)
     {
         private const int Waiting = 0;
@@ -86,6 +111,9 @@ internal sealed class SendGate
         public CancellationTokenRegistration Registration { get; set; }
 
         public bool TryStart() => Interlocked.CompareExchange(ref _state, Started, Waiting) == Waiting;
+
+        /// <summary>Gives up waiting (skipped by <see cref="Release"/>, like a cancelled one); the caller fails it.</summary>
+        public bool TryAbandon() => Interlocked.CompareExchange(ref _state, Cancelled, Waiting) == Waiting;
 
         public void Cancel()
         {

@@ -26,6 +26,7 @@ public sealed record DeliveredMessage(
             ProducerName = ProducerName,
             SequenceId = SequenceId,
             RedeliveryCount = RedeliveryCount,
+            Chunk = Message.Chunk,
         };
         received.Properties.AddRange(Message.Properties);
         return received;

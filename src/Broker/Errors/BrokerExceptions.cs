@@ -34,6 +34,12 @@ public sealed class TenantNotFoundException(string tenant)
 /// <summary>Another producer holds the topic (exclusive access) or the producer name is taken.</summary>
 public sealed class ProducerBusyException(string message) : BrokerException(ErrorReason.ProducerBusy, message);
 
+/// <summary>
+/// An <c>ExclusiveWithFencing</c> producer took the topic over: this producer was fenced and must not reconnect
+/// (Pulsar's ProducerFencedException).
+/// </summary>
+public sealed class ProducerFencedException(string message) : BrokerException(ErrorReason.ProducerFenced, message);
+
 /// <summary>An exclusive subscription already has a consumer, or the subscription has another type.</summary>
 public sealed class SubscriptionBusyException(string message) : BrokerException(ErrorReason.SubscriptionBusy, message);
 

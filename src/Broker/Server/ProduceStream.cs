@@ -55,7 +55,8 @@ internal sealed class ProduceStream
             }
 
             var topic = await _broker.GetOrLoadTopicAsync(open.Topic, createIfMissing: true, ct).ConfigureAwait(false);
-            producer = topic.AddProducer(open.ProducerName, open.AccessMode);
+            // WaitForExclusive waits here until the topic is free; the client leaving (ct) withdraws it.
+            producer = await topic.AddProducerAsync(open.ProducerName, open.AccessMode, ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
@@ -72,7 +73,12 @@ internal sealed class ProduceStream
         {
             await responses.WriteAsync(new ProduceResponse
             {
-                Opened = new ProducerOpened { ProducerName = producer.Name, LastSequenceId = producer.LastSequenceIdAtOpen },
+                Opened = new ProducerOpened
+                {
+                    ProducerName = producer.Name,
+                    LastSequenceId = producer.LastSequenceIdAtOpen,
+                    MaxMessageSize = producer.Topic.Policies.MaxMessageSizeBytes,
+                },
             }).ConfigureAwait(false);
             await PumpSendsAsync(producer, requests, responses, ct).ConfigureAwait(false);
         }
@@ -116,6 +122,17 @@ internal sealed class ProduceStream
             await writer.ConfigureAwait(false);
         }
 
+        if (detached && producer.IsFenced)
+        {
+            // In-band first, so the client fails its pending sends for good instead of reconnecting.
+            const string fenced = "fenced by an ExclusiveWithFencing producer";
+            await responses.WriteAsync(new ProduceResponse
+            {
+                Error = new SendError { SequenceId = -1, Reason = ErrorReason.ProducerFenced, Message = fenced },
+            }).ConfigureAwait(false);
+            throw ErrorMapper.ToRpcException(ErrorReason.ProducerFenced, $"producer {producer.Name} on {producer.Topic.Name.FullName} was {fenced}");
+        }
+
         if (detached)
         {
             // Retriable: the client looks the topic up again and resends whatever was not receipted.
@@ -140,6 +157,11 @@ internal sealed class ProduceStream
         {
             return new InFlightSend(send.SequenceId, 0, 0, started, Task.FromException<PublishResult>(
                 new BadRequestException($"unknown compression {(int)send.Compression}")));
+        }
+
+        if (ChunkChecks.Validate(send) is { } badChunk)
+        {
+            return new InFlightSend(send.SequenceId, 0, 0, started, Task.FromException<PublishResult>(new BadRequestException(badChunk)));
         }
 
         var batch = new StoredBatch { SequenceId = send.SequenceId, Compression = send.Compression };

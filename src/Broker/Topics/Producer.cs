@@ -52,6 +52,17 @@ public sealed class Producer
     /// <summary>Detaches the producer from its topic.</summary>
     public void Close() => Topic.RemoveProducer(this);
 
+    /// <summary>An <c>ExclusiveWithFencing</c> producer took over: every later send fails with ProducerFenced.</summary>
+    public bool IsFenced => _fenced;
+    private volatile bool _fenced;
+
+    /// <summary>Fenced by a newer exclusive producer: closed, and its stream ends with ProducerFenced.</summary>
+    internal void Fence()
+    {
+        _fenced = true;
+        DetachFromClosedTopic();
+    }
+
     /// <summary>The topic closed under the producer: mark it closed and signal <see cref="Detached"/>.</summary>
     internal void DetachFromClosedTopic()
     {

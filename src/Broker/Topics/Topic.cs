@@ -23,6 +23,7 @@ public sealed class Topic : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, Subscription> _subscriptions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Producer> _producers = new(StringComparer.Ordinal);
+    private readonly LinkedList<ExclusiveWaiter> _exclusiveWaiters = new();
     private readonly SemaphoreSlim _subscriptionGate = new(1, 1);
     private readonly MessageDeduplication _deduplication;
     private readonly Action<Position, object?> _onPersisted;
@@ -150,12 +151,16 @@ public sealed class Topic : IAsyncDisposable
     // ---- producers ----
 
     /// <summary>
-    /// Attaches a producer. Empty <paramref name="producerName"/>: one is generated. Exclusive access fails with
-    /// <see cref="ProducerBusyException"/> when any producer is attached; Shared when an exclusive one is; a name in
-    /// use fails too.
+    /// Attaches a producer (Pulsar's access modes). Empty <paramref name="producerName"/>: one is generated.
+    /// Shared fails with <see cref="ProducerBusyException"/> while an exclusive producer is attached or waiting;
+    /// Exclusive while any producer is attached or waiting; ExclusiveWithFencing fences every attached producer and
+    /// fails every waiting one (<see cref="ProducerFencedException"/>); a name in use fails too. WaitForExclusive
+    /// cannot wait here: use <see cref="AddProducerAsync"/>.
     /// </summary>
     public Producer AddProducer(string? producerName, ProducerAccessMode accessMode = ProducerAccessMode.Shared)
     {
+        Producer[] fenced;
+        Producer producer;
         lock (_lock)
         {
             ThrowIfClosed();
@@ -163,17 +168,44 @@ public sealed class Topic : IAsyncDisposable
             {
                 throw new BadRequestException($"unknown producer access mode {accessMode}");
             }
-            foreach (var existing in _producers.Values)
+            if (accessMode == ProducerAccessMode.WaitForExclusive && (_producers.Count > 0 || _exclusiveWaiters.Count > 0))
             {
-                if (existing.AccessMode == ProducerAccessMode.Exclusive)
-                {
-                    throw new ProducerBusyException($"topic {Name} has exclusive producer {existing.Name}");
-                }
+                throw new ProducerBusyException($"topic {Name} has {_producers.Count} producers; WaitForExclusive must wait (AddProducerAsync)");
             }
-            if (accessMode == ProducerAccessMode.Exclusive && _producers.Count > 0)
+            fenced = accessMode == ProducerAccessMode.ExclusiveWithFencing ? FenceOthersLocked() : [];
+            CheckAccessLocked(accessMode);
+            producer = AttachLocked(producerName, accessMode);
+        }
+        // Outside the lock: cancellation runs the fenced producers' stream callbacks.
+        foreach (var p in fenced)
+        {
+            p.Fence();
+        }
+        return producer;
+    }
+
+    private void CheckAccessLocked(ProducerAccessMode accessMode)
+    {
+        foreach (var existing in _producers.Values)
+        {
+            if (existing.AccessMode != ProducerAccessMode.Shared)
             {
-                throw new ProducerBusyException($"topic {Name} already has {_producers.Count} producers");
+                throw new ProducerBusyException($"topic {Name} has exclusive producer {existing.Name}");
             }
+        }
+        if (_exclusiveWaiters.Count > 0)
+        {
+            throw new ProducerBusyException($"topic {Name} has {_exclusiveWaiters.Count} producers waiting for exclusive access");
+        }
+        if (accessMode != ProducerAccessMode.Shared && _producers.Count > 0)
+        {
+            throw new ProducerBusyException($"topic {Name} already has {_producers.Count} producers");
+        }
+    }
+
+    private Producer AttachLocked(string? producerName, ProducerAccessMode accessMode)
+    {
+        {
             long id = Interlocked.Increment(ref s_nextProducerId);
             string name = string.IsNullOrEmpty(producerName) ? $"{_broker.Options.BrokerId}-{id}" : producerName;
             if (_producers.ContainsKey(name))
@@ -190,6 +222,112 @@ public sealed class Topic : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Attaches a producer as <see cref="AddProducer"/> does, except that WaitForExclusive waits (in arrival order)
+    /// until no other producer is attached, as Pulsar's broker queues such producers; <paramref name="ct"/> (the
+    /// client leaving) withdraws the wait.
+    /// </summary>
+    public async Task<Producer> AddProducerAsync(string? producerName, ProducerAccessMode accessMode, CancellationToken ct)
+    {
+        if (accessMode != ProducerAccessMode.WaitForExclusive)
+        {
+            return AddProducer(producerName, accessMode);
+        }
+        ExclusiveWaiter waiter;
+        lock (_lock)
+        {
+            ThrowIfClosed();
+            if (_producers.Count == 0 && _exclusiveWaiters.Count == 0)
+            {
+                return AttachLocked(producerName, accessMode);
+            }
+            waiter = new ExclusiveWaiter(producerName);
+            waiter.Node = _exclusiveWaiters.AddLast(waiter);
+            _logger.LogInformation("Producer {Producer} waits for exclusive access to {Topic}", producerName, Name.FullName);
+        }
+        await using var registration = ct.Register(static state =>
+        {
+            var (topic, w) = ((Topic, ExclusiveWaiter))state!;
+            topic.WithdrawWaiter(w);
+        }, (this, waiter)).ConfigureAwait(false);
+        return await waiter.Attached.Task.ConfigureAwait(false);
+    }
+
+    private void WithdrawWaiter(ExclusiveWaiter waiter)
+    {
+        bool removed;
+        lock (_lock)
+        {
+            removed = waiter.Node is { } node && node.List == _exclusiveWaiters;
+            if (removed)
+            {
+                _exclusiveWaiters.Remove(waiter.Node!);
+            }
+        }
+        if (removed)
+        {
+            waiter.Attached.TrySetCanceled();
+        }
+    }
+
+    /// <summary>Under the lock: the first waiter gets the topic once no producer is attached.</summary>
+    private void PromoteWaiterLocked(List<(ExclusiveWaiter, Producer?, Exception?)> outcomes)
+    {
+        while (_producers.Count == 0 && !_closed && _exclusiveWaiters.First is { } first)
+        {
+            _exclusiveWaiters.RemoveFirst();
+            try
+            {
+                outcomes.Add((first.Value, AttachLocked(first.Value.Name, ProducerAccessMode.WaitForExclusive), null));
+            }
+            catch (Exception e)
+            {
+                outcomes.Add((first.Value, null, e));
+            }
+        }
+    }
+
+    private static void Complete(List<(ExclusiveWaiter Waiter, Producer? Producer, Exception? Error)> outcomes)
+    {
+        foreach (var (waiter, producer, error) in outcomes)
+        {
+            if (producer is not null)
+            {
+                waiter.Attached.TrySetResult(producer);
+            }
+            else
+            {
+                waiter.Attached.TrySetException(error!);
+            }
+        }
+    }
+
+    /// <summary>Under the lock: detaches every producer and fails every waiter, for an ExclusiveWithFencing producer.</summary>
+    private Producer[] FenceOthersLocked()
+    {
+        var fenced = _producers.Values.ToArray();
+        foreach (var p in fenced)
+        {
+            p.IsClosed = true;
+            _logger.LogInformation("Producer {Producer} on {Topic} is fenced by an ExclusiveWithFencing producer", p, Name.FullName);
+        }
+        _producers.Clear();
+        foreach (var waiter in _exclusiveWaiters)
+        {
+            waiter.Attached.TrySetException(new ProducerFencedException($"topic {Name} was taken over by an ExclusiveWithFencing producer"));
+        }
+        _exclusiveWaiters.Clear();
+        return fenced;
+    }
+
+    /// <summary>A WaitForExclusive producer queued for the topic.</summary>
+    private sealed class ExclusiveWaiter(string? name)
+    {
+        public string? Name { get; } = name;
+        public LinkedListNode<ExclusiveWaiter>? Node { get; set; }
+        public TaskCompletionSource<Producer> Attached { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
     private void DisconnectAfterWriteFailure(Producer producer)
     {
         if (producer.WriteFailed)
@@ -204,6 +342,7 @@ public sealed class Topic : IAsyncDisposable
 
     internal void RemoveProducer(Producer producer)
     {
+        List<(ExclusiveWaiter, Producer?, Exception?)>? promoted = null;
         lock (_lock)
         {
             if (_producers.TryGetValue(producer.Name, out var current) && ReferenceEquals(current, producer))
@@ -211,6 +350,14 @@ public sealed class Topic : IAsyncDisposable
                 _producers.Remove(producer.Name);
             }
             producer.IsClosed = true;
+            if (_producers.Count == 0 && _exclusiveWaiters.Count > 0)
+            {
+                PromoteWaiterLocked(promoted = new());
+            }
+        }
+        if (promoted is not null)
+        {
+            Complete(promoted);
         }
     }
 
@@ -235,6 +382,10 @@ public sealed class Topic : IAsyncDisposable
             if (producer.WriteFailed)
             {
                 throw new PersistenceException($"an earlier send of {producer} to {Name} failed; reconnect and resend in order");
+            }
+            if (producer.IsFenced)
+            {
+                throw new ProducerFencedException($"producer {producer} on {Name} was fenced by an ExclusiveWithFencing producer");
             }
             if (!ReferenceEquals(producer.Topic, this) || producer.IsClosed)
             {
@@ -581,6 +732,7 @@ public sealed class Topic : IAsyncDisposable
     internal async Task CloseAsync(Exception reason, bool flush)
     {
         Producer[] detached;
+        ExclusiveWaiter[] waiters;
         lock (_lock)
         {
             if (_closed)
@@ -594,6 +746,12 @@ public sealed class Topic : IAsyncDisposable
                 p.IsClosed = true;
             }
             _producers.Clear();
+            waiters = _exclusiveWaiters.ToArray();
+            _exclusiveWaiters.Clear();
+        }
+        foreach (var waiter in waiters)
+        {
+            waiter.Attached.TrySetException(new ServiceNotReadyException($"topic {Name} is closed"));
         }
         // Outside the lock: cancellation runs the producers' stream callbacks.
         foreach (var p in detached)
