@@ -19,7 +19,7 @@ while [ $# -gt 0 ]; do
     *) ARGS+=("$1"); shift ;;
   esac
 done
-dotnet build src/Cli -c Release -nologo -v:q >/dev/null
+dotnet build src/Cli -c Release -nologo -v:q -clp:ErrorsOnly
 B=src/Cli/bin/Release/net10.0/pulsarish.dll
 D=$(mktemp -d /tmp/pulsarish-verify.XXXX)
 SESSION_MS=${SESSION_MS:-6000}

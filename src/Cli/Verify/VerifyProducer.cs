@@ -119,6 +119,8 @@ public sealed class VerifyProducer
                 {
                     Topic = _options.Topic, ProducerName = name, BatchingEnabled = _options.Batching,
                     MaxPendingMessages = Math.Max(_options.MaxInFlight, 1),
+                    // The SDK fails a send without receipt after this (Timeout): counted, its outcome unknown.
+                    SendTimeout = _options.SendTimeout,
                 }, ct);
                 producers.Add((producer, name));
             }
