@@ -21,6 +21,7 @@ public static class Program
         root.Subcommands.Add(StandaloneCommand.Create());
         root.Subcommands.Add(ProduceCommand.Create());
         root.Subcommands.Add(ConsumeCommand.Create());
+        root.Subcommands.Add(ReadCommand.Create());
         root.Subcommands.Add(HealthCommand.Create());
         root.Subcommands.Add(ConfigCommand.Create());
         root.Subcommands.Add(Verify.VerifyCommand.Create());

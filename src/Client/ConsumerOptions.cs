@@ -8,6 +8,26 @@ public sealed class ConsumerOptions
     /// <summary>Topic (short names are completed to <c>persistent://public/default/…</c>).</summary>
     public string Topic { get; set; } = "";
 
+    /// <summary>
+    /// Several topics for one consumer (Pulsar's <c>topics(...)</c>), together with <see cref="Topic"/> if set.
+    /// Each message carries its topic (<see cref="Message.Topic"/>, <see cref="MessageId.Topic"/>); acks go to it.
+    /// </summary>
+    public IList<string> Topics { get; set; } = new List<string>();
+
+    /// <summary>
+    /// A regular expression over full topic names of one namespace, e.g. <c>persistent://public/default/orders-.*</c>
+    /// (a name without <c>persistent://</c> is completed like a topic name). The consumer subscribes to every
+    /// matching topic and, every <see cref="PatternAutoDiscoveryPeriod"/>, to new ones (and leaves deleted ones).
+    /// Not together with <see cref="Topic"/> or <see cref="Topics"/>.
+    /// </summary>
+    public string? TopicsPattern { get; set; }
+
+    /// <summary>How often a pattern consumer looks for new topics. Pulsar: <c>patternAutoDiscoveryPeriod=1 min</c>.</summary>
+    public TimeSpan PatternAutoDiscoveryPeriod { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Set by <see cref="Reader"/>: a non-durable subscription starting at a message id.</summary>
+    internal ReaderStart? Reader { get; set; }
+
     /// <summary>Subscription name.</summary>
     public string SubscriptionName { get; set; } = "";
 
@@ -48,9 +68,29 @@ public sealed class ConsumerOptions
 
     internal void Validate()
     {
-        if (string.IsNullOrWhiteSpace(Topic))
+        bool hasPattern = !string.IsNullOrWhiteSpace(TopicsPattern);
+        bool hasTopics = !string.IsNullOrWhiteSpace(Topic) || Topics.Count > 0;
+        if (!hasTopics && !hasPattern)
         {
-            throw new ArgumentException("a topic is required", nameof(Topic));
+            throw new ArgumentException("a topic, topics or a topics pattern is required", nameof(Topic));
+        }
+
+        if (hasTopics && hasPattern)
+        {
+            throw new ArgumentException("TopicsPattern excludes Topic and Topics", nameof(TopicsPattern));
+        }
+
+        foreach (string topic in Topics)
+        {
+            if (string.IsNullOrWhiteSpace(topic))
+            {
+                throw new ArgumentException("an empty name in Topics", nameof(Topics));
+            }
+        }
+
+        if (PatternAutoDiscoveryPeriod <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("PatternAutoDiscoveryPeriod must be positive", nameof(PatternAutoDiscoveryPeriod));
         }
 
         if (string.IsNullOrWhiteSpace(SubscriptionName))

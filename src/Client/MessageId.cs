@@ -24,6 +24,13 @@ public readonly struct MessageId : IEquatable<MessageId>, IComparable<MessageId>
         BatchIndex = batchIndex;
         Partition = partition;
         BatchSize = batchSize;
+        Topic = null;
+    }
+
+    private MessageId(MessageId id, string? topic)
+        : this(id.LedgerId, id.EntryId, id.BatchIndex, id.Partition, id.BatchSize)
+    {
+        Topic = topic;
     }
 
     public long LedgerId { get; }
@@ -38,8 +45,18 @@ public readonly struct MessageId : IEquatable<MessageId>, IComparable<MessageId>
     /// <summary>Messages in the entry's batch when known (0 = unknown). Not part of equality or ordering.</summary>
     public int BatchSize { get; }
 
+    /// <summary>
+    /// The topic (the partition's name for a partitioned topic) of a received message or a last message id; null
+    /// when not known (parsed or constructed ids). A multi-topic consumer routes acks by it (Pulsar's
+    /// TopicMessageId). Not part of equality, ordering or the text form.
+    /// </summary>
+    public string? Topic { get; }
+
     /// <summary>The same message id on another partition.</summary>
-    public MessageId WithPartition(int partition) => new(LedgerId, EntryId, BatchIndex, partition, BatchSize);
+    public MessageId WithPartition(int partition) => new(new MessageId(LedgerId, EntryId, BatchIndex, partition, BatchSize), Topic);
+
+    /// <summary>The same message id naming the topic it belongs to.</summary>
+    public MessageId WithTopic(string? topic) => new(this, topic);
 
     /// <summary>Parses <c>ledger:entry[:batchIndex[:partition]]</c>, or the words <c>earliest</c> / <c>latest</c>.</summary>
     public static MessageId Parse(string text)

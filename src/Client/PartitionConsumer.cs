@@ -13,12 +13,19 @@ namespace Pulsarish.Client;
 /// of an older epoch still queued are dropped on receive, because the broker redelivers everything unacknowledged
 /// after a disconnect (Pulsar clears its receiver queue likewise). The lookup/connect/reconnect loop is
 /// <see cref="ReconnectingStream{TRequest,TResponse}"/>'s.
+/// <para>
+/// As a reader's (<see cref="ConsumerOptions.Reader"/>) it subscribes non-durably at the start message id, skips the
+/// messages of the start entry before it (Pulsar's reader does the same with batch indexes), and after a reconnect
+/// starts after the last message the application took.
+/// </para>
 /// </summary>
 internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, ConsumeResponse>
 {
     private readonly ConsumerOptions _options;
     private readonly ChannelWriter<Message> _sink;
     private readonly ConcurrentDictionary<ulong, TaskCompletionSource<bool>> _ackWaiters = new();
+    /// <summary>Requests with an id awaiting their answer; a null result means the stream broke first.</summary>
+    private readonly ConcurrentDictionary<ulong, TaskCompletionSource<ConsumeResponse?>> _requestWaiters = new();
     private readonly int _refillThreshold;
     private readonly ChunkedMessageAssembler _chunks;
     private int _chunkExpiryArmed;
@@ -33,6 +40,14 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
     private long _nextRequestId;
     private string? _consumerName;
 
+    // Reader state (under Sync): where the next subscription starts, what the current stream skips, the last message
+    // taken by the application, and the position before the first message the current stream delivers.
+    private ReaderStart? _readerStart;
+    private ReaderStart? _openingStart;
+    private ReaderStart? _skipThrough;
+    private MessageId? _lastDequeued;
+    private MessageId? _baseline;
+
     public PartitionConsumer(PulsarishClient client, string topic, int partition, ConsumerOptions options,
         ChannelWriter<Message> sink)
         : base(client, topic, "Consumer", "subscribed", client.CreateLogger<PartitionConsumer>())
@@ -42,8 +57,15 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
         _sink = sink;
         _consumerName = options.ConsumerName;
         _refillThreshold = Math.Max(1, options.ReceiverQueueSize / 2);
+        if (options.Reader is { } reader)
+        {
+            bool special = reader.MessageId == MessageId.Earliest || reader.MessageId == MessageId.Latest;
+            _readerStart = special ? reader : reader with { MessageId = reader.MessageId.WithPartition(partition) };
+        }
         _chunks = new ChunkedMessageAssembler(options);
     }
+
+    private bool IsReader => _options.Reader is not null;
 
     public int Partition { get; }
 
@@ -70,6 +92,11 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
                 return false;
             }
 
+            if (IsReader)
+            {
+                _lastDequeued = message.MessageId;
+            }
+
             if (++_takenSinceFlow >= _refillThreshold && Current is { } current)
             {
                 permits = _takenSinceFlow;
@@ -78,7 +105,20 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
             }
         }
 
-        refill?.Outbound.TryWrite(new ConsumeRequest { Flow = new Flow { Permits = permits } });
+        if (refill is not null)
+        {
+            refill.Outbound.TryWrite(new ConsumeRequest { Flow = new Flow { Permits = permits } });
+            if (IsReader)
+            {
+                // Moves the reader's in-memory cursor along with the permits (Pulsar's reader acknowledges
+                // cumulatively too), so the broker's unacknowledged-entries bound never stops it.
+                refill.Outbound.TryWrite(new ConsumeRequest
+                {
+                    Ack = new Ack { Type = AckType.Cumulative, MessageIds = { message.MessageId.ToProto() } },
+                });
+            }
+        }
+
         return true;
     }
 
@@ -142,6 +182,135 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
         }
     }
 
+    /// <summary>The last message stored on this topic (Pulsar's getLastMessageId); (-1, -1) when there is none.</summary>
+    public async Task<MessageId> GetLastMessageIdAsync(CancellationToken ct)
+    {
+        var answer = await RequestAsync(
+            static id => new ConsumeRequest { GetLastMessageId = new GetLastMessageId { RequestId = id } }, ct).ConfigureAwait(false);
+        var last = answer.LastMessageId;
+        if (last.Reason != ErrorReason.None)
+        {
+            throw new PulsarishClientException(last.Reason, last.Message);
+        }
+
+        var id = MessageId.FromProto(last.MessageId ?? new MessageIdData { LedgerId = -1, EntryId = -1, BatchIndex = -1 });
+        return id.WithPartition(Partition).WithTopic(Topic);
+    }
+
+    /// <summary>
+    /// Reader: whether a message after the last one taken (or after the start position) is stored — a message is
+    /// then queued, on its way, or will be delivered (Pulsar's hasMessageAvailable).
+    /// </summary>
+    public async Task<bool> HasMessageAvailableAsync(CancellationToken ct)
+    {
+        var last = await GetLastMessageIdAsync(ct).ConfigureAwait(false);
+        if (last.EntryId < 0)
+        {
+            return false;
+        }
+
+        MessageId? seen;
+        lock (Sync)
+        {
+            seen = _baseline;
+            if (_lastDequeued is { } dequeued && (seen is null || CompareEntryAndIndex(dequeued, seen.Value) > 0))
+            {
+                seen = dequeued;
+            }
+        }
+
+        return seen is null || CompareEntryAndIndex(last, seen.Value) > 0;
+    }
+
+    /// <summary>
+    /// Sends a request with a request id (built by <paramref name="build"/>) and waits for the answer that carries it.
+    /// A stream that breaks first (or is being replaced) gets the request again on the next stream, within the
+    /// operation timeout: the requests sent this way (last message id, seek) may be repeated.
+    /// </summary>
+    private async Task<ConsumeResponse> RequestAsync(Func<ulong, ConsumeRequest> build, CancellationToken ct)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(Client.Options.OperationTimeout);
+        try
+        {
+            while (true)
+            {
+                var connection = Current;
+                if (connection is null)
+                {
+                    if (Closing.IsCancellationRequested)
+                    {
+                        throw NotConnected();
+                    }
+
+                    Task connected;
+                    lock (Sync)
+                    {
+                        connected = _connected.Task;
+                    }
+
+                    await connected.WaitAsync(deadline.Token).ConfigureAwait(false);
+                    continue;
+                }
+
+                ulong requestId = (ulong)Interlocked.Increment(ref _nextRequestId);
+                var waiter = new TaskCompletionSource<ConsumeResponse?>(TaskCreationOptions.RunContinuationsAsynchronously);
+                _requestWaiters[requestId] = waiter;
+                try
+                {
+                    if (connection.Outbound.TryWrite(build(requestId))
+                        && await waiter.Task.WaitAsync(deadline.Token).ConfigureAwait(false) is { } answer)
+                    {
+                        return answer;
+                    }
+                }
+                finally
+                {
+                    _requestWaiters.TryRemove(requestId, out _);
+                }
+
+                // The stream broke (or is ending) before answering: ask again on the next one.
+                await Task.Delay(10, deadline.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
+        {
+            throw new PulsarishClientException(ErrorReason.ServiceNotReady,
+                $"consumer on {Topic}: no answer within {Client.Options.OperationTimeout}", e);
+        }
+    }
+
+    /// <summary>Orders ids by ledger, entry and batch index (-1, the whole entry, before index 0).</summary>
+    private static int CompareEntryAndIndex(MessageId a, MessageId b)
+    {
+        int c = a.LedgerId.CompareTo(b.LedgerId);
+        if (c == 0)
+        {
+            c = a.EntryId.CompareTo(b.EntryId);
+        }
+
+        return c != 0 ? c : a.BatchIndex.CompareTo(b.BatchIndex);
+    }
+
+    /// <summary>Reader: whether the current stream's start says to skip <paramref name="id"/>.</summary>
+    private bool SkipLocked(MessageId id)
+    {
+        if (_skipThrough is not { } start)
+        {
+            return false;
+        }
+
+        var from = start.MessageId;
+        if (start.Inclusive)
+        {
+            return CompareEntryAndIndex(id, from) < 0;
+        }
+
+        // An exclusive start naming the whole entry (batch index -1) skips all of that entry.
+        var through = from.BatchIndex < 0 ? new MessageId(from.LedgerId, from.EntryId, int.MaxValue) : from;
+        return CompareEntryAndIndex(id, through) <= 0;
+    }
+
     /// <summary>Asks the broker to redeliver these messages (fire and forget; lost with a disconnect, which redelivers anyway).</summary>
     public void NegativeAcknowledge(IEnumerable<MessageId> ids)
     {
@@ -165,34 +334,46 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
         => Current?.Outbound.TryWrite(new ConsumeRequest { Redeliver = new RedeliverUnacknowledged() });
 
     /// <summary>
-    /// Resets the subscription, then reconnects so that queued messages of the old position are dropped (Pulsar's
-    /// broker disconnects consumers on seek likewise). Completes once subscribed again.
+    /// Resets the subscription and waits for the broker's answer, then reconnects so that queued messages of the old
+    /// position are dropped (Pulsar's broker disconnects consumers on seek likewise). Completes once subscribed
+    /// again. A reader resubscribes at the position the broker answered (its non-durable subscription ends with
+    /// the stream).
     /// </summary>
     public async Task SeekAsync(Seek seek, CancellationToken ct)
     {
+        var answer = (await RequestAsync(id =>
+        {
+            var request = seek.Clone();
+            request.RequestId = id;
+            return new ConsumeRequest { Seek = request };
+        }, ct).ConfigureAwait(false)).SeekResponse;
+        if (answer.Reason != ErrorReason.None)
+        {
+            throw new PulsarishClientException(answer.Reason, answer.Message);
+        }
+
         Task connected;
-        var connection = CurrentConnection();
+        Connection? current;
         lock (Sync)
         {
+            // The stream current now ends and the next subscription (waited for below) starts from the new state;
+            // messages still queued from before the seek are dropped from now on.
             connected = _connected.Task;
+            current = Current;
+            _epoch++;
+            if (IsReader)
+            {
+                var position = answer.Position ?? new MessageIdData();
+                _readerStart = new ReaderStart(new MessageId(position.LedgerId, position.EntryId, -1, Partition), Inclusive: true);
+                _lastDequeued = null;
+                _baseline = null;
+            }
         }
 
-        connection.LastError = null;
-        if (!connection.Outbound.TryWrite(new ConsumeRequest { Seek = seek }))
-        {
-            throw NotConnected();
-        }
-
-        // The broker handles the seek before it sees the end of the request stream; an error it reports for the seek
-        // arrives before that stream ends, so before the resubscription completes.
-        connection.Outbound.Complete();
+        current?.Outbound.Complete();
         try
         {
             await connected.WaitAsync(Client.Options.OperationTimeout, ct).ConfigureAwait(false);
-            if (connection.LastError is { } refused)
-            {
-                throw refused;
-            }
         }
         catch (TimeoutException e)
         {
@@ -211,9 +392,9 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
         PulsarishBroker.PulsarishBrokerClient broker, CancellationToken callToken)
         => broker.Consume(cancellationToken: callToken);
 
-    protected override ConsumeRequest OpenRequest() => new()
+    protected override ConsumeRequest OpenRequest()
     {
-        Subscribe = new Subscribe
+        var subscribe = new Subscribe
         {
             Topic = Topic,
             Subscription = _options.SubscriptionName,
@@ -223,8 +404,36 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
                 : InitialPosition.Latest,
             ConsumerName = _consumerName ?? "",
             PriorityLevel = _options.PriorityLevel,
-        },
-    };
+        };
+        if (IsReader)
+        {
+            ReaderStart start;
+            lock (Sync)
+            {
+                // After a reconnect: right after the last message the application took (Pulsar's reader likewise).
+                start = _lastDequeued is { } last ? new ReaderStart(last, Inclusive: false) : _readerStart!;
+                _openingStart = start;
+            }
+
+            subscribe.NonDurable = true;
+            subscribe.Type = Protocol.Broker.SubscriptionType.Exclusive;
+            subscribe.StartMessageIdInclusive = start.Inclusive;
+            if (start.MessageId == MessageId.Earliest)
+            {
+                subscribe.InitialPosition = InitialPosition.Earliest;
+            }
+            else if (start.MessageId == MessageId.Latest)
+            {
+                subscribe.InitialPosition = InitialPosition.Latest;
+            }
+            else
+            {
+                subscribe.StartMessageId = start.MessageId.ToProto();
+            }
+        }
+
+        return new ConsumeRequest { Subscribe = subscribe };
+    }
 
     /// <summary>Takes the broker's first answer on a new Consume stream: a new epoch for the new stream.</summary>
     protected override void OnOpenedLocked(Connection connection, ConsumeResponse first)
@@ -240,6 +449,27 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
         }
 
         _consumerName = first.Subscribed.ConsumerName;
+        if (IsReader)
+        {
+            var start = _openingStart;
+            bool specific = start is not null && start.MessageId != MessageId.Earliest && start.MessageId != MessageId.Latest;
+            _skipThrough = specific ? start : null;
+            // Nothing at or before the broker's start position is delivered, nor what this stream skips.
+            var markDelete = first.Subscribed.MarkDeletePosition ?? new MessageIdData { LedgerId = -1, EntryId = -1 };
+            var baseline = new MessageId(markDelete.LedgerId, markDelete.EntryId, int.MaxValue, Partition);
+            if (specific && !start!.Inclusive)
+            {
+                var from = start.MessageId;
+                var through = from.BatchIndex < 0 ? new MessageId(from.LedgerId, from.EntryId, int.MaxValue, Partition) : from;
+                if (CompareEntryAndIndex(through, baseline) > 0)
+                {
+                    baseline = through;
+                }
+            }
+
+            _baseline = baseline;
+        }
+
         connection.Epoch = ++_epoch;
         _takenSinceFlow = 0;
         // Swapped with the stream itself: a seek that sees the new stream waits for the next subscription.
@@ -262,14 +492,26 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
         switch (response.ResponseCase)
         {
             case ConsumeResponse.ResponseOneofCase.Message when response.Message.Chunk is not null:
-                if (OnChunk(connection, response.Message) is { } assembled)
+                if (OnChunk(connection, response.Message) is { } assembled && !(IsReader && SkipBeforeStart(assembled)))
                 {
                     await _sink.WriteAsync(assembled, connection.Token).ConfigureAwait(false);
                 }
 
                 break;
             case ConsumeResponse.ResponseOneofCase.Message:
-                await _sink.WriteAsync(ToMessage(response.Message, connection.Epoch), connection.Token).ConfigureAwait(false);
+                var message = ToMessage(response.Message, connection.Epoch);
+                if (IsReader && SkipBeforeStart(message))
+                {
+                    break;
+                }
+
+                await _sink.WriteAsync(message, connection.Token).ConfigureAwait(false);
+                break;
+            case ConsumeResponse.ResponseOneofCase.SeekResponse:
+                CompleteRequest(response.SeekResponse.RequestId, response);
+                break;
+            case ConsumeResponse.ResponseOneofCase.LastMessageId:
+                CompleteRequest(response.LastMessageId.RequestId, response);
                 break;
             case ConsumeResponse.ResponseOneofCase.AckResponse:
                 var answer = response.AckResponse;
@@ -297,6 +539,50 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
         }
 
         return true;
+    }
+
+    private void CompleteRequest(ulong requestId, ConsumeResponse response)
+    {
+        if (_requestWaiters.TryRemove(requestId, out var waiter))
+        {
+            waiter.TrySetResult(response);
+        }
+    }
+
+    /// <summary>Reader: drops a message of the start entry before the start id; its permit counts as taken.</summary>
+    private bool SkipBeforeStart(Message message)
+    {
+        Connection? refill = null;
+        int permits = 0;
+        lock (Sync)
+        {
+            if (message.Epoch != _epoch || !SkipLockedOnce(message.MessageId))
+            {
+                return false;
+            }
+
+            if (++_takenSinceFlow >= _refillThreshold && Current is { } current)
+            {
+                permits = _takenSinceFlow;
+                _takenSinceFlow = 0;
+                refill = current;
+            }
+        }
+
+        refill?.Outbound.TryWrite(new ConsumeRequest { Flow = new Flow { Permits = permits } });
+        return true;
+    }
+
+    /// <summary>Skips while before the start; the first message kept ends skipping for this stream.</summary>
+    private bool SkipLockedOnce(MessageId id)
+    {
+        if (SkipLocked(id))
+        {
+            return true;
+        }
+
+        _skipThrough = null;
+        return false;
     }
 
     /// <summary>
@@ -404,7 +690,7 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
         }
 
         var id = MessageId.FromProto(m.MessageId ?? new MessageIdData());
-        return new Message(Topic, id.WithPartition(Partition), payload, m.HasKey ? m.Key : null, properties,
+        return new Message(Topic, id.WithPartition(Partition).WithTopic(Topic), payload, m.HasKey ? m.Key : null, properties,
             DateTimeOffset.FromUnixTimeMilliseconds(m.PublishTimeMillis),
             m.EventTimeMillis > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(m.EventTimeMillis) : null,
             m.ProducerName, m.SequenceId, m.RedeliveryCount, epoch);
@@ -419,6 +705,11 @@ internal sealed class PartitionConsumer : ReconnectingStream<ConsumeRequest, Con
         {
             waiter.TrySetException(new PulsarishClientException(ErrorReason.ServiceNotReady,
                 "disconnected before the ack was answered; the message will be redelivered"));
+        }
+
+        foreach (var waiter in _requestWaiters.Values)
+        {
+            waiter.TrySetResult(null);
         }
     }
 

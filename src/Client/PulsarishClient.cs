@@ -81,6 +81,39 @@ public sealed class PulsarishClient : IAsyncDisposable
         return consumer;
     }
 
+    /// <summary>
+    /// A reader (non-durable subscription at <see cref="ReaderOptions.StartMessageId"/>), subscribed within the
+    /// operation timeout.
+    /// </summary>
+    public async Task<Reader> CreateReaderAsync(ReaderOptions options, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        ThrowIfDisposed();
+        var reader = await Reader.CreateAsync(this, options, ct).ConfigureAwait(false);
+        Track(reader);
+        return reader;
+    }
+
+    /// <summary>
+    /// The topics of namespace <paramref name="namespace"/> (<c>tenant/ns</c>): non-partitioned topics and partitioned
+    /// topics by their own name, sorted; with <paramref name="pattern"/>, those whose full name it matches whole.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> GetTopicsOfNamespaceAsync(string @namespace, string? pattern = null,
+        CancellationToken ct = default)
+    {
+        ThrowIfDisposed();
+        return await CallServiceAsync(async (broker, _, token) =>
+        {
+            var answer = await broker.GetTopicsOfNamespaceAsync(new GetTopicsOfNamespaceRequest
+            {
+                Namespace = @namespace,
+                TopicsPattern = pattern ?? "",
+            }, cancellationToken: token).ConfigureAwait(false);
+            return (IReadOnlyList<string>)answer.Topics.ToList();
+        }, ct).ConfigureAwait(false);
+    }
+
     /// <summary>Address (<c>host:port</c>) of the broker owning <paramref name="topic"/>.</summary>
     public async Task<string> LookupAsync(string topic, CancellationToken ct = default)
     {

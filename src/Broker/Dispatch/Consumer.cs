@@ -72,10 +72,10 @@ public sealed class Consumer
     public void RedeliverUnacknowledged() => Subscription.RedeliverUnacknowledged(this);
 
     /// <summary>Resets the subscription so that <paramref name="id"/> is the next message delivered.</summary>
-    public Task SeekAsync(MessageId id, CancellationToken ct = default) => Subscription.SeekAsync(id, ct);
+    public Task<Position> SeekAsync(MessageId id, CancellationToken ct = default) => Subscription.SeekAsync(id, ct);
 
     /// <summary>Resets the subscription to the first message published at or after <paramref name="publishTimeMillis"/>.</summary>
-    public Task SeekAsync(long publishTimeMillis, CancellationToken ct = default) => Subscription.SeekByTimeAsync(publishTimeMillis, ct);
+    public Task<Position> SeekAsync(long publishTimeMillis, CancellationToken ct = default) => Subscription.SeekByTimeAsync(publishTimeMillis, ct);
 
     /// <summary>Detaches the consumer; its pending entries are redelivered to the others.</summary>
     public void Close() => Subscription.RemoveConsumer(this, null);

@@ -17,4 +17,13 @@ public sealed record SubscribeOptions
 
     /// <summary>Unacknowledged messages older than this are redelivered (null: never), with a higher redelivery count.</summary>
     public TimeSpan? AckTimeout { get; init; }
+
+    /// <summary>False: a reader's non-durable subscription (in memory only; gone when its last consumer leaves).</summary>
+    public bool Durable { get; init; } = true;
+
+    /// <summary>Non-durable only: the entry of this id is delivered first (null: <see cref="InitialPosition"/>).</summary>
+    public Topics.MessageId? StartMessageId { get; init; }
+
+    /// <summary>Non-durable only, without <see cref="StartMessageId"/> and Latest: start at the last stored entry.</summary>
+    public bool StartMessageIdInclusive { get; init; }
 }

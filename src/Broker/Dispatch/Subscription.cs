@@ -44,6 +44,12 @@ public sealed class Subscription
 
     public string Topic { get; }
     public string Name => Cursor.Name;
+
+    /// <summary>
+    /// Raised (outside the lock) when the last consumer of a non-durable subscription left: it is closed and its
+    /// topic forgets it (a reader's subscription lives as long as the reader).
+    /// </summary>
+    internal event Action<Subscription>? Abandoned;
     public ManagedCursor Cursor { get; }
 
     /// <summary>Type of the connected consumers (the last one used when none is connected).</summary>
@@ -137,12 +143,14 @@ public sealed class Subscription
 
     internal void RemoveConsumer(Consumer consumer, Exception? reason)
     {
+        bool abandoned;
         lock (_lock)
         {
             if (!_consumers.Remove(consumer))
             {
                 return;
             }
+            abandoned = !Cursor.IsDurable && _consumers.Count == 0 && !_closed;
             consumer.IsClosed = true;
             foreach (var position in consumer.Pending.Keys)
             {
@@ -157,6 +165,11 @@ public sealed class Subscription
             consumer.Sink.Disconnected(reason);
         }
         Logger.LogInformation("Consumer {Consumer} left {Subscription} of {Topic}", consumer, Name, Topic);
+        if (abandoned)
+        {
+            Abandoned?.Invoke(this);
+            return;
+        }
         Signal();
     }
 
@@ -421,34 +434,47 @@ public sealed class Subscription
 
     // ---- seek, expiry ----
 
-    /// <summary>Resets the subscription so that <paramref name="id"/> is the next message delivered.</summary>
-    public Task SeekAsync(MessageId id, CancellationToken ct = default)
+    /// <summary>
+    /// Resets the subscription so that <paramref name="id"/> is the next message delivered. Returns the entry
+    /// delivered next (past the end: the position of the next entry written).
+    /// </summary>
+    public Task<Position> SeekAsync(MessageId id, CancellationToken ct = default)
     {
-        var target = id.Position;
-        var first = Ledger.FirstPosition;
-        var end = Ledger.GetNextValidPosition(Ledger.LastConfirmedPosition);
+        var target = EntryAtOrAfter(Ledger, id.Position);
+        ResetTo(target);
+        return Task.FromResult(target);
+    }
+
+    /// <summary>
+    /// The stored entry at <paramref name="target"/>, else the next stored one; before the first entry the first one;
+    /// past the end the position of the next entry written (wire input: any position is accepted).
+    /// </summary>
+    internal static Position EntryAtOrAfter(ManagedLedger ledger, Position target)
+    {
+        var first = ledger.FirstPosition;
+        var end = ledger.GetNextValidPosition(ledger.LastConfirmedPosition);
         if (target < first)
         {
-            target = first;
+            return first;
         }
-        else if (target > end)
+        if (target > end)
         {
-            target = end;
+            return end;
         }
-        else if (!Ledger.IsValidEntry(target) && target != end)
+        if (!ledger.IsValidEntry(target) && target != end)
         {
-            // Not a stored entry (wire input): the next one; an entry id below 0 stands for the start of its ledger.
-            target = Ledger.GetNextValidPosition(new Position(target.LedgerId, Math.Max(target.EntryId, 0) - 1));
+            // Not a stored entry: the next one; an entry id below 0 stands for the start of its ledger.
+            return ledger.GetNextValidPosition(new Position(target.LedgerId, Math.Max(target.EntryId, 0) - 1));
         }
-        ResetTo(target);
-        return Task.CompletedTask;
+        return target;
     }
 
     /// <summary>Resets the subscription to the first entry published at or after <paramref name="publishTimeMillis"/>.</summary>
-    public async Task SeekByTimeAsync(long publishTimeMillis, CancellationToken ct = default)
+    public async Task<Position> SeekByTimeAsync(long publishTimeMillis, CancellationToken ct = default)
     {
         var target = await FindFirstPublishedAtOrAfterAsync(publishTimeMillis, ct).ConfigureAwait(false);
         ResetTo(target);
+        return target;
     }
 
     private void ResetTo(Position target)

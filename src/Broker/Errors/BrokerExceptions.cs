@@ -70,3 +70,6 @@ public sealed class ProducerQueueFullException(string message) : BrokerException
 
 /// <summary>This broker does not own the topic.</summary>
 public sealed class NotOwnerException(string topic) : BrokerException(ErrorReason.NotOwner, $"this broker does not own {topic}");
+
+/// <summary>A topics pattern that is not a valid regular expression (GetTopicsOfNamespace).</summary>
+public sealed class InvalidTopicsPatternException(string message) : BrokerException(ErrorReason.InvalidTopicsPattern, message);

@@ -48,6 +48,17 @@ public sealed class BrokerGrpcService : Stubs.PulsarishBroker.PulsarishBrokerBas
             return new PartitionedMetadataResponse { Partitions = partitions };
         }, context);
 
+    public override Task<GetTopicsOfNamespaceResponse> GetTopicsOfNamespace(GetTopicsOfNamespaceRequest request,
+        ServerCallContext context)
+        => UnaryAsync(async ct =>
+        {
+            var topics = await Admin.TopicsOfNamespace.ListAsync(_accessor.Service.Namespaces, request.Namespace,
+                request.TopicsPattern, ct).ConfigureAwait(false);
+            var response = new GetTopicsOfNamespaceResponse();
+            response.Topics.AddRange(topics);
+            return response;
+        }, context);
+
     public override Task Produce(IAsyncStreamReader<ProduceRequest> requestStream,
         IServerStreamWriter<ProduceResponse> responseStream, ServerCallContext context)
         => StreamAsync(ct => new ProduceStream(_accessor.Service, _options, _metrics, _logger)

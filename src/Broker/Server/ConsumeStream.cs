@@ -46,6 +46,7 @@ internal sealed class ConsumeStream
 
         var sink = new ChannelConsumerSink(_broker.Options.ConsumerSinkCapacity);
         Consumer consumer;
+        Topics.Topic topic;
         try
         {
             var subscribe = first.Subscribe;
@@ -59,7 +60,12 @@ internal sealed class ConsumeStream
                 throw new BadRequestException($"unknown initial position {(int)subscribe.InitialPosition}");
             }
 
-            var topic = await _broker.GetOrLoadTopicAsync(subscribe.Topic, createIfMissing: true, ct).ConfigureAwait(false);
+            if (!subscribe.NonDurable && (subscribe.StartMessageId is not null || subscribe.StartMessageIdInclusive))
+            {
+                throw new BadRequestException("a start message id is for non-durable (reader) subscriptions only");
+            }
+
+            topic = await _broker.GetOrLoadTopicAsync(subscribe.Topic, createIfMissing: true, ct).ConfigureAwait(false);
             consumer = await topic.SubscribeAsync(new SubscribeOptions
             {
                 Subscription = subscribe.Subscription,
@@ -67,6 +73,9 @@ internal sealed class ConsumeStream
                 InitialPosition = subscribe.InitialPosition,
                 ConsumerName = subscribe.ConsumerName,
                 PriorityLevel = subscribe.PriorityLevel,
+                Durable = !subscribe.NonDurable,
+                StartMessageId = subscribe.StartMessageId is { } start ? EngineMessageId.FromProto(start) : null,
+                StartMessageIdInclusive = subscribe.StartMessageIdInclusive,
             }, sink, ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
@@ -84,8 +93,19 @@ internal sealed class ConsumeStream
         Exception? disconnect = null;
         try
         {
-            await writer.WriteAsync(new ConsumeResponse { Subscribed = new Subscribed { ConsumerName = consumer.Name } }, end.Token)
-                .ConfigureAwait(false);
+            var markDelete = consumer.Subscription.Cursor.MarkDeletePosition;
+            await writer.WriteAsync(new ConsumeResponse
+            {
+                Subscribed = new Subscribed
+                {
+                    ConsumerName = consumer.Name,
+                    MarkDeletePosition = new MessageIdData
+                    {
+                        LedgerId = markDelete.LedgerId, EntryId = markDelete.EntryId, BatchIndex = -1,
+                        Partition = topic.Name.PartitionIndex,
+                    },
+                },
+            }, end.Token).ConfigureAwait(false);
             var pump = Task.Run(async () =>
             {
                 disconnect = await PumpAsync(sink, writer, end.Token).ConfigureAwait(false);
@@ -99,7 +119,7 @@ internal sealed class ConsumeStream
             {
                 while (await requests.MoveNext(end.Token).ConfigureAwait(false))
                 {
-                    await HandleAsync(consumer, requests.Current, writer, end.Token).ConfigureAwait(false);
+                    await HandleAsync(topic, consumer, requests.Current, writer, end.Token).ConfigureAwait(false);
                 }
             }
             catch (OperationCanceledException) when (end.IsCancellationRequested && !ct.IsCancellationRequested)
@@ -162,10 +182,16 @@ internal sealed class ConsumeStream
         return null;
     }
 
-    private async Task HandleAsync(Consumer consumer, ConsumeRequest request, ResponseWriter<ConsumeResponse> writer,
-        CancellationToken ct)
+    private async Task HandleAsync(Topics.Topic topic, Consumer consumer, ConsumeRequest request,
+        ResponseWriter<ConsumeResponse> writer, CancellationToken ct)
     {
-        ulong requestId = request.RequestCase == ConsumeRequest.RequestOneofCase.Ack ? request.Ack.RequestId : 0;
+        ulong requestId = request.RequestCase switch
+        {
+            ConsumeRequest.RequestOneofCase.Ack => request.Ack.RequestId,
+            ConsumeRequest.RequestOneofCase.Seek => request.Seek.RequestId,
+            ConsumeRequest.RequestOneofCase.GetLastMessageId => request.GetLastMessageId.RequestId,
+            _ => 0,
+        };
         try
         {
             switch (request.RequestCase)
@@ -198,19 +224,51 @@ internal sealed class ConsumeStream
                     break;
                 case ConsumeRequest.RequestOneofCase.Seek:
                     var seek = request.Seek;
+                    Topics.Position target;
                     if (seek.TargetCase == Seek.TargetOneofCase.MessageId)
                     {
-                        await consumer.SeekAsync(EngineMessageId.FromProto(seek.MessageId), ct).ConfigureAwait(false);
+                        target = await consumer.SeekAsync(EngineMessageId.FromProto(seek.MessageId), ct).ConfigureAwait(false);
                     }
                     else if (seek.TargetCase == Seek.TargetOneofCase.PublishTimeMillis)
                     {
-                        await consumer.SeekAsync(seek.PublishTimeMillis, ct).ConfigureAwait(false);
+                        target = await consumer.SeekAsync(seek.PublishTimeMillis, ct).ConfigureAwait(false);
                     }
                     else
                     {
                         throw new BadRequestException("seek needs a message id or a publish time");
                     }
 
+                    if (requestId != 0)
+                    {
+                        // Answered once the subscription was reset (the cursor holds the new position).
+                        await writer.WriteAsync(new ConsumeResponse
+                        {
+                            SeekResponse = new SeekResponse
+                            {
+                                RequestId = requestId,
+                                Position = new MessageIdData
+                                {
+                                    LedgerId = target.LedgerId, EntryId = target.EntryId, BatchIndex = -1,
+                                    Partition = topic.Name.PartitionIndex,
+                                },
+                            },
+                        }, ct).ConfigureAwait(false);
+                    }
+
+                    break;
+                case ConsumeRequest.RequestOneofCase.GetLastMessageId:
+                    var last = await topic.GetLastMessageIdAsync(ct).ConfigureAwait(false);
+                    await writer.WriteAsync(new ConsumeResponse
+                    {
+                        LastMessageId = new LastMessageIdResponse
+                        {
+                            RequestId = requestId,
+                            MessageId = last?.ToProto() ?? new MessageIdData
+                            {
+                                LedgerId = -1, EntryId = -1, BatchIndex = -1, Partition = topic.Name.PartitionIndex,
+                            },
+                        },
+                    }, ct).ConfigureAwait(false);
                     break;
                 case ConsumeRequest.RequestOneofCase.Redeliver:
                     consumer.RedeliverUnacknowledged();
@@ -227,10 +285,23 @@ internal sealed class ConsumeStream
                 _logger.LogWarning(e, "Consumer {Consumer}: {Request} failed", consumer, request.RequestCase);
             }
 
-            await writer.WriteAsync(requestId != 0
-                ? new ConsumeResponse { AckResponse = new AckResponse { RequestId = requestId, Reason = reason, Message = ErrorMapper.Message(e) } }
-                : new ConsumeResponse { Error = new ConsumerError { Reason = reason, Message = ErrorMapper.Message(e) } }, ct)
-                .ConfigureAwait(false);
+            string message = ErrorMapper.Message(e);
+            await writer.WriteAsync((requestId != 0 ? request.RequestCase : ConsumeRequest.RequestOneofCase.None) switch
+            {
+                ConsumeRequest.RequestOneofCase.Ack => new ConsumeResponse
+                {
+                    AckResponse = new AckResponse { RequestId = requestId, Reason = reason, Message = message },
+                },
+                ConsumeRequest.RequestOneofCase.Seek => new ConsumeResponse
+                {
+                    SeekResponse = new SeekResponse { RequestId = requestId, Reason = reason, Message = message },
+                },
+                ConsumeRequest.RequestOneofCase.GetLastMessageId => new ConsumeResponse
+                {
+                    LastMessageId = new LastMessageIdResponse { RequestId = requestId, Reason = reason, Message = message },
+                },
+                _ => new ConsumeResponse { Error = new ConsumerError { Reason = reason, Message = message } },
+            }, ct).ConfigureAwait(false);
         }
     }
 

@@ -35,7 +35,8 @@ public static class ErrorMapper
     {
         ErrorReason.TopicNotFound or ErrorReason.SubscriptionNotFound or ErrorReason.NamespaceNotFound
             or ErrorReason.TenantNotFound => StatusCode.NotFound,
-        ErrorReason.InvalidTopicName or ErrorReason.BadRequest or ErrorReason.InvalidMessageId => StatusCode.InvalidArgument,
+        ErrorReason.InvalidTopicName or ErrorReason.BadRequest or ErrorReason.InvalidMessageId
+            or ErrorReason.InvalidTopicsPattern => StatusCode.InvalidArgument,
         ErrorReason.Unauthorized => StatusCode.PermissionDenied,
         ErrorReason.TooLarge or ErrorReason.ProducerQueueFull => StatusCode.ResourceExhausted,
         ErrorReason.NotAllowed or ErrorReason.NotOwner or ErrorReason.ProducerFenced => StatusCode.FailedPrecondition,

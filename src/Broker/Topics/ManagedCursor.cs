@@ -21,6 +21,11 @@ namespace Pulsarish.Broker.Topics;
 /// cursor ledger id is kept in <see cref="CursorInfo"/> at /managed-ledgers/…/&lt;topic&gt;/&lt;sub&gt;; recovery
 /// opens that ledger with recovery (fencing the previous owner) and reads its last snapshot.
 /// </para>
+/// <para>
+/// A <b>non-durable</b> cursor (<see cref="CreateNonDurable"/>, a reader's) has the same in-memory state but no
+/// cursor ledger and no metadata record: nothing is persisted and nothing is left behind when it goes away (Pulsar's
+/// NonDurableCursorImpl).
+/// </para>
 /// Thread-safe.
 /// </summary>
 public sealed class ManagedCursor
@@ -55,6 +60,9 @@ public sealed class ManagedCursor
     }
 
     public string Name { get; }
+
+    /// <summary>False for a reader's cursor: kept in memory only.</summary>
+    public bool IsDurable { get; private init; } = true;
 
     /// <summary>Metadata path of the <see cref="CursorInfo"/>.</summary>
     public string Path { get; }
@@ -97,6 +105,16 @@ public sealed class ManagedCursor
         cursor._infoVersion = -1;
         await cursor.SwitchCursorLedgerAsync(ct).ConfigureAwait(false);
         logger.LogInformation("Created cursor {Cursor} on {Topic} at {MarkDelete}", name, ml.Name.FullName, markDelete);
+        return cursor;
+    }
+
+    /// <summary>
+    /// A non-durable cursor (a reader's): mark-delete at <paramref name="markDelete"/>, no ledger, no metadata.
+    /// </summary>
+    public static ManagedCursor CreateNonDurable(ManagedLedger ml, string name, Position markDelete, ILogger logger)
+    {
+        var cursor = new ManagedCursor(ml, name, markDelete, logger) { IsDurable = false };
+        logger.LogDebug("Created non-durable cursor {Cursor} on {Topic} at {MarkDelete}", name, ml.Name.FullName, markDelete);
         return cursor;
     }
 
@@ -488,7 +506,7 @@ public sealed class ManagedCursor
         lock (_lock)
         {
             _dirty = true;
-            if (_flushScheduled || _closed)
+            if (_flushScheduled || _closed || !IsDurable)
             {
                 return;
             }
@@ -548,6 +566,10 @@ public sealed class ManagedCursor
     /// <summary>Persists the current state now if it changed since the last snapshot (the close path awaits this).</summary>
     public async Task FlushAsync(CancellationToken ct = default)
     {
+        if (!IsDurable)
+        {
+            return;
+        }
         await _persistGate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
@@ -731,6 +753,10 @@ public sealed class ManagedCursor
             _closed = true;
             ledger = _cursorLedger;
             _cursorLedger = null;
+        }
+        if (!IsDurable)
+        {
+            return;
         }
         await _ml.Store.DeleteRecursiveAsync(Path, ct).ConfigureAwait(false);
         if (ledger is not null)

@@ -538,9 +538,89 @@ public sealed class Topic : IAsyncDisposable
         {
             throw new BadRequestException($"unknown subscription type {options.Type} or initial position {options.InitialPosition}");
         }
-        var subscription = await GetOrCreateSubscriptionAsync(options.Subscription, options.Type, options.InitialPosition, ct)
-            .ConfigureAwait(false);
+        var subscription = options.Durable
+            ? await GetOrCreateSubscriptionAsync(options.Subscription, options.Type, options.InitialPosition, ct).ConfigureAwait(false)
+            : await GetOrCreateNonDurableSubscriptionAsync(options, ct).ConfigureAwait(false);
         return subscription.AddConsumer(options, sink);
+    }
+
+    /// <summary>
+    /// A reader's subscription (Pulsar's non-durable cursor): created in memory at the start position, never
+    /// persisted, removed when its last consumer leaves. A durable subscription of the same name: SubscriptionBusy.
+    /// </summary>
+    private async Task<Subscription> GetOrCreateNonDurableSubscriptionAsync(SubscribeOptions options, CancellationToken ct)
+    {
+        string name = options.Subscription;
+        ValidateSubscriptionName(name);
+        await _subscriptionGate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            lock (_lock)
+            {
+                ThrowIfClosed();
+            }
+            if (_subscriptions.TryGetValue(name, out var existing))
+            {
+                if (existing.Cursor.IsDurable)
+                {
+                    throw new SubscriptionBusyException($"{Name} has a durable subscription named {name}");
+                }
+                return existing;
+            }
+            var cursor = ManagedCursor.CreateNonDurable(Ledger, name, NonDurableStart(options),
+                _broker.LoggerFactory.CreateLogger<ManagedCursor>());
+            var subscription = AttachSubscription(cursor, options.Type);
+            subscription.Abandoned += OnNonDurableAbandoned;
+            return subscription;
+        }
+        finally
+        {
+            _subscriptionGate.Release();
+        }
+    }
+
+    /// <summary>The mark-delete position a reader's cursor starts at: just before the first entry it delivers.</summary>
+    private Position NonDurableStart(SubscribeOptions options)
+    {
+        if (options.StartMessageId is { } id)
+        {
+            // The entry of the start id is delivered; the client skips the messages of it before the id (and the id
+            // itself unless inclusive), as Pulsar's reader does with batch indexes.
+            var first = Subscription.EntryAtOrAfter(Ledger, id.Position);
+            return new Position(first.LedgerId, first.EntryId - 1);
+        }
+        if (options.InitialPosition == InitialPosition.Earliest)
+        {
+            return Ledger.BeforeFirstPosition;
+        }
+        var last = Ledger.LastConfirmedPosition;
+        if (options.StartMessageIdInclusive && Ledger.IsValidEntry(last))
+        {
+            return new Position(last.LedgerId, last.EntryId - 1);
+        }
+        return last;
+    }
+
+    private void OnNonDurableAbandoned(Subscription subscription)
+    {
+        _subscriptions.TryRemove(new KeyValuePair<string, Subscription>(subscription.Name, subscription));
+        _ = subscription.CloseAsync(new ServiceNotReadyException($"reader subscription {subscription.Name} of {Name} closed"), flush: false);
+    }
+
+    /// <summary>
+    /// The last stored message: its entry's position with the index of the entry's last message (Pulsar's
+    /// GetLastMessageId), or null when the topic has no stored entry.
+    /// </summary>
+    public async Task<MessageId?> GetLastMessageIdAsync(CancellationToken ct = default)
+    {
+        var last = Ledger.LastConfirmedPosition;
+        if (!Ledger.IsValidEntry(last))
+        {
+            return null;
+        }
+        var entry = await Ledger.ReadEntryAsync(last, ct).ConfigureAwait(false);
+        int batchSize = Math.Max(1, StoredBatchCodec.Decode(entry.Data).Messages.Count);
+        return new MessageId(last.LedgerId, last.EntryId, batchSize - 1, Name.PartitionIndex, batchSize);
     }
 
     /// <summary>The subscription, created at <paramref name="initialPosition"/> when missing.</summary>
@@ -548,7 +628,7 @@ public sealed class Topic : IAsyncDisposable
         InitialPosition initialPosition, CancellationToken ct = default)
     {
         ValidateSubscriptionName(name);
-        if (_subscriptions.TryGetValue(name, out var existing))
+        if (_subscriptions.TryGetValue(name, out var existing) && existing.Cursor.IsDurable)
         {
             return existing;
         }
@@ -561,6 +641,10 @@ public sealed class Topic : IAsyncDisposable
             }
             if (_subscriptions.TryGetValue(name, out existing))
             {
+                if (!existing.Cursor.IsDurable)
+                {
+                    throw new SubscriptionBusyException($"{Name} has a reader (non-durable) subscription named {name}");
+                }
                 return existing;
             }
             var markDelete = initialPosition == InitialPosition.Earliest ? Ledger.BeforeFirstPosition : Ledger.LastConfirmedPosition;

@@ -1,12 +1,13 @@
 using System.CommandLine;
-using System.Text;
 using Pulsarish.Client;
 
 namespace Pulsarish.Cli;
 
 /// <summary>
-/// <c>pulsarish consume TOPIC -s SUB [-t TYPE] [-n N] [--initial-position earliest]</c>: receives N messages
-/// (0 = until Ctrl-C), prints each one (id, key, payload as UTF-8) and acknowledges it.
+/// <c>pulsarish consume TOPIC -s SUB [-t TYPE] [-n N] [--initial-position earliest] [--regex] [--hex]</c>: receives N
+/// messages (0 = until Ctrl-C), prints each one (id, key, payload as UTF-8 or hex) and acknowledges it. With
+/// <c>--regex</c> TOPIC is a pattern over one namespace's topics (a multi-topic consumer; each message names its
+/// topic). Subscription types and positions take Pulsar's spellings in any case (Key_Shared, key_shared, KeyShared).
 /// </summary>
 public static class ConsumeCommand
 {
@@ -21,8 +22,13 @@ public static class ConsumeCommand
         var count = new Option<int>("--num-messages", "-n") { Description = "Messages to receive (0: forever)", DefaultValueFactory = _ => 1 };
         var position = new Option<string>("--initial-position", "-p")
         {
-            Description = "latest or earliest (for a new subscription)", DefaultValueFactory = _ => "latest",
+            Description = "Latest or Earliest, any case (for a new subscription)", DefaultValueFactory = _ => "latest",
         };
+        var regex = new Option<bool>("--regex", "-r")
+        {
+            Description = "TOPIC is a regular expression over one namespace's topics, e.g. persistent://public/default/orders-.*",
+        };
+        var hex = new Option<bool>("--hex") { Description = "Print payloads as hex" };
         var url = ClientConnection.ServiceUrlOption();
         var legacyUrl = ClientConnection.LegacyUrlOption();
         var timeout = new Option<int>("--timeout-seconds")
@@ -30,7 +36,10 @@ public static class ConsumeCommand
             Description = "Give up after this long without a message (0: wait forever)", DefaultValueFactory = _ => 0,
         };
 
-        var command = new Command("consume", "Receive and acknowledge messages") { topic, subscription, type, count, position, url, legacyUrl, timeout };
+        var command = new Command("consume", "Receive and acknowledge messages") 
+        {
+            topic, subscription, type, count, position, regex, hex, url, legacyUrl, timeout,
+        };
         command.SetAction(async (parse, ct) =>
         {
             if (!TryParseType(parse.GetValue(type)!, out var subscriptionType))
@@ -38,11 +47,13 @@ public static class ConsumeCommand
                 return CliErrors.BadArguments($"unknown subscription type '{parse.GetValue(type)}' (Exclusive, Shared, Failover, Key_Shared)");
             }
 
-            string positionText = parse.GetValue(position)!;
-            if (positionText is not ("latest" or "earliest"))
+            if (!TryParsePosition(parse.GetValue(position)!, out var initialPosition))
             {
-                return CliErrors.BadArguments("--initial-position must be latest or earliest");
+                return CliErrors.BadArguments($"--initial-position must be Latest or Earliest, not '{parse.GetValue(position)}'");
             }
+
+            bool isPattern = parse.GetValue(regex);
+            bool asHex = parse.GetValue(hex);
 
             int wanted = parse.GetValue(count);
             int idleSeconds = parse.GetValue(timeout);
@@ -53,12 +64,11 @@ public static class ConsumeCommand
                 await ClientConnection.EnsureReachableAsync(serviceUrl, ct);
                 await using var consumer = await client.SubscribeAsync(new ConsumerOptions
                 {
-                    Topic = parse.GetValue(topic)!,
+                    Topic = isPattern ? "" : parse.GetValue(topic)!,
+                    TopicsPattern = isPattern ? parse.GetValue(topic)! : null,
                     SubscriptionName = parse.GetValue(subscription)!,
                     SubscriptionType = subscriptionType,
-                    InitialPosition = positionText == "earliest"
-                        ? SubscriptionInitialPosition.Earliest
-                        : SubscriptionInitialPosition.Latest,
+                    InitialPosition = initialPosition,
                 }, ct);
                 int received = 0;
                 while (wanted == 0 || received < wanted)
@@ -80,11 +90,8 @@ public static class ConsumeCommand
                         break;
                     }
 
-                    string key = message.Key is null ? "" : $" key={message.Key}";
-                    Console.Out.WriteLine($"----- got message -----{Environment.NewLine}id={message.MessageId}{key} " +
-                                          $"redelivery={message.RedeliveryCount}{Environment.NewLine}" +
-                                          Encoding.UTF8.GetString(message.Payload.Span));
-                    await consumer.AcknowledgeAsync(message.MessageId, ct);
+                    MessagePrinter.Print(message, asHex, withTopic: isPattern);
+                    await consumer.AcknowledgeAsync(message, ct);
                     received++;
                 }
 
@@ -95,6 +102,10 @@ public static class ConsumeCommand
             {
                 return 0;
             }
+            catch (ArgumentException e)
+            {
+                return CliErrors.BadArguments(e.Message);
+            }
             catch (Exception e) when (CliErrors.TryPrint(e, out int exitCode))
             {
                 return exitCode;
@@ -103,8 +114,13 @@ public static class ConsumeCommand
         return command;
     }
 
+    /// <summary>Accepts Pulsar's spellings (Earliest, Latest), any case.</summary>
+    public static bool TryParsePosition(string text, out SubscriptionInitialPosition position)
+        => Enum.TryParse(text, ignoreCase: true, out position) && Enum.IsDefined(position)
+           && !int.TryParse(text, out _);
+
     /// <summary>Accepts Pulsar's spellings (Key_Shared) and ours (KeyShared), any case.</summary>
     public static bool TryParseType(string text, out SubscriptionType type)
         => Enum.TryParse(text.Replace("_", "", StringComparison.Ordinal), ignoreCase: true, out type)
-           && Enum.IsDefined(type);
+           && Enum.IsDefined(type) && !int.TryParse(text, out _);
 }
