@@ -24,6 +24,7 @@ public static class Program
         root.Subcommands.Add(ReadCommand.Create());
         root.Subcommands.Add(HealthCommand.Create());
         root.Subcommands.Add(ConfigCommand.Create());
+        root.Subcommands.Add(Verify.VerifyCommand.Create());
         var config = new InvocationConfiguration { ProcessTerminationTimeout = ProcessTerminationTimeout };
         return await root.Parse(args).InvokeAsync(config);
     }

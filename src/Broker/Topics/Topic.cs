@@ -420,6 +420,13 @@ public sealed class Topic : IAsyncDisposable
                 throw new TooLargeException($"batch of {data.Length} bytes exceeds the maximum of {policies.MaxMessageSizeBytes}");
             }
             long lastSequenceId = batch.SequenceId + count - 1;
+#if DEBUG
+            if (TestOnlyFaults.AcknowledgeWithoutWriting())
+            {
+                var fake = Ledger.LastConfirmedPosition;
+                return Task.FromResult(new PublishResult(new MessageId(fake.LedgerId, fake.EntryId, -1, Name.PartitionIndex, count), false));
+            }
+#endif
             bool deduplicate = policies.DeduplicationEnabled;
             if (deduplicate)
             {

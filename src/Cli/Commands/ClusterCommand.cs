@@ -83,6 +83,10 @@ public static class ClusterCommand
         private readonly Option<int> _grace = new("--grace-period-ms") { Description = "Between SIGTERM and SIGKILL when stopping a child [Supervisor:GracePeriod]" };
         private readonly Option<int> _heartbeat = new("--heartbeat-timeout-ms") { Description = "Restart a child silent for this long [Supervisor:HeartbeatTimeout]" };
         private readonly Option<int> _backoff = new("--restart-backoff-ms") { Description = "First restart delay (doubles per crash) [Supervisor:InitialRestartBackoff]" };
+        private readonly Option<bool> _faultProxies = new("--fault-proxies")
+        {
+            Description = "Put a fault proxy per bookie and broker in front of ZooKeeper, for 'verify run --faults isolate-*' [Supervisor:FaultProxies]",
+        };
 
         public Option<string?> ConfigFile { get; } = ConfigArguments.ConfigFileOption();
 
@@ -92,7 +96,7 @@ public static class ClusterCommand
         {
             foreach (Option option in new Option[]
             {
-                ConfigFile, SetKeys, _data, _zookeeper, _bookies, _brokers, _basePort, _maxRss, _tick, _session, _grace, _heartbeat, _backoff,
+                ConfigFile, SetKeys, _data, _zookeeper, _bookies, _brokers, _basePort, _maxRss, _tick, _session, _grace, _heartbeat, _backoff, _faultProxies,
             })
             {
                 command.Options.Add(option);
@@ -110,7 +114,8 @@ public static class ClusterCommand
             .Set(_session, "Supervisor:MetadataSessionTimeout", ms => ConfigOverrides.Millis(ms))
             .Set(_grace, "Supervisor:GracePeriod", ms => ConfigOverrides.Millis(ms))
             .Set(_heartbeat, "Supervisor:HeartbeatTimeout", ms => ConfigOverrides.Millis(ms))
-            .Set(_backoff, "Supervisor:InitialRestartBackoff", ms => ConfigOverrides.Millis(ms));
+            .Set(_backoff, "Supervisor:InitialRestartBackoff", ms => ConfigOverrides.Millis(ms))
+            .Set(_faultProxies, "Supervisor:FaultProxies");
     }
 
     private static Command Down()

@@ -37,6 +37,7 @@ public sealed class ClusterSupervisor
     private readonly string _logDir;
     private readonly object _statusLock = new();
     private readonly List<SupervisedProcess> _children = [];
+    private readonly Dictionary<string, MemberFaultProxy> _proxies = new(StringComparer.Ordinal);
     private string _metadataUrl = "";
 
     public ClusterSupervisor(SupervisorOptions options, ILoggerFactory loggerFactory)
@@ -76,6 +77,7 @@ public sealed class ClusterSupervisor
                 connect = $"127.0.0.1:{zkPort}";
             }
             _metadataUrl = "zk:" + connect;
+            if (_options.FaultProxies) StartFaultProxies(connect);
 
             var bookies = new List<SupervisedProcess>();
             for (int i = 1; i <= _options.Bookies; i++)
@@ -126,6 +128,7 @@ public sealed class ClusterSupervisor
             await StopTierAsync(brokerStop, brokerTasks).ConfigureAwait(false);
             await StopTierAsync(bookieStop, bookieTasks).ConfigureAwait(false);
             await StopTierAsync(zkStop, zkTasks).ConfigureAwait(false);
+            foreach (var proxy in _proxies.Values) await proxy.DisposeAsync().ConfigureAwait(false);
             WriteStatus();
             foreach (var child in _children) child.Dispose();
             SupervisorPidFile.Delete(_dataDir);
@@ -165,6 +168,7 @@ public sealed class ClusterSupervisor
         int metricsPort = _options.BasePort is int m ? m + 40 + index : 8000 + index;
         string dir = Path.Combine(_dataDir, $"bookie-{index}");
         string address = $"127.0.0.1:{port}";
+        string name = $"bookie-{index}";
         var args = new List<string>
         {
             "bookie",
@@ -175,10 +179,10 @@ public sealed class ClusterSupervisor
             "--port", port.ToString(CultureInfo.InvariantCulture),
             "--bookie-id", address,
             "--metrics-port", metricsPort.ToString(CultureInfo.InvariantCulture),
-            "--metadata-url", _metadataUrl,
+            "--metadata-url", MetadataUrlOf(name),
             "--metadata-session-timeout-ms", Millis(_options.MetadataSessionTimeout),
         };
-        return PulsarishChild($"bookie-{index}", "bookie", address, args, BookieReadyMarker);
+        return PulsarishChild(name, "bookie", address, args, BookieReadyMarker);
     }
 
     private ChildSpec BrokerSpec(int index)
@@ -186,6 +190,7 @@ public sealed class ClusterSupervisor
         int port = _options.BasePort is int b ? b + 20 + index : 6649 + index;
         int httpPort = _options.BasePort is int h ? h + 30 + index : 8079 + index;
         string address = $"127.0.0.1:{port}";
+        string name = $"broker-{index}";
         var args = new List<string>
         {
             "broker",
@@ -193,11 +198,29 @@ public sealed class ClusterSupervisor
             "--bind-address", "127.0.0.1",
             "--port", port.ToString(CultureInfo.InvariantCulture),
             "--http-port", httpPort.ToString(CultureInfo.InvariantCulture),
-            "--metadata-url", _metadataUrl,
+            "--metadata-url", MetadataUrlOf(name),
             "--metadata-session-timeout-ms", Millis(_options.MetadataSessionTimeout),
         };
-        return PulsarishChild($"broker-{index}", "broker", address, args, BrokerReadyMarker);
+        return PulsarishChild(name, "broker", address, args, BrokerReadyMarker);
     }
+
+    /// <summary>
+    /// <c>--fault-proxies</c>: one <see cref="MemberFaultProxy"/> per bookie and broker in front of ZooKeeper, on
+    /// ZooKeeper's port + 50 + i (bookie i) and + 60 + i (broker i).
+    /// </summary>
+    private void StartFaultProxies(string connect)
+    {
+        var first = connect.Split(',')[0];
+        int zkPort = int.Parse(first[(first.LastIndexOf(':') + 1)..], CultureInfo.InvariantCulture);
+        for (int i = 1; i <= _options.Bookies; i++) AddProxy($"bookie-{i}", zkPort + 50 + i, zkPort);
+        for (int i = 1; i <= _options.Brokers; i++) AddProxy($"broker-{i}", zkPort + 60 + i, zkPort);
+        _logger.LogInformation("Fault proxies in front of ZooKeeper: {Proxies}", string.Join(", ", _proxies.Select(p => $"{p.Key} via {p.Value.Address}")));
+    }
+
+    private void AddProxy(string member, int port, int zkPort) =>
+        _proxies[member] = new MemberFaultProxy(_dataDir, member, port, zkPort, _loggerFactory.CreateLogger("Pulsarish.Supervisor.FaultProxy." + member));
+
+    private string MetadataUrlOf(string member) => _proxies.TryGetValue(member, out var proxy) ? "zk:" + proxy.Address : _metadataUrl;
 
     /// <summary>This executable again: the apphost, or <c>dotnet pulsarish.dll</c>.</summary>
     private static ChildSpec PulsarishChild(string name, string role, string address, List<string> args, string? readyMarker)
@@ -224,7 +247,10 @@ public sealed class ClusterSupervisor
                 members.Where(m => m.Role == "bookie").Select(m => m.Address).ToList(),
                 members.Where(m => m.Role == "broker").Select(m => m.Address).ToList(),
                 members,
-                DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+                DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+                (long)_options.MetadataSessionTimeout.TotalMilliseconds,
+                (long)_options.HeartbeatTimeout.TotalMilliseconds,
+                _proxies.Count > 0);
             string path = Path.Combine(_dataDir, StatusFileName);
             try
             {

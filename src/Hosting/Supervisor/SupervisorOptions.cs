@@ -60,6 +60,12 @@ public sealed class SupervisorOptions
     [Range(typeof(long), "4096", "9223372036854775807")]
     public long MaxLogBytes { get; set; } = 64L * 1024 * 1024;
 
+    /// <summary>
+    /// A fault proxy per bookie and broker in front of ZooKeeper (<see cref="MemberFaultProxy"/>), so that
+    /// <c>pulsarish verify run</c> can isolate one member from ZooKeeper. Off by default.
+    /// </summary>
+    public bool FaultProxies { get; set; }
+
     /// <summary>How long <c>up</c> waits for ZooKeeper to serve before giving up.</summary>
     public TimeSpan ZooKeeperStartTimeout { get; set; } = TimeSpan.FromSeconds(60);
 }
