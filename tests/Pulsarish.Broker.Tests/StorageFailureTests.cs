@@ -95,6 +95,57 @@ public sealed class StorageFailureTests : BrokerTestBase
     }
 
     [Test]
+    public async Task AnAddFailedBecauseNoLedgerCouldBeCreatedRefusesTheWritersLaterAddsOnceStorageReturns()
+    {
+        // Found by `pulsarish verify` (torn-journal): adds queued for a roll-over that could not create a ledger
+        // failed without counting as write failures, so the same producer's next sends, made before it learnt of the
+        // failure, were stored on the ledger created once bookies returned — ahead of its resend of the failed ones.
+        await using var cluster = await BookieCluster.StartAsync(3);
+        var options = TestOptions();
+        await using var broker = await BrokerService.StartAsync(options, cluster.Store, cluster.NewClient());
+        await broker.Namespaces.CreateTenantAsync("t");
+        await broker.Namespaces.CreateNamespaceAsync("t", "ns", new Policies { EnsembleSize = 2, WriteQuorum = 2, AckQuorum = 2 });
+        var topic = await broker.GetOrLoadTopicAsync("persistent://t/ns/no-ledger");
+        var producer = topic.AddProducer("p");
+        await PublishAsync(topic, producer, 10);
+        long brokenLedger = topic.Ledger.CurrentLedgerId;
+        var ensemble = (await cluster.LedgerMetadata.ReadAsync(brokenLedger))!.Value.Metadata.Fragments[^1].Bookies;
+        await cluster.StopBookieAsync(cluster.BookieIds.Single(id => !ensemble.Contains(id)));
+        await cluster.StopBookieAsync(ensemble[1]);
+        Assert.ThrowsAsync<Errors.PersistenceException>(async () => await topic.PublishAsync(producer, Batch(10, "lost")));
+        Assert.That(() => cluster.LedgerMetadata.ReadAsync(brokenLedger).Result!.Value.Metadata.State,
+            Is.EqualTo(Pulsarish.Protocol.Metadata.LedgerState.Closed).After(10_000, 50));
+
+        // A writer attached now: its add waits for a roll-over that cannot create a ledger (one bookie for E=2).
+        long seen = topic.Ledger.WriteFailures;
+        var failedAdd = Assert.ThrowsAsync<Errors.PersistenceException>(async () =>
+            await topic.Ledger.AddEntryAsync(new byte[] { 1 }, null, null, seen));
+        Assert.That(failedAdd!.Message, Does.Contain("cannot create a ledger"));
+
+        await cluster.StartBookieAsync();
+        await cluster.StartBookieAsync();
+        // Its next add (sent before it saw the failure) is refused even though a ledger can be created again...
+        var refused = Assert.ThrowsAsync<Errors.PersistenceException>(async () =>
+            await topic.Ledger.AddEntryAsync(new byte[] { 2 }, null, null, seen));
+        Assert.That(refused!.Message, Does.Contain("earlier write"));
+        // ...while a writer that attached after the failure writes on the new ledger.
+        Position stored = default;
+        Assert.That(async () =>
+        {
+            try
+            {
+                stored = await topic.Ledger.AddEntryAsync(new byte[] { 3 }, null, null, topic.Ledger.WriteFailures);
+                return true;
+            }
+            catch (Errors.PersistenceException)
+            {
+                return false;
+            }
+        }, Is.True.After(20_000, 200));
+        Assert.That(stored.LedgerId, Is.GreaterThan(brokenLedger));
+    }
+
+    [Test]
     public async Task CatchUpReadsBeyondTheTailCacheComeFromTheBookies()
     {
         var options = TestOptions(maxEntriesPerLedger: 100);

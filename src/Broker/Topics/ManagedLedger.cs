@@ -414,6 +414,9 @@ public sealed class ManagedLedger : IAsyncDisposable
                 {
                     toFail = new List<AddOp>(_queued);
                     _queued.Clear();
+                    // A failed add, like one failed by its ledger: a writer's later adds (sent before it learns of
+                    // this failure) must not be stored ahead of its resend of these, once a ledger can be created.
+                    _writeFailures++;
                 }
             }
             _logger.LogWarning(ex, "Roll-over of {Topic} failed", Name.FullName);
