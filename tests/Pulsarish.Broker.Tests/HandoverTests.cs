@@ -112,10 +112,13 @@ public sealed class HandoverTests : BrokerTestBase
         early.Consumer.Close();
         await a.UnloadTopicAsync(name);
 
-        // A's only ledger is empty: B drops it and starts one of its own range, below A's id.
+        // A's only ledger is empty: B drops it and starts one of its own. B's id range is below A's, but the new
+        // ledger's id must still be above every ledger the topic listed (ManagedLedgerInfo.ledger_id_floor): below
+        // A's, the subscription's mark-delete position (at A's dropped ledger) would count every new entry as acked.
         var onB = await b.GetOrLoadTopicAsync(name);
-        Assume.That(onB.Ledger.CurrentLedgerId, Is.LessThan(ledgerOnA), "the scenario needs B's ledger id below A's");
-        await PublishAsync(onB, onB.AddProducer("p"), 10);
+        var published = await PublishAsync(onB, onB.AddProducer("p"), 10);
+        Assert.That(published.Select(r => r.MessageId.LedgerId), Is.All.GreaterThan(ledgerOnA),
+            "the new owner's ledger is above the dropped one");
         var consumer = await TestConsumer.SubscribeAsync(onB, "sub", SubscriptionType.Exclusive);
         var received = await consumer.ReceiveAsync(10, TimeSpan.FromSeconds(10));
         Assert.That(received.Select(Text), Is.EqualTo(Enumerable.Range(0, 10).Select(i => $"m-{i}")));
