@@ -33,8 +33,8 @@ shopt -s nullglob
 for f in "$results"/*.trx; do
   line=$(grep -o '<Counters [^>]*>' "$f" | head -1)
   get() { echo "$line" | grep -o "$1=\"[0-9]*\"" | grep -o '[0-9]*'; }
-  p=$(get passed); fl=$(get failed); ne=$(get notExecuted); er=$(get error); to=$(get timeout); ab=$(get aborted)
-  passed=$((passed + ${p:-0})); failed=$((failed + ${fl:-0} + ${er:-0} + ${to:-0} + ${ab:-0})); skipped=$((skipped + ${ne:-0}))
+  p=$(get passed); fl=$(get failed); ne=$(get notExecuted); ic=$(get inconclusive); er=$(get error); to=$(get timeout); ab=$(get aborted)
+  passed=$((passed + ${p:-0})); failed=$((failed + ${fl:-0} + ${er:-0} + ${to:-0} + ${ab:-0})); skipped=$((skipped + ${ne:-0} + ${ic:-0}))   # an Assume that fails is inconclusive: not a pass
 done
 files=("$results"/*.trx)
 if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi   # a crashed test host counts as a failure
